@@ -5,6 +5,8 @@
  * attaches tokens to `https://` URLs), so the sandbox serves TLS with a CA it generates on first
  * start and keeps under its state directory. Clients trust it through `NODE_EXTRA_CA_CERTS`.
  */
+// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
+import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
