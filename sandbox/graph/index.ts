@@ -2,11 +2,45 @@
 import type { VirtualClock } from "../clock.js";
 import type { Route } from "../http.js";
 import type { DirectoryStore, SandboxContext } from "../types.js";
+import { runBatch } from "./batch.js";
+import { Directory } from "./directory.js";
+import type { GraphThrottleLimits } from "./throttle.js";
+import { graphState, handleGraph, toGraphRequest } from "./routes.js";
 
-export function createDirectory(_opts: { clock: VirtualClock; defaultTenantId: string }): DirectoryStore {
-  throw new Error("not yet built");
+export { Directory } from "./directory.js";
+export { DEFAULT_GRAPH_THROTTLE_LIMITS, type GraphThrottleLimits } from "./throttle.js";
+export { PROOF_AUDIENCE } from "./proof.js";
+
+export function createDirectory(opts: { clock: VirtualClock; defaultTenantId: string }): DirectoryStore {
+  return new Directory(opts.clock, opts.defaultTenantId);
 }
 
-export function graphRoutes(_ctx: SandboxContext): Route[] {
-  return [];
+/**
+ * Changes Graph's throttling limits for a running sandbox (partial: unnamed limits keep their
+ * value; `{ enabled: false }` turns throttling off). Returns the limits now in force.
+ */
+export function configureGraphThrottling(
+  ctx: SandboxContext,
+  limits: Partial<GraphThrottleLimits>,
+): GraphThrottleLimits {
+  return graphState(ctx).throttle.configure(limits);
+}
+
+export function graphThrottlingLimits(ctx: SandboxContext): GraphThrottleLimits {
+  return graphState(ctx).throttle.current();
+}
+
+export function graphRoutes(ctx: SandboxContext): Route[] {
+  return [
+    {
+      service: "graph",
+      method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+      path: /^\/(?:v1\.0|beta)(?:\/.*)?$/i,
+      handler: (req) => {
+        const g = toGraphRequest(req);
+        if (g.segments.length === 1 && g.segments[0] === "$batch") return runBatch(ctx, g);
+        return handleGraph(ctx, g);
+      },
+    },
+  ];
 }
