@@ -1,0 +1,87 @@
+/**
+ * The decision core's model: plain values, as the edge reads them from Graph and Key Vault.
+ * No SDK type crosses into the core; `shared/azure/` maps wire types to these.
+ */
+import type { EpochMs } from "./time.js";
+
+export const TARGET_TYPES = ["application", "agentIdentityBlueprint", "servicePrincipal"] as const;
+export type TargetType = (typeof TARGET_TYPES)[number];
+
+/** A certificate credential on an Entra object (Graph `keyCredential`). */
+export interface KeyCredential {
+  keyId: string;
+  displayName?: string | null;
+  type: string; // AsymmetricX509Cert, …
+  usage: string; // Verify, Sign
+  start: EpochMs;
+  end: EpochMs;
+  /** SHA-1 thumbprint of the certificate, upper-case hex (from customKeyIdentifier or the key). */
+  thumbprint?: string;
+}
+
+/** A client secret on an Entra object (Graph `passwordCredential`); the secret text is never known. */
+export interface PasswordCredential {
+  keyId: string;
+  displayName?: string | null;
+  hint?: string | null;
+  start: EpochMs;
+  end: EpochMs;
+}
+
+/** An application, agent identity blueprint or service principal, with its credentials. */
+export interface Target {
+  tenantId: string;
+  id: string;
+  appId: string;
+  displayName: string;
+  type: TargetType;
+  keyCredentials: KeyCredential[];
+  passwordCredentials: PasswordCredential[];
+}
+
+/** One version of a Key Vault certificate. */
+export interface CertificateVersion {
+  version: string;
+  /** SHA-1 thumbprint of the certificate, upper-case hex (Key Vault's x5t, decoded). */
+  thumbprint: string;
+  notBefore: EpochMs;
+  expires: EpochMs;
+  created: EpochMs;
+  enabled: boolean;
+}
+
+export type BindingMode = "self" | "managed" | "auto";
+
+/** What a certificate's `rollover-*` tags declare (see DESIGN: Key Vault tags are the truth). */
+export interface Binding {
+  vaultName: string;
+  certificateName: string;
+  targetId: string;
+  targetType: TargetType;
+  /** Tenant of the target; undefined means the deployment's own tenant. */
+  tenantId?: string;
+  mode: BindingMode;
+}
+
+/** Whether Key Vault can issue a new version on its own for this certificate's policy. */
+export interface CertificatePolicySummary {
+  issuerName: string;
+  /** False for `Unknown` issuers (manual CSR merge): Rollover cannot renew those. */
+  renewable: boolean;
+}
+
+export type Phase = "pending" | "attached" | "verified" | "active";
+
+/** The state record: a journal and cache of what Rollover did; never the truth. */
+export interface StateRecord {
+  /** The version whose key Rollover last verified by acquiring a token with it. */
+  verifiedVersion?: string;
+  verifiedAt?: EpochMs;
+  /** The version a renewal was requested for (idempotency of renew). */
+  renewRequestedFor?: string;
+  attempts: number;
+  nextAttemptAt?: EpochMs;
+  lastError?: string;
+}
+
+export const EMPTY_STATE: StateRecord = { attempts: 0 };
