@@ -60,7 +60,7 @@ export function parseFaultSpec(spec: string): FaultRule[] {
     .map((s) => s.trim())
     .filter(Boolean)) {
     const m =
-      /^([a-z*]+)(?::([^,=]+))?(?:,([A-Za-z]+))?=([a-z0-9]+)(?:@([0-9.]+))?(?:x([0-9]+))?(?:\/([0-9.]+))?$/.exec(
+      /^([a-z*]+)(?::([^,=]+))?(?:,([A-Za-z]+))?=([a-z]+|[0-9]{3})(?:@([0-9.]+))?(?:x([0-9]+))?(?:\/([0-9.]+))?$/.exec(
         raw,
       );
     if (!m) {
