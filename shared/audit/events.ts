@@ -1,0 +1,59 @@
+/**
+ * What the rest of Rollover tells the audit trail. Every decision and every change is one
+ * `AuditEvent`; the writer adds the run's context (run id, trigger, actor), the time, the record
+ * id and the hash chain, and delivers it (see docs/audit.md).
+ */
+export type Trigger = "eventGrid" | "timer" | "alert" | "cli";
+export type Outcome = "succeeded" | "failed" | "skipped" | "planned";
+
+export type AuditAction =
+  | "renew"
+  | "attach"
+  | "verify"
+  | "retire"
+  | "refuse"
+  | "wait"
+  | "sweepFinding"
+  | "sweepRemoval"
+  | "sweepDeferred"
+  | "eventRejected"
+  | "eventIgnored"
+  | "alert"
+  | "error";
+
+export interface AuditEvent {
+  action: AuditAction;
+  outcome: Outcome;
+  /** A stable reason code (shared/core/reasons.ts, or the edge's own codes). */
+  reason: string;
+  /** One line for people. Never key material, secret text or tokens. */
+  message: string;
+  dryRun?: boolean;
+  tenantId?: string;
+  targetType?: string;
+  targetObjectId?: string;
+  targetAppId?: string;
+  targetDisplayName?: string;
+  vaultName?: string;
+  certificateName?: string;
+  certificateVersion?: string;
+  keyId?: string;
+  thumbprint?: string;
+  /** ISO 8601 */
+  notBefore?: string;
+  /** ISO 8601 */
+  notAfter?: string;
+}
+
+/** Where events go. The engine, the sweep and the handlers depend on this interface only. */
+export interface AuditSink {
+  emit(event: AuditEvent): void;
+}
+
+/** A sink that keeps events in memory (tests, dry runs that print instead of sending). */
+export class MemoryAuditSink implements AuditSink {
+  readonly events: AuditEvent[] = [];
+  emit(event: AuditEvent): void {
+    this.events.push(event);
+  }
+}
