@@ -1,6 +1,427 @@
-/** Seeds: `empty`, `demo` and `scale:N`. */
-import type { SandboxContext } from "./types.js";
+/**
+ * Seeds: `empty`, `demo` and `scale:N`. Every seed starts from a reset tenant (directory, vault,
+ * ingested logs and sign-in log emptied; Rollover's managed identity recreated), so seeding twice
+ * gives the same tenant.
+ *
+ * Bindings follow DESIGN.md: a Key Vault certificate tagged `rollover-target` (object id),
+ * `rollover-target-type`, optionally `rollover-tenant` and `rollover-mode`, whose current version's
+ * certificate is also a key credential of the target, so the two match as they do after a rotation.
+ */
+// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
+import "reflect-metadata";
+import { webcrypto } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import type { CertificatePolicyInit, CertificateVersionInfo, SandboxContext } from "./types.js";
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export type SeedName = "empty" | "demo" | `scale:${number}`;
 
-export async function seedTenant(_ctx: SandboxContext, _seed: SeedName): Promise<void> {}
+/** The largest `scale:N` accepted. */
+export const MAX_SCALE = 1_000_000;
+
+export class SeedNameError extends Error {
+  override name = "SeedNameError";
+}
+
+/** Parses a seed name; throws a SeedNameError naming the accepted forms. */
+export function parseSeedName(raw: string): SeedName {
+  const s = raw.trim();
+  if (s === "empty" || s === "demo") return s;
+  const m = /^scale:(\d+)$/.exec(s);
+  if (m) {
+    const n = Number(m[1]);
+    if (n >= 1 && n <= MAX_SCALE) return `scale:${n}`;
+    throw new SeedNameError(`seed "${raw}": N in scale:N must be from 1 to ${MAX_SCALE}`);
+  }
+  throw new SeedNameError(`unknown seed "${raw}": use empty, demo or scale:N (e.g. scale:1000)`);
+}
+
+const DAY = 86_400_000;
+
+/** Well-known names and ids of the `demo` seed, for tests and the walkthrough. */
+export const DEMO = {
+  /** A second tenant, with one application bound from the home vault (multi-tenant bindings). */
+  secondTenantId: "3c6f1c27-0000-4000-8000-00000000fab1",
+  apps: {
+    /** Bound (self mode), non-exportable key, expires in 20 days: already within NearExpiry's 30 days. */
+    payments: {
+      displayName: "payments-api",
+      id: "a1000000-0000-4000-8000-000000000001",
+      appId: "b1000000-0000-4000-8000-000000000001",
+      certificate: "payments-api",
+      expiresInDays: 20,
+    },
+    /** Bound (self mode), exportable key, expires in 45 days: NearExpiry fires after 15 days. */
+    orders: {
+      displayName: "orders-worker",
+      id: "a1000000-0000-4000-8000-000000000002",
+      appId: "b1000000-0000-4000-8000-000000000002",
+      certificate: "orders-worker",
+      expiresInDays: 45,
+    },
+    /**
+     * Owned by Rollover's managed identity; bound in `managed` mode; its only certificate expired
+     * 3 days ago (so only the managed path can recover it).
+     */
+    reporting: {
+      displayName: "reporting-batch",
+      id: "a1000000-0000-4000-8000-000000000003",
+      appId: "b1000000-0000-4000-8000-000000000003",
+      certificate: "reporting-batch",
+      expiresInDays: -3,
+    },
+    /**
+     * Not owned by Rollover's identity and not bound. Holds an orphaned key (a certificate no
+     * Key Vault version backs, valid 200 more days), an expired secret and a valid secret.
+     */
+    legacy: {
+      displayName: "legacy-portal",
+      id: "a1000000-0000-4000-8000-000000000004",
+      appId: "b1000000-0000-4000-8000-000000000004",
+      orphanKeyId: "c1000000-0000-4000-8000-000000000004",
+      expiredSecretKeyId: "d1000000-0000-4000-8000-000000000004",
+      validSecretKeyId: "d2000000-0000-4000-8000-000000000004",
+    },
+    /** Not bound; a client secret valid for three years (over-long-lived under any sane policy). */
+    marketing: {
+      displayName: "marketing-site",
+      id: "a1000000-0000-4000-8000-000000000005",
+      appId: "b1000000-0000-4000-8000-000000000005",
+      longSecretKeyId: "d1000000-0000-4000-8000-000000000005",
+    },
+  },
+  blueprint: {
+    displayName: "contoso-agent-blueprint",
+    id: "a1000000-0000-4000-8000-0000000000b1",
+    appId: "b1000000-0000-4000-8000-0000000000b1",
+    /** The blueprint principal's object id. */
+    principalId: "e1000000-0000-4000-8000-0000000000b1",
+    certificate: "contoso-agent-blueprint",
+    expiresInDays: 25,
+    /** Agent identities: object id == app id. */
+    agentIdentities: [
+      { displayName: "contoso-agent-support", id: "f1000000-0000-4000-8000-0000000000a1" },
+      { displayName: "contoso-agent-sales", id: "f1000000-0000-4000-8000-0000000000a2" },
+    ],
+  },
+  /** In the second tenant; its certificate lives in the home vault, tagged `rollover-tenant`. */
+  partner: {
+    displayName: "fabrikam-connector",
+    id: "a2000000-0000-4000-8000-000000000001",
+    appId: "b2000000-0000-4000-8000-000000000001",
+    certificate: "fabrikam-connector",
+    expiresInDays: 28,
+  },
+  /** Granted to Rollover's managed identity in the home tenant. */
+  managedIdentityRole: "Application.ReadWrite.OwnedBy",
+} as const;
+
+/** Empties the tenant and recreates what every seed has: the home tenant and Rollover's identity. */
+export function resetTenant(ctx: SandboxContext): void {
+  ctx.directory.reset();
+  ctx.vault.reset();
+  ctx.logs.reset();
+  ctx.signIns.reset();
+  const home = ctx.directory.defaultTenantId;
+  if (!ctx.directory.tenantIds().includes(home)) ctx.directory.addTenant(home);
+  if (!ctx.directory.get(home, ctx.managedIdentity.objectId)) {
+    ctx.directory.createServicePrincipal(home, {
+      appId: ctx.managedIdentity.clientId,
+      id: ctx.managedIdentity.objectId,
+      displayName: "rollover-identity",
+      kind: "managedIdentity",
+    });
+  }
+}
+
+export async function seedTenant(ctx: SandboxContext, seed: SeedName): Promise<void> {
+  const name = parseSeedName(seed);
+  const started = Date.now();
+  resetTenant(ctx);
+  if (name === "demo") await seedDemo(ctx);
+  else if (name.startsWith("scale:")) await seedScale(ctx, Number(name.slice("scale:".length)));
+  ctx.log(`seeded "${name}" in ${Date.now() - started} ms`);
+}
+
+/** A policy for bound certificates: Rollover renews them, so Key Vault only e-mails. */
+function boundPolicy(subject: string, exportable: boolean): CertificatePolicyInit {
+  return {
+    subject,
+    validityInMonths: 12,
+    keyType: "RSA",
+    keySize: 2048,
+    exportable,
+    contentType: "application/x-pkcs12",
+    issuerName: "Self",
+    lifetimeActions: [{ trigger: { days_before_expiry: 30 }, action: { action_type: "EmailContacts" } }],
+  };
+}
+
+/**
+ * Creates a Key Vault certificate that expires `expiresInDays` from now (a year's validity) and
+ * attaches its certificate to the target as a key credential.
+ */
+async function bindCertificate(
+  ctx: SandboxContext,
+  opts: {
+    certificate: string;
+    tenantId: string;
+    objectId: string;
+    targetType: "application" | "agentIdentityBlueprint" | "servicePrincipal";
+    expiresInDays: number;
+    exportable?: boolean;
+    mode?: "self" | "managed";
+    crossTenant?: boolean;
+  },
+): Promise<CertificateVersionInfo> {
+  const nowMs = ctx.clock.now();
+  const expires = Math.floor((nowMs + opts.expiresInDays * DAY) / 1000);
+  const notBefore = expires - 365 * 86_400;
+  const tags: Record<string, string> = {
+    "rollover-target": opts.objectId,
+    "rollover-target-type": opts.targetType,
+  };
+  if (opts.crossTenant) tags["rollover-tenant"] = opts.tenantId;
+  if (opts.mode) tags["rollover-mode"] = opts.mode;
+  const info = await ctx.vault.createCertificate(opts.certificate, {
+    policy: boundPolicy(`CN=${opts.certificate}`, opts.exportable ?? false),
+    tags,
+    notBefore,
+    expires,
+  });
+  ctx.directory.addKeyCredential(opts.tenantId, opts.objectId, {
+    certificateDer: info.cerDer,
+    displayName: `CN=${opts.certificate}`,
+  });
+  return info;
+}
+
+async function seedDemo(ctx: SandboxContext): Promise<void> {
+  const home = ctx.directory.defaultTenantId;
+  const dir = ctx.directory;
+  const now = ctx.clock.now();
+  const iso = (days: number) => new Date(now + days * DAY).toISOString();
+
+  dir.grantAppRole(home, ctx.managedIdentity.objectId, DEMO.managedIdentityRole);
+
+  const { payments, orders, reporting, legacy, marketing } = DEMO.apps;
+  for (const app of [payments, orders, reporting, legacy, marketing]) {
+    dir.createApplication(home, { displayName: app.displayName, id: app.id, appId: app.appId });
+  }
+  await bindCertificate(ctx, {
+    certificate: payments.certificate,
+    tenantId: home,
+    objectId: payments.id,
+    targetType: "application",
+    expiresInDays: payments.expiresInDays,
+    exportable: false,
+  });
+  await bindCertificate(ctx, {
+    certificate: orders.certificate,
+    tenantId: home,
+    objectId: orders.id,
+    targetType: "application",
+    expiresInDays: orders.expiresInDays,
+    exportable: true,
+    mode: "self",
+  });
+  dir.addOwner(home, reporting.id, ctx.managedIdentity.objectId);
+  await bindCertificate(ctx, {
+    certificate: reporting.certificate,
+    tenantId: home,
+    objectId: reporting.id,
+    targetType: "application",
+    expiresInDays: reporting.expiresInDays,
+    mode: "managed",
+  });
+
+  // legacy-portal: an orphaned key (no Key Vault version backs it), an expired and a valid secret.
+  const orphan = await makeCertificate("CN=legacy-portal-2023", now - 165 * DAY, now + 200 * DAY);
+  dir.addKeyCredential(home, legacy.id, {
+    certificateDer: orphan,
+    displayName: "CN=legacy-portal-2023",
+    keyId: legacy.orphanKeyId,
+  });
+  dir.addPasswordCredential(home, legacy.id, {
+    displayName: "old deploy secret",
+    startDateTime: iso(-190),
+    endDateTime: iso(-10),
+    keyId: legacy.expiredSecretKeyId,
+  });
+  dir.addPasswordCredential(home, legacy.id, {
+    displayName: "deploy secret",
+    startDateTime: iso(-20),
+    endDateTime: iso(160),
+    keyId: legacy.validSecretKeyId,
+  });
+  dir.addPasswordCredential(home, marketing.id, {
+    displayName: "cms integration",
+    startDateTime: iso(-30),
+    endDateTime: iso(3 * 365 - 30),
+    keyId: marketing.longSecretKeyId,
+  });
+
+  // The agent identity blueprint holds the credential; its agent identities hold none.
+  const bp = DEMO.blueprint;
+  dir.createApplication(home, {
+    displayName: bp.displayName,
+    kind: "agentIdentityBlueprint",
+    id: bp.id,
+    appId: bp.appId,
+    withServicePrincipal: false,
+  });
+  dir.createServicePrincipal(home, {
+    appId: bp.appId,
+    id: bp.principalId,
+    displayName: bp.displayName,
+  });
+  for (const agent of bp.agentIdentities) {
+    dir.createServicePrincipal(home, {
+      appId: agent.id,
+      id: agent.id,
+      displayName: agent.displayName,
+      kind: "agentIdentity",
+      blueprintAppId: bp.appId,
+    });
+  }
+  await bindCertificate(ctx, {
+    certificate: bp.certificate,
+    tenantId: home,
+    objectId: bp.id,
+    targetType: "agentIdentityBlueprint",
+    expiresInDays: bp.expiresInDays,
+  });
+
+  // A second tenant with one application whose certificate lives in the home vault.
+  const partner = DEMO.partner;
+  dir.addTenant(DEMO.secondTenantId, "Fabrikam");
+  dir.createApplication(DEMO.secondTenantId, {
+    displayName: partner.displayName,
+    id: partner.id,
+    appId: partner.appId,
+  });
+  await bindCertificate(ctx, {
+    certificate: partner.certificate,
+    tenantId: DEMO.secondTenantId,
+    objectId: partner.id,
+    targetType: "application",
+    expiresInDays: partner.expiresInDays,
+    crossTenant: true,
+  });
+}
+
+/** The number of applications `scale:N` binds to Key Vault certificates. */
+export const SCALE_BOUND_APPS = 5;
+
+/** Deterministic ids for `scale:N` objects: `{prefix}-0000-4000-8000-{index as 12 hex digits}`. */
+export function scaleObjectId(index: number, kind: "app" | "appId" = "app"): string {
+  const prefix = kind === "app" ? "5ca1e000" : "5ca1e0a1";
+  return `${prefix}-0000-4000-8000-${index.toString(16).padStart(12, "0")}`;
+}
+
+/**
+ * `scale:N`: N applications (each with its service principal) in a realistic mix, using a handful
+ * of certificates made once, so seeding does no cryptography per application:
+ *
+ *   40 % one valid certificate     15 % one valid secret     10 % a certificate and a secret
+ *    8 % two certificates (an overlap after a rollover)       8 % an expired secret
+ *    7 % an expired certificate     5 % an orphan-looking certificate with no secret
+ *    7 % nothing at all
+ *
+ * plus the first SCALE_BOUND_APPS applications bound to Key Vault certificates.
+ */
+async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
+  const home = ctx.directory.defaultTenantId;
+  const dir = ctx.directory;
+  const now = ctx.clock.now();
+  const iso = (days: number) => new Date(now + days * DAY).toISOString();
+  const [valid, expired, older, longLived] = await Promise.all([
+    makeCertificate("CN=scale-valid", now - 60 * DAY, now + 300 * DAY),
+    makeCertificate("CN=scale-expired", now - 400 * DAY, now - 35 * DAY),
+    makeCertificate("CN=scale-previous", now - 330 * DAY, now + 35 * DAY),
+    makeCertificate("CN=scale-long", now - 10 * DAY, now + 3 * 365 * DAY),
+  ]);
+  const validDates = { startDateTime: iso(-60), endDateTime: iso(300) };
+  for (let i = 0; i < n; i++) {
+    const app = dir.createApplication(home, {
+      displayName: `scale-app-${String(i + 1).padStart(6, "0")}`,
+      id: scaleObjectId(i),
+      appId: scaleObjectId(i, "appId"),
+    });
+    if (i < SCALE_BOUND_APPS) continue;
+    const bucket = (i * 37) % 100;
+    if (bucket < 40) {
+      dir.addKeyCredential(home, app.id, { certificateDer: valid, ...validDates });
+    } else if (bucket < 55) {
+      dir.addPasswordCredential(home, app.id, { startDateTime: iso(-30), endDateTime: iso(150) });
+    } else if (bucket < 65) {
+      dir.addKeyCredential(home, app.id, { certificateDer: valid, ...validDates });
+      dir.addPasswordCredential(home, app.id, { startDateTime: iso(-30), endDateTime: iso(150) });
+    } else if (bucket < 73) {
+      dir.addKeyCredential(home, app.id, {
+        certificateDer: older,
+        startDateTime: iso(-330),
+        endDateTime: iso(35),
+      });
+      dir.addKeyCredential(home, app.id, { certificateDer: valid, ...validDates });
+    } else if (bucket < 81) {
+      dir.addPasswordCredential(home, app.id, { startDateTime: iso(-200), endDateTime: iso(-20) });
+    } else if (bucket < 88) {
+      dir.addKeyCredential(home, app.id, {
+        certificateDer: expired,
+        startDateTime: iso(-400),
+        endDateTime: iso(-35),
+      });
+    } else if (bucket < 93) {
+      dir.addKeyCredential(home, app.id, {
+        certificateDer: longLived,
+        startDateTime: iso(-10),
+        endDateTime: iso(3 * 365),
+      });
+    }
+  }
+  for (let i = 0; i < Math.min(SCALE_BOUND_APPS, n); i++) {
+    await bindCertificate(ctx, {
+      certificate: `scale-bound-${i + 1}`,
+      tenantId: home,
+      objectId: scaleObjectId(i),
+      targetType: "application",
+      expiresInDays: 10 + i * 10,
+    });
+  }
+}
+
+let signingKeys: Promise<CryptoKeyPair> | undefined;
+
+/** A self-signed certificate (DER) for credentials no Key Vault version backs. */
+async function makeCertificate(
+  subject: string,
+  notBeforeMs: number,
+  notAfterMs: number,
+): Promise<Uint8Array> {
+  const alg: RsaHashedKeyGenParams = {
+    name: "RSASSA-PKCS1-v1_5",
+    hash: "SHA-256",
+    publicExponent: new Uint8Array([1, 0, 1]),
+    modulusLength: 2048,
+  };
+  signingKeys ??= webcrypto.subtle.generateKey(alg, false, ["sign", "verify"]) as Promise<CryptoKeyPair>;
+  const keys = await signingKeys;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: webcrypto
+      .getRandomValues(new Uint8Array(8))
+      .reduce((s, b) => s + b.toString(16).padStart(2, "0"), "01"),
+    name: subject,
+    notBefore: new Date(Math.floor(notBeforeMs / 1000) * 1000),
+    notAfter: new Date(Math.floor(notAfterMs / 1000) * 1000),
+    keys,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+    ],
+  });
+  return new Uint8Array(cert.rawData);
+}
