@@ -2,17 +2,24 @@
 import type { VirtualClock } from "../clock.js";
 import type { Route } from "../http.js";
 import type { SandboxContext, VaultStore } from "../types.js";
+import { keyVaultRoutesFor } from "./routes.js";
+import { SandboxVault } from "./store.js";
 
-export function createVault(_opts: {
+export { API_VERSIONS, KEY_VAULT_RESOURCE } from "./routes.js";
+export { SandboxVault } from "./store.js";
+
+export function createVault(opts: {
   clock: VirtualClock;
   name: string;
   url: string;
   resourceId: string;
   log: (line: string) => void;
 }): VaultStore {
-  throw new Error("not yet built");
+  return new SandboxVault(opts);
 }
 
-export function keyVaultRoutes(_ctx: SandboxContext): Route[] {
-  return [];
+export function keyVaultRoutes(ctx: SandboxContext): Route[] {
+  if (!(ctx.vault instanceof SandboxVault))
+    throw new Error("keyVaultRoutes needs the vault createVault made");
+  return keyVaultRoutesFor(ctx, ctx.vault);
 }
