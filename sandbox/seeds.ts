@@ -94,9 +94,8 @@ export const DEMO = {
   blueprint: {
     displayName: "contoso-agent-blueprint",
     id: "a1000000-0000-4000-8000-0000000000b1",
+    /** Has its blueprint principal (find it with `findByAppId(tenant, appId, "servicePrincipal")`). */
     appId: "b1000000-0000-4000-8000-0000000000b1",
-    /** The blueprint principal's object id. */
-    principalId: "e1000000-0000-4000-8000-0000000000b1",
     certificate: "contoso-agent-blueprint",
     expiresInDays: 25,
     /** Agent identities: object id == app id. */
@@ -269,12 +268,6 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
     kind: "agentIdentityBlueprint",
     id: bp.id,
     appId: bp.appId,
-    withServicePrincipal: false,
-  });
-  dir.createServicePrincipal(home, {
-    appId: bp.appId,
-    id: bp.principalId,
-    displayName: bp.displayName,
   });
   for (const agent of bp.agentIdentities) {
     dir.createServicePrincipal(home, {
@@ -342,7 +335,15 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
     makeCertificate("CN=scale-previous", now - 330 * DAY, now + 35 * DAY),
     makeCertificate("CN=scale-long", now - 10 * DAY, now + 3 * 365 * DAY),
   ]);
-  const validDates = { startDateTime: iso(-60), endDateTime: iso(300) };
+  // Dates and display names given, so the directory need not parse the certificate per app.
+  const validKey = {
+    certificateDer: valid,
+    displayName: "CN=scale-valid",
+    startDateTime: iso(-60),
+    endDateTime: iso(300),
+  };
+  const validSecret = { startDateTime: iso(-30), endDateTime: iso(150) };
+  const expiredSecret = { startDateTime: iso(-200), endDateTime: iso(-20) };
   for (let i = 0; i < n; i++) {
     const app = dir.createApplication(home, {
       displayName: `scale-app-${String(i + 1).padStart(6, "0")}`,
@@ -352,21 +353,21 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
     if (i < SCALE_BOUND_APPS) continue;
     const bucket = (i * 37) % 100;
     if (bucket < 40) {
-      dir.addKeyCredential(home, app.id, { certificateDer: valid, ...validDates });
+      dir.addKeyCredential(home, app.id, validKey);
     } else if (bucket < 55) {
-      dir.addPasswordCredential(home, app.id, { startDateTime: iso(-30), endDateTime: iso(150) });
+      dir.addPasswordCredential(home, app.id, { displayName: "client secret", ...validSecret });
     } else if (bucket < 65) {
-      dir.addKeyCredential(home, app.id, { certificateDer: valid, ...validDates });
-      dir.addPasswordCredential(home, app.id, { startDateTime: iso(-30), endDateTime: iso(150) });
+      dir.addKeyCredential(home, app.id, validKey);
+      dir.addPasswordCredential(home, app.id, { displayName: "client secret", ...validSecret });
     } else if (bucket < 73) {
       dir.addKeyCredential(home, app.id, {
         certificateDer: older,
         startDateTime: iso(-330),
         endDateTime: iso(35),
       });
-      dir.addKeyCredential(home, app.id, { certificateDer: valid, ...validDates });
+      dir.addKeyCredential(home, app.id, validKey);
     } else if (bucket < 81) {
-      dir.addPasswordCredential(home, app.id, { startDateTime: iso(-200), endDateTime: iso(-20) });
+      dir.addPasswordCredential(home, app.id, { displayName: "old secret", ...expiredSecret });
     } else if (bucket < 88) {
       dir.addKeyCredential(home, app.id, {
         certificateDer: expired,
@@ -376,6 +377,7 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
     } else if (bucket < 93) {
       dir.addKeyCredential(home, app.id, {
         certificateDer: longLived,
+        displayName: "CN=scale-long",
         startDateTime: iso(-10),
         endDateTime: iso(3 * 365),
       });

@@ -137,9 +137,18 @@ describe("Event Grid", () => {
   const hook = new Webhook();
   let certCounter = 0;
   const certName = () => `eg-cert-${++certCounter}`;
+  /** Validity ending in `days`; Key Vault only e-mails (no AutoRenew), so clock moves renew nothing. */
   const expiringIn = (days: number) => {
     const now = sb().ctx.clock.nowSeconds();
-    return { notBefore: now - 300 * 86_400, expires: now + days * 86_400 };
+    return {
+      notBefore: now - 300 * 86_400,
+      expires: now + days * 86_400,
+      policy: {
+        lifetimeActions: [
+          { trigger: { days_before_expiry: 30 }, action: { action_type: "EmailContacts" as const } },
+        ],
+      },
+    };
   };
 
   beforeAll(async () => {
