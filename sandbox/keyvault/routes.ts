@@ -237,6 +237,13 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
   }
 
   function usableKey(v: CertVersion, op: string): void {
+    if (!v.keyOps.includes(op))
+      throw new KvError(
+        403,
+        "Forbidden",
+        `Operation ${op} is not permitted on this key.`,
+        "KeyOperationForbidden",
+      );
     if (!v.enabled)
       throw new KvError(403, "Forbidden", `Operation ${op} is not allowed on a disabled key.`, "KeyDisabled");
     // "exp … the key MUST NOT be used for cryptographic operation" (about-keys-details.md), on

@@ -35,10 +35,19 @@ export const RECOVERABLE_DAYS = 90;
 const BACKDATE_SECONDS = 600;
 
 /**
- * Operations on a certificate's key. The service derives them from the policy's key usage; for the
- * default usage (digitalSignature, keyEncipherment) and RSA keys it grants all six RSA operations.
+ * Operations on a certificate's key, derived from the policy's key usage: signing usages allow
+ * sign/verify, encipherment usages the four RSA encryption operations; the default usage
+ * (digitalSignature, keyEncipherment) thus gives all six. The exact mapping is not documented;
+ * this one is inferred from keys of certificates made with the default policy.
  */
-const RSA_KEY_OPS = ["sign", "verify", "wrapKey", "unwrapKey", "encrypt", "decrypt"];
+export function keyOpsFor(keyUsage: string[]): string[] {
+  const ops: string[] = [];
+  if (keyUsage.some((u) => ["digitalSignature", "nonRepudiation", "keyCertSign", "cRLSign"].includes(u)))
+    ops.push("sign", "verify");
+  if (keyUsage.some((u) => ["keyEncipherment", "dataEncipherment", "keyAgreement"].includes(u)))
+    ops.push("wrapKey", "unwrapKey", "encrypt", "decrypt");
+  return ops;
+}
 
 export interface CertVersion {
   name: string;
@@ -58,6 +67,7 @@ export interface CertVersion {
   exportable: boolean;
   contentType: StoredPolicy["secret_props"]["contentType"];
   kty: "RSA" | "RSA-HSM";
+  keyOps: string[];
   preserveCertOrder?: boolean;
 }
 
@@ -581,6 +591,7 @@ export class SandboxVault implements VaultStore {
       exportable: init.policy.key_props.exportable,
       contentType: init.policy.secret_props.contentType,
       kty: init.policy.key_props.kty,
+      keyOps: keyOpsFor(init.policy.x509_props.key_usage),
       ...(init.preserveCertOrder !== undefined ? { preserveCertOrder: init.preserveCertOrder } : {}),
     };
     entry.versions.push(v);
@@ -730,7 +741,7 @@ export class SandboxVault implements VaultStore {
       key: {
         kid: `${this.url}/keys/${v.name}/${v.version}`,
         kty: v.kty,
-        key_ops: [...RSA_KEY_OPS],
+        key_ops: [...v.keyOps],
         n: v.key.n,
         e: v.key.e,
       },

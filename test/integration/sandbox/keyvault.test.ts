@@ -500,7 +500,8 @@ describe("Key Vault: the certificate's key through @azure/keyvault-keys", () => 
     const key = await new KeyClient(sb().urls.vaultUrl, sandboxCredential(sb), opts).getKey("jwk-cert");
     expect(key.id).toBe(cert.keyId);
     expect(key.keyType).toBe("RSA");
-    expect(key.keyOperations).toContain("sign");
+    // Default key usage (digitalSignature, keyEncipherment) → signing and encryption operations.
+    expect(key.keyOperations).toEqual(["sign", "verify", "wrapKey", "unwrapKey", "encrypt", "decrypt"]);
     expect(key.properties.managed).toBe(true);
     expect(key.key?.d).toBeUndefined();
     const jwk = new X509Certificate(Buffer.from(cert.cer as Uint8Array)).publicKey.export({ format: "jwk" });
