@@ -201,47 +201,19 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
   const dir = ctx.directory;
   const now = ctx.clock.now();
   const iso = (days: number) => new Date(now + days * DAY).toISOString();
-
-  dir.grantAppRole(home, ctx.managedIdentity.objectId, DEMO.managedIdentityRole);
-
   const { payments, orders, reporting, legacy, marketing } = DEMO.apps;
+  const bp = DEMO.blueprint;
+  const partner = DEMO.partner;
+
+  // The directory first (cheap), then the certificates, issued concurrently (key generation
+  // dominates the seed's time).
+  dir.grantAppRole(home, ctx.managedIdentity.objectId, DEMO.managedIdentityRole);
   for (const app of [payments, orders, reporting, legacy, marketing]) {
     dir.createApplication(home, { displayName: app.displayName, id: app.id, appId: app.appId });
   }
-  await bindCertificate(ctx, {
-    certificate: payments.certificate,
-    tenantId: home,
-    objectId: payments.id,
-    targetType: "application",
-    expiresInDays: payments.expiresInDays,
-    exportable: false,
-  });
-  await bindCertificate(ctx, {
-    certificate: orders.certificate,
-    tenantId: home,
-    objectId: orders.id,
-    targetType: "application",
-    expiresInDays: orders.expiresInDays,
-    exportable: true,
-    mode: "self",
-  });
   dir.addOwner(home, reporting.id, ctx.managedIdentity.objectId);
-  await bindCertificate(ctx, {
-    certificate: reporting.certificate,
-    tenantId: home,
-    objectId: reporting.id,
-    targetType: "application",
-    expiresInDays: reporting.expiresInDays,
-    mode: "managed",
-  });
 
-  // legacy-portal: an orphaned key (no Key Vault version backs it), an expired and a valid secret.
-  const orphan = await makeCertificate("CN=legacy-portal-2023", now - 165 * DAY, now + 200 * DAY);
-  dir.addKeyCredential(home, legacy.id, {
-    certificateDer: orphan,
-    displayName: "CN=legacy-portal-2023",
-    keyId: legacy.orphanKeyId,
-  });
+  // legacy-portal: an expired and a valid secret (its orphaned key is added below).
   dir.addPasswordCredential(home, legacy.id, {
     displayName: "old deploy secret",
     startDateTime: iso(-190),
@@ -261,8 +233,8 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
     keyId: marketing.longSecretKeyId,
   });
 
-  // The agent identity blueprint holds the credential; its agent identities hold none.
-  const bp = DEMO.blueprint;
+  // The agent identity blueprint (and its blueprint principal) holds the credential; its agent
+  // identities hold none.
   dir.createApplication(home, {
     displayName: bp.displayName,
     kind: "agentIdentityBlueprint",
@@ -278,30 +250,65 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
       blueprintAppId: bp.appId,
     });
   }
-  await bindCertificate(ctx, {
-    certificate: bp.certificate,
-    tenantId: home,
-    objectId: bp.id,
-    targetType: "agentIdentityBlueprint",
-    expiresInDays: bp.expiresInDays,
-  });
 
   // A second tenant with one application whose certificate lives in the home vault.
-  const partner = DEMO.partner;
   dir.addTenant(DEMO.secondTenantId, "Fabrikam");
   dir.createApplication(DEMO.secondTenantId, {
     displayName: partner.displayName,
     id: partner.id,
     appId: partner.appId,
   });
-  await bindCertificate(ctx, {
-    certificate: partner.certificate,
-    tenantId: DEMO.secondTenantId,
-    objectId: partner.id,
-    targetType: "application",
-    expiresInDays: partner.expiresInDays,
-    crossTenant: true,
-  });
+
+  await Promise.all([
+    bindCertificate(ctx, {
+      certificate: payments.certificate,
+      tenantId: home,
+      objectId: payments.id,
+      targetType: "application",
+      expiresInDays: payments.expiresInDays,
+      exportable: false,
+    }),
+    bindCertificate(ctx, {
+      certificate: orders.certificate,
+      tenantId: home,
+      objectId: orders.id,
+      targetType: "application",
+      expiresInDays: orders.expiresInDays,
+      exportable: true,
+      mode: "self",
+    }),
+    bindCertificate(ctx, {
+      certificate: reporting.certificate,
+      tenantId: home,
+      objectId: reporting.id,
+      targetType: "application",
+      expiresInDays: reporting.expiresInDays,
+      mode: "managed",
+    }),
+    bindCertificate(ctx, {
+      certificate: bp.certificate,
+      tenantId: home,
+      objectId: bp.id,
+      targetType: "agentIdentityBlueprint",
+      expiresInDays: bp.expiresInDays,
+    }),
+    bindCertificate(ctx, {
+      certificate: partner.certificate,
+      tenantId: DEMO.secondTenantId,
+      objectId: partner.id,
+      targetType: "application",
+      expiresInDays: partner.expiresInDays,
+      crossTenant: true,
+    }),
+    // An orphaned key: a certificate no Key Vault version backs.
+    makeCertificate("CN=legacy-portal-2023", now - 165 * DAY, now + 200 * DAY).then((orphan) => {
+      dir.addKeyCredential(home, legacy.id, {
+        certificateDer: orphan,
+        displayName: "CN=legacy-portal-2023",
+        keyId: legacy.orphanKeyId,
+      });
+    }),
+  ]);
 }
 
 /** The number of applications `scale:N` binds to Key Vault certificates. */
@@ -383,15 +390,17 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
       });
     }
   }
-  for (let i = 0; i < Math.min(SCALE_BOUND_APPS, n); i++) {
-    await bindCertificate(ctx, {
-      certificate: `scale-bound-${i + 1}`,
-      tenantId: home,
-      objectId: scaleObjectId(i),
-      targetType: "application",
-      expiresInDays: 10 + i * 10,
-    });
-  }
+  await Promise.all(
+    Array.from({ length: Math.min(SCALE_BOUND_APPS, n) }, (_, i) =>
+      bindCertificate(ctx, {
+        certificate: `scale-bound-${i + 1}`,
+        tenantId: home,
+        objectId: scaleObjectId(i),
+        targetType: "application",
+        expiresInDays: 10 + i * 10,
+      }),
+    ),
+  );
 }
 
 let signingKeys: Promise<CryptoKeyPair> | undefined;
