@@ -1,0 +1,227 @@
+/**
+ * Microsoft Graph, through @microsoft/microsoft-graph-client with a TokenCredential.
+ *
+ * Self mode: the target rolls its own key — `addKey`/`removeKey` called with a token *of the
+ * target itself* and a proof-of-possession signed (in Key Vault) by a key already on it. No
+ * Graph permission is needed for that. Managed mode: Rollover's identity, owner of the target
+ * with Application.ReadWrite.OwnedBy, replaces the whole `keyCredentials` collection, then
+ * reads it back to make sure no concurrent writer's change (or ours) went missing.
+ */
+import type { TokenCredential } from "@azure/identity";
+import { Client, type GraphError } from "@microsoft/microsoft-graph-client";
+import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
+import type { KeyCredential, PasswordCredential, Target, TargetType } from "../core/model.js";
+import { thumbprintFromCustomKeyIdentifier } from "../core/snapshot.js";
+import { parseInstant } from "../core/time.js";
+
+const KNOWN_GRAPH_HOSTS = [
+  "graph.microsoft.com",
+  "graph.microsoft.us",
+  "dod-graph.microsoft.us",
+  "microsoftgraph.chinacloudapi.cn",
+];
+
+/** Graph's token scope: the cloud's own Graph resource, or the public one for a custom endpoint. */
+export function graphScope(graphBaseUrl: string): string {
+  const host = new URL(graphBaseUrl).hostname.toLowerCase();
+  return KNOWN_GRAPH_HOSTS.includes(host)
+    ? `https://${host}/.default`
+    : "https://graph.microsoft.com/.default";
+}
+
+export function graphClient(graphBaseUrl: string, credential: TokenCredential): Client {
+  const host = new URL(graphBaseUrl).hostname;
+  return Client.initWithMiddleware({
+    authProvider: new TokenCredentialAuthenticationProvider(credential, {
+      scopes: [graphScope(graphBaseUrl)],
+    }),
+    baseUrl: `${graphBaseUrl.replace(/\/+$/, "")}/`,
+    defaultVersion: "v1.0",
+    ...(KNOWN_GRAPH_HOSTS.includes(host.toLowerCase()) ? {} : { customHosts: new Set([host]) }),
+  });
+}
+
+/** The path of a target object, with the type cast agent identity blueprints take. */
+export function targetPath(type: TargetType, id: string): string {
+  switch (type) {
+    case "application":
+      return `/applications/${id}`;
+    case "agentIdentityBlueprint":
+      return `/applications/${id}/microsoft.graph.agentIdentityBlueprint`;
+    case "servicePrincipal":
+      return `/servicePrincipals/${id}`;
+  }
+}
+
+interface WireKeyCredential {
+  keyId: string;
+  customKeyIdentifier?: string | null;
+  displayName?: string | null;
+  type?: string;
+  usage?: string;
+  startDateTime?: string;
+  endDateTime?: string;
+  key?: string | null;
+}
+
+interface WirePasswordCredential {
+  keyId: string;
+  displayName?: string | null;
+  hint?: string | null;
+  startDateTime?: string;
+  endDateTime?: string;
+}
+
+export interface WireObject {
+  id: string;
+  appId?: string;
+  displayName?: string;
+  "@odata.type"?: string;
+  keyCredentials?: WireKeyCredential[];
+  passwordCredentials?: WirePasswordCredential[];
+}
+
+export function isGraphNotFound(e: unknown): boolean {
+  return (e as GraphError).statusCode === 404;
+}
+
+const TYPE_BY_ODATA: Record<string, TargetType> = {
+  "#microsoft.graph.application": "application",
+  "#microsoft.graph.agentidentityblueprint": "agentIdentityBlueprint",
+  "#microsoft.graph.serviceprincipal": "servicePrincipal",
+  "#microsoft.graph.agentidentityblueprintprincipal": "servicePrincipal",
+};
+
+/** Maps a Graph object to the core's Target; credentials with unreadable dates are dropped (the sweep reports them). */
+export function toTarget(o: WireObject, tenantId: string, fallbackType: TargetType): Target {
+  const type = TYPE_BY_ODATA[(o["@odata.type"] ?? "").toLowerCase()] ?? fallbackType;
+  const keyCredentials: KeyCredential[] = [];
+  for (const k of o.keyCredentials ?? []) {
+    const start = parseInstant(k.startDateTime);
+    const end = parseInstant(k.endDateTime);
+    if (start === undefined || end === undefined) continue;
+    const thumbprint = thumbprintFromCustomKeyIdentifier(k.customKeyIdentifier);
+    keyCredentials.push({
+      keyId: k.keyId.toLowerCase(),
+      displayName: k.displayName ?? null,
+      type: k.type ?? "AsymmetricX509Cert",
+      usage: k.usage ?? "Verify",
+      start,
+      end,
+      ...(thumbprint ? { thumbprint } : {}),
+    });
+  }
+  const passwordCredentials: PasswordCredential[] = [];
+  for (const p of o.passwordCredentials ?? []) {
+    const start = parseInstant(p.startDateTime);
+    const end = parseInstant(p.endDateTime);
+    if (start === undefined || end === undefined) continue;
+    passwordCredentials.push({
+      keyId: p.keyId.toLowerCase(),
+      displayName: p.displayName ?? null,
+      hint: p.hint ?? null,
+      start,
+      end,
+    });
+  }
+  return {
+    tenantId,
+    id: o.id.toLowerCase(),
+    appId: (o.appId ?? "").toLowerCase(),
+    displayName: o.displayName ?? "",
+    type,
+    keyCredentials,
+    passwordCredentials,
+  };
+}
+
+const SELECT = "id,appId,displayName,keyCredentials,passwordCredentials";
+
+export class GraphEdge {
+  constructor(readonly graphBaseUrl: string) {}
+
+  client(credential: TokenCredential): Client {
+    return graphClient(this.graphBaseUrl, credential);
+  }
+
+  /** Reads one target with its credentials; undefined when it does not exist. */
+  async getTarget(
+    client: Client,
+    tenantId: string,
+    type: TargetType,
+    id: string,
+  ): Promise<Target | undefined> {
+    try {
+      const o = (await client.api(targetPath(type, id)).select(SELECT).get()) as WireObject;
+      return toTarget(o, tenantId, type);
+    } catch (e) {
+      if (isGraphNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Self mode: adds a certificate as the target itself. Returns the new key's id. */
+  async addKey(
+    client: Client,
+    type: TargetType,
+    id: string,
+    cer: Uint8Array,
+    proof: string,
+    displayName: string,
+  ): Promise<string> {
+    const res = (await client.api(`${targetPath(type, id)}/addKey`).post({
+      keyCredential: {
+        type: "AsymmetricX509Cert",
+        usage: "Verify",
+        key: Buffer.from(cer).toString("base64"),
+        displayName,
+      },
+      passwordCredential: null,
+      proof,
+    })) as { keyId?: string };
+    return (res.keyId ?? "").toLowerCase();
+  }
+
+  /** Self mode: removes a key as the target itself. */
+  async removeKey(client: Client, type: TargetType, id: string, keyId: string, proof: string): Promise<void> {
+    await client.api(`${targetPath(type, id)}/removeKey`).post({ keyId, proof });
+  }
+
+  /**
+   * Managed mode: read-modify-write of the whole keyCredentials collection. `change` gets the
+   * current collection (with `key`, read with $select on the single object) and returns the new
+   * one. After the PATCH the collection is read back; if what we meant is not there (a
+   * concurrent writer won), the change is applied again on the fresh state, up to `attempts`.
+   */
+  async updateKeyCredentials(
+    client: Client,
+    type: TargetType,
+    id: string,
+    change: (current: WireKeyCredential[]) => WireKeyCredential[],
+    check: (after: WireKeyCredential[]) => boolean,
+    attempts = 3,
+  ): Promise<void> {
+    const path = targetPath(type, id);
+    for (let i = 0; i < attempts; i++) {
+      const current =
+        ((await client.api(path).select("keyCredentials").get()) as WireObject).keyCredentials ?? [];
+      const next = change(current).map((k) => ({
+        keyId: k.keyId,
+        type: k.type ?? "AsymmetricX509Cert",
+        usage: k.usage ?? "Verify",
+        key: k.key ?? null,
+        displayName: k.displayName ?? null,
+        ...(k.customKeyIdentifier ? { customKeyIdentifier: k.customKeyIdentifier } : {}),
+        ...(k.startDateTime ? { startDateTime: k.startDateTime } : {}),
+        ...(k.endDateTime ? { endDateTime: k.endDateTime } : {}),
+      }));
+      await client.api(path).patch({ keyCredentials: next });
+      const after =
+        ((await client.api(path).select("keyCredentials").get()) as WireObject).keyCredentials ?? [];
+      if (check(after)) return;
+    }
+    throw new Error(
+      `keyCredentials of ${id} did not settle after ${attempts} read-modify-write attempts (a concurrent writer?)`,
+    );
+  }
+}

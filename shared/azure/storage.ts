@@ -1,0 +1,170 @@
+/**
+ * Azure Storage: the per-binding state record (Table storage) and the per-binding lease (a blob
+ * lease), through @azure/data-tables and @azure/storage-blob. Azurite in tests.
+ *
+ * The state record is a journal and a cache, never the truth. The lease makes sure a timer run
+ * and an Event Grid delivery never work on the same binding at once; a lease lost mid-run (it
+ * could not be renewed) aborts the run's signal, and the engine checks it before every write.
+ */
+import type { TokenCredential } from "@azure/identity";
+import { RestError, TableClient } from "@azure/data-tables";
+import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
+import type { StateRecord } from "../core/model.js";
+
+export interface StorageSettings {
+  /** A connection string (AzureWebJobsStorage), or… */
+  connectionString?: string | undefined;
+  /** …an account name with Rollover's credential (AzureWebJobsStorage__accountName). */
+  accountName?: string | undefined;
+  credential?: TokenCredential;
+}
+
+export const STATE_TABLE = "RolloverState";
+export const LEASE_CONTAINER = "rollover-leases";
+
+export function tableClient(s: StorageSettings, table: string): TableClient {
+  if (s.connectionString)
+    return TableClient.fromConnectionString(s.connectionString, table, { allowInsecureConnection: true });
+  if (s.accountName && s.credential) {
+    return new TableClient(`https://${s.accountName}.table.core.windows.net`, table, s.credential);
+  }
+  throw new Error("no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)");
+}
+
+export function blobService(s: StorageSettings): BlobServiceClient {
+  if (s.connectionString) return BlobServiceClient.fromConnectionString(s.connectionString);
+  if (s.accountName && s.credential)
+    return new BlobServiceClient(`https://${s.accountName}.blob.core.windows.net`, s.credential);
+  throw new Error("no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)");
+}
+
+/** Table keys may not contain / \ # ? or control characters. */
+function keyPart(s: string): string {
+  return s.replace(/[/\\#?\u0000-\u001f\u007f-\u009f]/g, "_");
+}
+
+interface StateEntity {
+  partitionKey: string;
+  rowKey: string;
+  verifiedVersion?: string;
+  verifiedAt?: number;
+  renewRequestedFor?: string;
+  attempts?: number;
+  nextAttemptAt?: number;
+  lastError?: string;
+  phase?: string;
+}
+
+export class StateStore {
+  private ready?: Promise<void>;
+  constructor(private readonly table: TableClient) {}
+
+  private ensure(): Promise<void> {
+    this.ready ??= this.table.createTable().catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  async get(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {
+    await this.ensure();
+    try {
+      const e = await this.table.getEntity<StateEntity>(keyPart(vaultName), keyPart(certificateName));
+      return {
+        attempts: e.attempts ?? 0,
+        ...(e.verifiedVersion ? { verifiedVersion: e.verifiedVersion } : {}),
+        ...(typeof e.verifiedAt === "number" ? { verifiedAt: e.verifiedAt } : {}),
+        ...(e.renewRequestedFor ? { renewRequestedFor: e.renewRequestedFor } : {}),
+        ...(typeof e.nextAttemptAt === "number" ? { nextAttemptAt: e.nextAttemptAt } : {}),
+        ...(e.lastError ? { lastError: e.lastError } : {}),
+      };
+    } catch (e) {
+      if (e instanceof RestError && e.statusCode === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async put(vaultName: string, certificateName: string, state: StateRecord, phase: string): Promise<void> {
+    await this.ensure();
+    const entity: StateEntity = {
+      partitionKey: keyPart(vaultName),
+      rowKey: keyPart(certificateName),
+      attempts: state.attempts,
+      phase,
+      ...(state.verifiedVersion ? { verifiedVersion: state.verifiedVersion } : {}),
+      ...(state.verifiedAt !== undefined ? { verifiedAt: state.verifiedAt } : {}),
+      ...(state.renewRequestedFor ? { renewRequestedFor: state.renewRequestedFor } : {}),
+      ...(state.nextAttemptAt !== undefined ? { nextAttemptAt: state.nextAttemptAt } : {}),
+      ...(state.lastError ? { lastError: state.lastError } : {}),
+    };
+    await this.table.upsertEntity(entity, "Replace");
+  }
+
+  async delete(vaultName: string, certificateName: string): Promise<void> {
+    await this.ensure();
+    try {
+      await this.table.deleteEntity(keyPart(vaultName), keyPart(certificateName));
+    } catch (e) {
+      if (!(e instanceof RestError && e.statusCode === 404)) throw e;
+    }
+  }
+}
+
+export interface HeldLease {
+  /** Aborted when the lease could not be renewed: stop before the next write. */
+  signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+/** Blob leases, one blob per binding. A lease lasts 30 s and is renewed every 10 s while held. */
+export class LeaseManager {
+  private ready?: Promise<unknown>;
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly durationSeconds = 30,
+  ) {}
+
+  static fromSettings(s: StorageSettings): LeaseManager {
+    return new LeaseManager(blobService(s).getContainerClient(LEASE_CONTAINER));
+  }
+
+  /** Takes the lease for `key`, or returns undefined when someone else holds it. */
+  async acquire(key: string): Promise<HeldLease | undefined> {
+    this.ready ??= this.container.createIfNotExists();
+    await this.ready;
+    const blob = this.container.getBlockBlobClient(`${keyPart(key)}.lock`);
+    try {
+      await blob.upload("", 0, { conditions: { ifNoneMatch: "*" } });
+    } catch (e) {
+      // 409 (exists) or 412 (exists, leased): fine, the blob is there.
+      const status = (e as RestError).statusCode;
+      if (status !== 409 && status !== 412) throw e;
+    }
+    const lease = blob.getBlobLeaseClient();
+    try {
+      await lease.acquireLease(this.durationSeconds);
+    } catch (e) {
+      if ((e as RestError).statusCode === 409) return undefined;
+      throw e;
+    }
+    const controller = new AbortController();
+    const timer = setInterval(
+      () => {
+        lease.renewLease().catch(() => {
+          clearInterval(timer);
+          controller.abort(new Error(`lease on ${key} lost`));
+        });
+      },
+      Math.max(1000, (this.durationSeconds * 1000) / 3),
+    );
+    timer.unref();
+    return {
+      signal: controller.signal,
+      release: async () => {
+        clearInterval(timer);
+        await lease.releaseLease().catch(() => undefined);
+      },
+    };
+  }
+}

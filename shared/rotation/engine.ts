@@ -1,0 +1,555 @@
+/**
+ * The rotation engine: one binding at a time through pending → attached → verified → active.
+ *
+ * Each pass gathers what is observed (Key Vault versions, policy and pending operation; the
+ * target's keyCredentials; the state record), asks the core for the next step, and acts once.
+ * Passes repeat until the core says wait, none or refuse. Every step is idempotent, so a crash
+ * at any point is recovered by running again: the observation, not the journal, decides.
+ */
+import { randomUUID } from "node:crypto";
+import type { TokenCredential } from "@azure/identity";
+import type { Client } from "@microsoft/microsoft-graph-client";
+import type { AuditEvent, AuditSink } from "../audit/events.js";
+import { nextAttemptAt } from "../core/backoff.js";
+import {
+  type BindingObservation,
+  type BindingPolicy,
+  type BindingStep,
+  bindingFromTags,
+  planBinding,
+} from "../core/binding.js";
+import { type Binding, EMPTY_STATE, type Phase, type StateRecord, type Target } from "../core/model.js";
+import { Reason } from "../core/reasons.js";
+import { certificateCredential, verifyCredential } from "../azure/entra.js";
+import { type GraphEdge, graphScope } from "../azure/graph.js";
+import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
+import { proofOfPossession } from "../azure/signed-jwt.js";
+import type { LeaseManager, StateStore } from "../azure/storage.js";
+
+/** Names of the step boundaries, for crash tests. */
+export type Boundary =
+  | "before-renew"
+  | "after-renew"
+  | "before-attach"
+  | "after-attach"
+  | "before-verify"
+  | "after-verify"
+  | "before-retire"
+  | "after-retire";
+
+export interface EngineDeps {
+  vaults: ReadonlyMap<string, VaultEdge>;
+  graph: GraphEdge;
+  /** Rollover's own identity: reads targets, and writes in managed mode. */
+  rollover: { credential: TokenCredential; tenantId: string; selfIds: readonly string[] };
+  authorityHost: string;
+  state: StateStore;
+  leases: LeaseManager;
+  audit: AuditSink;
+  policy: BindingPolicy;
+  verifyTimeoutMs: number;
+  /** How long `renew` waits for Key Vault to finish issuing before leaving it to the next pass. */
+  renewWaitMs: number;
+  now: () => number;
+  random?: () => number;
+  dryRun?: boolean;
+  /** Test hook: called at each step boundary (a crash test kills the process here). */
+  onBoundary?: (b: Boundary) => void | Promise<void>;
+  /** Credential of a target in another tenant (multi-tenant bindings); default: Rollover's own. */
+  readCredentialFor?: (tenantId: string) => TokenCredential | undefined;
+}
+
+export interface BindingRef {
+  vaultName: string;
+  certificateName: string;
+}
+
+export type BindingResult = "converged" | "waiting" | "refused" | "locked" | "failed" | "planned";
+
+export interface BindingOutcome {
+  ref: BindingRef;
+  result: BindingResult;
+  phase: Phase;
+  steps: BindingStep[];
+  /** Reason code of the last step or the failure. */
+  reason: string;
+  message: string;
+}
+
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+}
+
+const MAX_PASSES = 8;
+
+interface Gathered {
+  binding: Binding;
+  obs: BindingObservation;
+  tags: Record<string, string>;
+}
+
+export class RotationEngine {
+  private readonly graphClients = new Map<string, Client>();
+
+  constructor(private readonly deps: EngineDeps) {}
+
+  private rolloverGraph(tenantId: string): Client {
+    const key = `rollover/${tenantId}`;
+    let c = this.graphClients.get(key);
+    if (!c) {
+      const cred =
+        tenantId === this.deps.rollover.tenantId
+          ? this.deps.rollover.credential
+          : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
+      c = this.deps.graph.client(cred);
+      this.graphClients.set(key, c);
+    }
+    return c;
+  }
+
+  private vault(name: string): VaultEdge {
+    const v = this.deps.vaults.get(name);
+    if (!v) throw new Error(`vault ${name} is not configured (ROLLOVER_VAULT_URLS)`);
+    return v;
+  }
+
+  /** Reconciles one binding to a resting state, under its lease. */
+  async reconcile(ref: BindingRef, opts: { nearExpiryEvent?: boolean } = {}): Promise<BindingOutcome> {
+    const key = `${ref.vaultName}/${ref.certificateName}`;
+    const lease = this.deps.dryRun ? undefined : await this.deps.leases.acquire(key);
+    if (!this.deps.dryRun && !lease) {
+      return {
+        ref,
+        result: "locked",
+        phase: "pending",
+        steps: [],
+        reason: "Locked",
+        message: "another run holds this binding's lease",
+      };
+    }
+    try {
+      return await this.run(ref, opts, lease?.signal);
+    } finally {
+      await lease?.release();
+    }
+  }
+
+  private async gather(ref: BindingRef, nearExpiryEvent: boolean): Promise<Gathered | BindingOutcome> {
+    const vault = this.vault(ref.vaultName);
+    const kv = await vault.observe(ref.certificateName);
+    if (!kv) {
+      return this.stop(
+        ref,
+        "refused",
+        "pending",
+        [],
+        Reason.NoUsableVersion,
+        `certificate ${ref.certificateName} not found in ${ref.vaultName}`,
+      );
+    }
+    const parsed = bindingFromTags(vault.name, ref.certificateName, kv.tags);
+    if (!parsed || !parsed.ok) {
+      const reason = parsed ? parsed.reason : Reason.BindingTagsMissing;
+      const message = parsed && !parsed.ok ? parsed.message : "the certificate has no rollover-* tags";
+      return this.stop(ref, "refused", "pending", [], reason, message);
+    }
+    const binding = parsed.binding;
+    const tenantId = binding.tenantId ?? this.deps.rollover.tenantId;
+    const target = await this.deps.graph.getTarget(
+      this.rolloverGraph(tenantId),
+      tenantId,
+      binding.targetType,
+      binding.targetId,
+    );
+    const state = (await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
+    return {
+      binding,
+      tags: kv.tags,
+      obs: {
+        binding,
+        versions: kv.versions,
+        policy: kv.policy,
+        target,
+        state,
+        renewalPending: kv.renewalPending,
+        nearExpiryEvent,
+        selfIds: this.deps.rollover.selfIds,
+      },
+    };
+  }
+
+  private stop(
+    ref: BindingRef,
+    result: BindingResult,
+    phase: Phase,
+    steps: BindingStep[],
+    reason: string,
+    message: string,
+  ): BindingOutcome {
+    return { ref, result, phase, steps, reason, message };
+  }
+
+  private async run(
+    ref: BindingRef,
+    opts: { nearExpiryEvent?: boolean },
+    signal: AbortSignal | undefined,
+  ): Promise<BindingOutcome> {
+    const steps: BindingStep[] = [];
+    let nearExpiry = opts.nearExpiryEvent === true;
+    let phase: Phase = "pending";
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      const g = await this.gather(ref, nearExpiry);
+      if ("result" in g) {
+        this.emit(ref, undefined, undefined, {
+          action: "refuse",
+          outcome: "skipped",
+          reason: g.reason,
+          message: g.message,
+        });
+        return { ...g, steps };
+      }
+      const now = this.deps.now();
+      const plan = planBinding(g.obs, this.deps.policy, now);
+      phase = plan.phase;
+      const step = plan.step;
+      steps.push(step);
+      const target = g.obs.target;
+      const base = this.baseEvent(g.binding, target, plan.current);
+      if (step.kind === "none") {
+        if (pass === 0 || step.reason !== Reason.UpToDate) {
+          this.deps.audit.emit({
+            ...base,
+            action: "wait",
+            outcome: "skipped",
+            reason: step.reason,
+            message: "nothing to do",
+          });
+        }
+        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        return this.stop(ref, "converged", plan.phase, steps, step.reason, "up to date");
+      }
+      if (step.kind === "wait") {
+        const until = step.until !== undefined ? ` until ${new Date(step.until).toISOString()}` : "";
+        this.deps.audit.emit({
+          ...base,
+          action: "wait",
+          outcome: "skipped",
+          reason: step.reason,
+          message: `waiting${until}`,
+        });
+        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        return this.stop(ref, "waiting", plan.phase, steps, step.reason, `waiting${until}`);
+      }
+      if (step.kind === "refuse") {
+        this.deps.audit.emit({
+          ...base,
+          action: "refuse",
+          outcome: "skipped",
+          reason: step.reason,
+          message: step.message,
+        });
+        return this.stop(ref, "refused", plan.phase, steps, step.reason, step.message);
+      }
+      if (this.deps.dryRun) {
+        this.deps.audit.emit({
+          ...base,
+          action: step.kind,
+          outcome: "planned",
+          reason: step.reason,
+          message: describe(step),
+          dryRun: true,
+        });
+        return this.stop(ref, "planned", plan.phase, steps, step.reason, describe(step));
+      }
+      try {
+        const state = await this.act(ref, g, step, signal);
+        await this.saveState(ref, state, plan.phase, signal);
+        if (step.kind === "renew") nearExpiry = false;
+      } catch (e) {
+        if (e instanceof LeaseLostError) throw e;
+        const message = errorSummary(e);
+        const attempts = g.obs.state.attempts + 1;
+        const failed: StateRecord = {
+          ...g.obs.state,
+          attempts,
+          nextAttemptAt: nextAttemptAt(this.deps.now(), attempts, undefined, this.deps.random?.() ?? 0),
+          lastError: `${step.kind}: ${message}`,
+        };
+        await this.saveState(ref, failed, plan.phase, signal).catch(() => undefined);
+        this.deps.audit.emit({
+          ...base,
+          action: step.kind,
+          outcome: "failed",
+          reason: step.reason,
+          message: `${describe(step)} failed: ${message}`,
+        });
+        return this.stop(ref, "failed", plan.phase, steps, step.reason, message);
+      }
+    }
+    return this.stop(
+      ref,
+      "waiting",
+      phase,
+      steps,
+      "PassLimit",
+      `stopped after ${MAX_PASSES} steps; the next run continues`,
+    );
+  }
+
+  private checkLease(signal: AbortSignal | undefined): void {
+    if (signal?.aborted)
+      throw new LeaseLostError("the binding's lease was lost; stopping before the next write");
+  }
+
+  private async boundary(b: Boundary): Promise<void> {
+    await this.deps.onBoundary?.(b);
+  }
+
+  private async saveState(
+    ref: BindingRef,
+    state: StateRecord,
+    phase: Phase,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    this.checkLease(signal);
+    await this.deps.state.put(ref.vaultName, ref.certificateName, state, phase);
+  }
+
+  /** Carries out one step; returns the state record to save. */
+  private async act(
+    ref: BindingRef,
+    g: Gathered,
+    step: BindingStep,
+    signal: AbortSignal | undefined,
+  ): Promise<StateRecord> {
+    const vault = this.vault(ref.vaultName);
+    const target = g.obs.target!;
+    const tenantId = g.binding.tenantId ?? this.deps.rollover.tenantId;
+    const ok = (s: StateRecord): StateRecord => {
+      const { lastError: _e, nextAttemptAt: _n, ...rest } = s;
+      return { ...rest, attempts: 0 };
+    };
+    switch (step.kind) {
+      case "renew": {
+        this.checkLease(signal);
+        await this.boundary("before-renew");
+        const version = await vault.renew(ref.certificateName, g.tags, this.deps.renewWaitMs);
+        await this.boundary("after-renew");
+        this.emit(ref, g.binding, target, {
+          action: "renew",
+          outcome: "succeeded",
+          reason: step.reason,
+          message: version ? `Key Vault issued version ${version}` : "Key Vault is issuing a new version",
+          certificateVersion: version ?? step.version,
+        });
+        return ok({ ...g.obs.state, renewRequestedFor: step.version });
+      }
+      case "attach": {
+        const m = await vault.material(ref.certificateName, step.version);
+        this.checkLease(signal);
+        await this.boundary("before-attach");
+        if (step.mode === "self") {
+          const signer = await vault.material(ref.certificateName, step.signWith!);
+          const client = this.targetGraph(tenantId, target, signer, vault);
+          const proof = await proofOfPossession({
+            objectId: target.id,
+            certificate: signer,
+            sign: vault.signer(signer.kid),
+            now: this.deps.now(),
+          });
+          await this.deps.graph.addKey(
+            client,
+            g.binding.targetType,
+            target.id,
+            m.cer,
+            proof,
+            displayName(ref, m),
+          );
+        } else {
+          const b64 = Buffer.from(m.cer).toString("base64");
+          const cki = Buffer.from(m.thumbprintHex, "hex").toString("base64");
+          await this.deps.graph.updateKeyCredentials(
+            this.rolloverGraph(tenantId),
+            g.binding.targetType,
+            target.id,
+            (cur) =>
+              cur.some((k) => k.customKeyIdentifier === cki)
+                ? cur
+                : [
+                    ...cur,
+                    {
+                      keyId: randomUUID(),
+                      type: "AsymmetricX509Cert",
+                      usage: "Verify",
+                      key: b64,
+                      customKeyIdentifier: cki,
+                      displayName: displayName(ref, m),
+                    },
+                  ],
+            (after) => after.some((k) => k.customKeyIdentifier === cki),
+          );
+        }
+        await this.boundary("after-attach");
+        this.emit(ref, g.binding, target, {
+          action: "attach",
+          outcome: "succeeded",
+          reason: step.reason,
+          message: `attached version ${step.version} (${step.mode} mode)`,
+          certificateVersion: step.version,
+          thumbprint: m.thumbprintHex,
+          notBefore: new Date(m.notBefore).toISOString(),
+          notAfter: new Date(m.expires).toISOString(),
+        });
+        return ok(g.obs.state);
+      }
+      case "verify": {
+        const m = await vault.material(ref.certificateName, step.version);
+        await this.boundary("before-verify");
+        const cred = certificateCredential({
+          authorityHost: this.deps.authorityHost,
+          tenantId,
+          clientId: target.appId,
+          certificate: m,
+          sign: vault.signer(m.kid),
+          now: this.deps.now,
+        });
+        const r = await verifyCredential(
+          cred,
+          graphScope(this.deps.graph.graphBaseUrl),
+          this.deps.verifyTimeoutMs,
+        );
+        if (!r.ok) throw new Error(`no token with version ${step.version}: ${r.message}`);
+        await this.boundary("after-verify");
+        this.emit(ref, g.binding, target, {
+          action: "verify",
+          outcome: "succeeded",
+          reason: step.reason,
+          message: `acquired a token with version ${step.version} after ${r.attempts} attempt(s)`,
+          certificateVersion: step.version,
+          thumbprint: m.thumbprintHex,
+        });
+        return ok({ ...g.obs.state, verifiedVersion: step.version, verifiedAt: this.deps.now() });
+      }
+      case "retire": {
+        this.checkLease(signal);
+        await this.boundary("before-retire");
+        if (step.mode === "self") {
+          const signer = await vault.material(ref.certificateName, step.signWith!);
+          const client = this.targetGraph(tenantId, target, signer, vault);
+          const proof = await proofOfPossession({
+            objectId: target.id,
+            certificate: signer,
+            sign: vault.signer(signer.kid),
+            now: this.deps.now(),
+          });
+          await this.deps.graph.removeKey(client, g.binding.targetType, target.id, step.keyId, proof);
+        } else {
+          await this.deps.graph.updateKeyCredentials(
+            this.rolloverGraph(tenantId),
+            g.binding.targetType,
+            target.id,
+            (cur) => cur.filter((k) => k.keyId.toLowerCase() !== step.keyId),
+            (after) => !after.some((k) => k.keyId.toLowerCase() === step.keyId),
+          );
+        }
+        await this.boundary("after-retire");
+        this.emit(ref, g.binding, target, {
+          action: "retire",
+          outcome: "succeeded",
+          reason: step.reason,
+          message: `removed previous key ${step.keyId} (${step.mode} mode)`,
+          keyId: step.keyId,
+          thumbprint: step.thumbprint,
+        });
+        return ok(g.obs.state);
+      }
+      default:
+        return g.obs.state;
+    }
+  }
+
+  private targetGraph(tenantId: string, target: Target, signer: VersionMaterial, vault: VaultEdge): Client {
+    return this.deps.graph.client(
+      certificateCredential({
+        authorityHost: this.deps.authorityHost,
+        tenantId,
+        clientId: target.appId,
+        certificate: signer,
+        sign: vault.signer(signer.kid),
+        now: this.deps.now,
+      }),
+    );
+  }
+
+  private baseEvent(
+    binding: Binding,
+    target: Target | undefined,
+    current?: { version: string; thumbprint: string; notBefore: number; expires: number },
+  ) {
+    return {
+      tenantId: binding.tenantId ?? this.deps.rollover.tenantId,
+      targetType: binding.targetType,
+      targetObjectId: binding.targetId,
+      ...(target ? { targetAppId: target.appId, targetDisplayName: target.displayName } : {}),
+      vaultName: binding.vaultName,
+      certificateName: binding.certificateName,
+      ...(current
+        ? {
+            certificateVersion: current.version,
+            thumbprint: current.thumbprint,
+            notBefore: new Date(current.notBefore).toISOString(),
+            notAfter: new Date(current.expires).toISOString(),
+          }
+        : {}),
+    };
+  }
+
+  private emit(
+    ref: BindingRef,
+    binding: Binding | undefined,
+    target: Target | undefined,
+    e: Omit<AuditEvent, "vaultName" | "certificateName"> & Partial<AuditEvent>,
+  ): void {
+    const base = binding
+      ? this.baseEvent(binding, target)
+      : { vaultName: ref.vaultName, certificateName: ref.certificateName };
+    this.deps.audit.emit({ ...base, ...e } as AuditEvent);
+  }
+}
+
+function displayName(ref: BindingRef, m: VersionMaterial): string {
+  return `rollover:${ref.vaultName}/${ref.certificateName}/${m.version}`.slice(0, 90);
+}
+
+function describe(step: BindingStep): string {
+  switch (step.kind) {
+    case "renew":
+      return `renew version ${step.version}`;
+    case "attach":
+      return `attach version ${step.version} (${step.mode} mode)`;
+    case "verify":
+      return `verify version ${step.version}`;
+    case "retire":
+      return `retire key ${step.keyId} (${step.mode} mode)`;
+    default:
+      return step.kind;
+  }
+}
+
+/** A one-line, secret-free summary of an error: HTTP status, service code, AADSTS code. */
+export function errorSummary(e: unknown): string {
+  const err = e as { statusCode?: number; code?: string; message?: string; name?: string };
+  const parts: string[] = [];
+  if (err.statusCode) parts.push(`HTTP ${err.statusCode}`);
+  if (err.code && typeof err.code === "string") parts.push(err.code);
+  const aad = /AADSTS\d+/.exec(String(err.message ?? ""));
+  if (aad) parts.push(aad[0]);
+  if (parts.length === 0)
+    parts.push(
+      (err.message ?? String(e))
+        .split("\n")[0]!
+        .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "[jwt]")
+        .slice(0, 200),
+    );
+  return parts.join(" ");
+}
