@@ -40,7 +40,12 @@ export function blobService(s: StorageSettings): BlobServiceClient {
 
 /** Table keys may not contain / \ # ? or control characters. */
 function keyPart(s: string): string {
-  return s.replace(/[/\\#?\u0000-\u001f\u007f-\u009f]/g, "_");
+  let out = "";
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    out += "/\\#?".includes(ch) || c < 0x20 || (c >= 0x7f && c <= 0x9f) ? "_" : ch;
+  }
+  return out;
 }
 
 interface StateEntity {

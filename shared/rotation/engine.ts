@@ -148,7 +148,7 @@ export class RotationEngine {
       );
     }
     const parsed = bindingFromTags(vault.name, ref.certificateName, kv.tags);
-    if (!parsed || !parsed.ok) {
+    if (!parsed?.ok) {
       const reason = parsed ? parsed.reason : Reason.BindingTagsMissing;
       const message = parsed && !parsed.ok ? parsed.message : "the certificate has no rollover-* tags";
       return this.stop(ref, "refused", "pending", [], reason, message);
