@@ -409,17 +409,27 @@ export class EventGridService {
     if (sub.schema === "EventGridSchema") headers["aeg-data-version"] = event.dataVersion;
     let status: number | undefined;
     let error: string | undefined;
-    try {
-      const res = await post(
-        sub.endpointUrl,
-        "POST",
-        headers,
-        JSON.stringify(body),
-        this.current.responseTimeoutMs,
-      );
-      status = res.status;
-    } catch (e) {
-      error = (e as Error).message;
+    // Faults for the `eventgrid` service act on outbound deliveries (path `/subscriptions/{name}`):
+    // an injected status or connection failure stands for what the endpoint would have answered.
+    const fault = this.ctx.faults.decide("eventgrid", "POST", `/subscriptions/${sub.name}`);
+    if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    if (fault.kind === "status") {
+      status = fault.status;
+    } else if (fault.kind === "reset" || fault.kind === "timeout") {
+      error = `injected fault: ${fault.kind}`;
+    } else {
+      try {
+        const res = await post(
+          sub.endpointUrl,
+          "POST",
+          headers,
+          JSON.stringify(body),
+          this.current.responseTimeoutMs,
+        );
+        status = res.status;
+      } catch (e) {
+        error = (e as Error).message;
+      }
     }
     if (sub.removed) {
       this.settle();

@@ -404,6 +404,25 @@ describe("Event Grid", () => {
     expect(log[0]!.error).toBeDefined();
   });
 
+  it("applies eventgrid faults to outbound deliveries (eventgrid=503x2 fails two attempts)", async () => {
+    const { eventGrid, ctx } = sb();
+    await eventGrid.subscribe({ name: "faulty", endpointUrl: hook.url });
+    ctx.faults.set([{ service: "eventgrid", kind: "503", count: 2 }]);
+    try {
+      await ctx.vault.createCertificate(certName(), { ...expiringIn(200) });
+      await eventGrid.flush();
+    } finally {
+      ctx.faults.clear();
+    }
+    const log = eventGrid.deliveries({ subscription: "faulty" });
+    expect(log.map((d) => [d.status, d.outcome])).toEqual([
+      [503, "retry"],
+      [503, "retry"],
+      [200, "delivered"],
+    ]);
+    expect(hook.notifications()).toHaveLength(1);
+  });
+
   it("waits longer after 400/401/403/404 and 408 than after other failures, as the service does", () => {
     expect(retryDelayMs(1, 500)).toBe(10_000);
     expect(retryDelayMs(2, 500)).toBe(30_000);
