@@ -1,0 +1,77 @@
+/**
+ * Shared set-up for the EntraAgentId tests: an application registered in the sandbox directory
+ * with a certificate, PEM files in a temp dir, the sandbox's managed identity endpoint in the
+ * environment, and the sign-in log filtered to one client.
+ */
+import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ManagedIdentityCredential } from "@azure/identity";
+import { decodeJwt } from "jose";
+import type { SandboxHandle } from "../../../sandbox/index.js";
+import type { SignInEntry } from "../../../sandbox/types.js";
+import { makeCert, type TestCert } from "../../helpers/certs.js";
+
+export const GRAPH = "https://graph.microsoft.com/.default";
+
+/** Points @azure/identity's managed identity at the sandbox (App Service source). */
+export function useSandboxManagedIdentity(h: SandboxHandle): void {
+  process.env.IDENTITY_ENDPOINT = h.env.IDENTITY_ENDPOINT;
+  process.env.IDENTITY_HEADER = h.env.IDENTITY_HEADER;
+}
+
+/** A credential for the sandbox vault: the sandbox's managed identity. */
+export function vaultCredential(h: SandboxHandle): ManagedIdentityCredential {
+  useSandboxManagedIdentity(h);
+  return new ManagedIdentityCredential();
+}
+
+export interface RegisteredApp {
+  id: string;
+  appId: string;
+  cert: TestCert;
+}
+
+export async function registerApp(h: SandboxHandle, name = "service"): Promise<RegisteredApp> {
+  const t = h.ctx.directory.defaultTenantId;
+  const app = h.ctx.directory.createApplication(t, { displayName: name });
+  const cert = await makeCert({ subject: `CN=${name}` });
+  h.ctx.directory.addKeyCredential(t, app.id, { certificateDer: cert.der });
+  return { id: app.id, appId: app.appId, cert };
+}
+
+export function addCert(h: SandboxHandle, objectId: string, der: Uint8Array, endDateTime?: string) {
+  return h.ctx.directory.addKeyCredential(h.ctx.directory.defaultTenantId, objectId, {
+    certificateDer: der,
+    ...(endDateTime ? { endDateTime } : {}),
+  });
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "rollover-identity-"));
+}
+
+/** Writes a PEM the way deployment tools do: to a temp name, then renamed over the target. */
+export function writePemAtomically(path: string, pem: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, pem);
+  renameSync(tmp, path);
+}
+
+export function signInsFor(h: SandboxHandle, clientId: string): SignInEntry[] {
+  return h.ctx.signIns.entries().filter((e) => e.clientId === clientId.toLowerCase());
+}
+
+export function claims(token: string): Record<string, unknown> {
+  return decodeJwt(token) as Record<string, unknown>;
+}
+
+export async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export { makeCert };
