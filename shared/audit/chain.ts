@@ -1,0 +1,298 @@
+/**
+ * Checks the hash chains of audit records read back from the table. Pure: records in, report
+ * out. Arrival order is not evidence (spooled records arrive late, uploads run in parallel), so
+ * each chain is put in `Sequence` order and then checked record by record:
+ *
+ *   edited       the stored `Hash` is not the hash of the record's content
+ *   gap          sequence numbers are missing (records deleted or never delivered)
+ *   missingStart the chain does not start at 1 (when the whole history is expected)
+ *   fork         two different records claim the same position
+ *   reordered    `PrevHash` points at another record of the chain than the one before it
+ *   brokenLink   `PrevHash` matches no record of the chain
+ *   truncated    the chain's stored head is further on than the last record read
+ *   malformed    no writer or no sequence number
+ *
+ * Exact duplicates (same `RecordId` and `Hash`: a resend after a crash) are counted, not errors.
+ */
+import { GENESIS_HASH, hashRecord, normalizeRecord, type RecordLike } from "./record.js";
+
+export type ChainProblemKind =
+  | "edited"
+  | "gap"
+  | "missingStart"
+  | "fork"
+  | "reordered"
+  | "brokenLink"
+  | "truncated"
+  | "malformed";
+
+export interface ChainProblem {
+  kind: ChainProblemKind;
+  writer: string;
+  /** The broken record's position (for gaps: the record after the gap). */
+  sequence: number;
+  recordId?: string;
+  /** For gaps, missingStart and truncated: the missing sequence numbers, inclusive. */
+  missing?: [number, number];
+  detail: string;
+}
+
+export interface ChainSummary {
+  writer: string;
+  records: number;
+  firstSequence: number;
+  lastSequence: number;
+  firstTime: string | null;
+  lastTime: string | null;
+  ok: boolean;
+  /** The earliest problem in the chain, when there is one. */
+  firstBroken?: ChainProblem;
+  problems: ChainProblem[];
+}
+
+export interface ChainReport {
+  ok: boolean;
+  /** Records read, duplicates included. */
+  records: number;
+  /** Exact resends that were set aside. */
+  duplicates: number;
+  chains: ChainSummary[];
+  problems: ChainProblem[];
+}
+
+/** Where a chain's writer says it got to (the chain store's head). */
+export interface ChainHeadInfo {
+  writer: string;
+  sequence: number;
+  hash: string;
+}
+
+export interface VerifyChainsOptions {
+  /** Every chain must start at 1 (default true; false when reading a time window). */
+  expectGenesis?: boolean;
+  /** Stored chain heads: a chain whose last record is behind its head was cut short. */
+  heads?: ChainHeadInfo[];
+  /** Sequence numbers known to wait in the spool (writer → sequences): not missing. */
+  pending?: Map<string, Set<number>>;
+}
+
+const KIND_ORDER: ChainProblemKind[] = [
+  "malformed",
+  "missingStart",
+  "gap",
+  "fork",
+  "edited",
+  "reordered",
+  "brokenLink",
+  "truncated",
+];
+
+function short(hash: string): string {
+  return hash ? `${hash.slice(0, 12)}…` : "(none)";
+}
+
+/** Keeps the first of each set of exact duplicates (same RecordId and Hash), as the KQL dedupe does. */
+export function dedupeByRecordId<T extends RecordLike>(
+  records: readonly T[],
+): { records: T[]; duplicates: number } {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  let duplicates = 0;
+  for (const r of records) {
+    const key = `${String(r.RecordId ?? "")}\u0000${String(r.Hash ?? "")}`;
+    if (r.RecordId && seen.has(key)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(key);
+    out.push(r);
+  }
+  return { records: out, duplicates };
+}
+
+export function verifyChains(input: readonly RecordLike[], options: VerifyChainsOptions = {}): ChainReport {
+  const expectGenesis = options.expectGenesis ?? true;
+  const { records: unique, duplicates } = dedupeByRecordId(input);
+  const problems: ChainProblem[] = [];
+  const byWriter = new Map<string, Array<{ index: number; r: ReturnType<typeof normalizeRecord> }>>();
+
+  unique.forEach((row, index) => {
+    const r = normalizeRecord(row);
+    if (!r.Writer || !Number.isInteger(r.Sequence) || r.Sequence < 1) {
+      problems.push({
+        kind: "malformed",
+        writer: r.Writer ?? "",
+        sequence: Number.isFinite(r.Sequence) ? r.Sequence : 0,
+        ...(r.RecordId ? { recordId: r.RecordId } : {}),
+        detail: `record ${r.RecordId ?? `#${index}`} has no writer or no valid sequence number`,
+      });
+      return;
+    }
+    let list = byWriter.get(r.Writer);
+    if (!list) {
+      list = [];
+      byWriter.set(r.Writer, list);
+    }
+    list.push({ index, r });
+  });
+
+  const heads = new Map((options.heads ?? []).map((h) => [h.writer, h]));
+  const chains: ChainSummary[] = [];
+  const writers = new Set([...byWriter.keys(), ...heads.keys()]);
+  for (const writer of [...writers].sort()) {
+    const list = (byWriter.get(writer) ?? []).sort(
+      (a, b) => a.r.Sequence - b.r.Sequence || a.index - b.index,
+    );
+    const chainProblems: ChainProblem[] = problems.filter((p) => p.writer === writer);
+    const pending = options.pending?.get(writer) ?? new Set<number>();
+    const add = (p: Omit<ChainProblem, "writer">) => chainProblems.push({ writer, ...p });
+    const hashToSeq = new Map<string, number>();
+    for (const { r } of list) if (r.Hash) hashToSeq.set(r.Hash, r.Sequence);
+
+    let prev: (typeof list)[number]["r"] | undefined;
+    for (const { r } of list) {
+      const id = r.RecordId ?? undefined;
+      const actual = hashRecord(r);
+      if (actual !== r.Hash) {
+        add({
+          kind: "edited",
+          sequence: r.Sequence,
+          ...(id ? { recordId: id } : {}),
+          detail: `record ${r.Sequence} (${id}) was changed after it was written: its content hashes to ${short(actual)}, it says ${short(r.Hash)}`,
+        });
+      }
+      if (!prev) {
+        if (r.Sequence === 1) {
+          if (r.PrevHash !== GENESIS_HASH) {
+            add({
+              kind: "brokenLink",
+              sequence: 1,
+              ...(id ? { recordId: id } : {}),
+              detail: `record 1 (${id}) does not start from the genesis hash`,
+            });
+          }
+        } else if (expectGenesis) {
+          const missing = missingRange(1, r.Sequence - 1, pending);
+          if (missing) {
+            add({
+              kind: "missingStart",
+              sequence: r.Sequence,
+              ...(id ? { recordId: id } : {}),
+              missing,
+              detail: `records ${rangeText(missing)} are missing before record ${r.Sequence} (${id})`,
+            });
+          }
+        }
+      } else if (r.Sequence === prev.Sequence) {
+        add({
+          kind: "fork",
+          sequence: r.Sequence,
+          ...(id ? { recordId: id } : {}),
+          detail: `records ${prev.RecordId} and ${id} both claim position ${r.Sequence}`,
+        });
+        continue;
+      } else if (r.Sequence > prev.Sequence + 1) {
+        const missing = missingRange(prev.Sequence + 1, r.Sequence - 1, pending);
+        if (missing) {
+          add({
+            kind: "gap",
+            sequence: r.Sequence,
+            ...(id ? { recordId: id } : {}),
+            missing,
+            detail: `records ${rangeText(missing)} are missing before record ${r.Sequence} (${id})`,
+          });
+        }
+      } else if (r.PrevHash !== prev.Hash) {
+        const points = hashToSeq.get(r.PrevHash);
+        add(
+          points !== undefined
+            ? {
+                kind: "reordered",
+                sequence: r.Sequence,
+                ...(id ? { recordId: id } : {}),
+                detail: `record ${r.Sequence} (${id}) follows record ${points}, not record ${prev.Sequence}`,
+              }
+            : {
+                kind: "brokenLink",
+                sequence: r.Sequence,
+                ...(id ? { recordId: id } : {}),
+                detail: `record ${r.Sequence} (${id}) does not follow record ${prev.Sequence}: record ${prev.Sequence} or ${r.Sequence} was replaced`,
+              },
+        );
+      }
+      prev = r;
+    }
+
+    const head = heads.get(writer);
+    const last = list.at(-1)?.r.Sequence ?? 0;
+    if (head && head.sequence > last) {
+      const missing = missingRange(last + 1, head.sequence, pending);
+      if (missing) {
+        add({
+          kind: "truncated",
+          sequence: missing[0],
+          missing,
+          detail: `the chain's head is at ${head.sequence} but records ${rangeText(missing)} were not found`,
+        });
+      }
+    }
+
+    chainProblems.sort(
+      (a, b) => a.sequence - b.sequence || KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind),
+    );
+    const first = chainProblems[0];
+    chains.push({
+      writer,
+      records: list.length,
+      firstSequence: list[0]?.r.Sequence ?? 0,
+      lastSequence: last,
+      firstTime: list[0]?.r.TimeGenerated ?? null,
+      lastTime: list.at(-1)?.r.TimeGenerated ?? null,
+      ok: chainProblems.length === 0,
+      ...(first ? { firstBroken: first } : {}),
+      problems: chainProblems,
+    });
+  }
+
+  const all = chains.flatMap((c) => c.problems);
+  // Malformed records with no writer have no chain of their own.
+  for (const p of problems) if (!writers.has(p.writer)) all.push(p);
+  return { ok: all.length === 0, records: input.length, duplicates, chains, problems: all };
+}
+
+/** The part of [from, to] not waiting in the spool, as one range (or undefined when all wait). */
+function missingRange(from: number, to: number, pending: Set<number>): [number, number] | undefined {
+  let lo = from;
+  let hi = to;
+  while (lo <= hi && pending.has(lo)) lo++;
+  while (hi >= lo && pending.has(hi)) hi--;
+  return lo <= hi ? [lo, hi] : undefined;
+}
+
+function rangeText([a, b]: [number, number]): string {
+  return a === b ? String(a) : `${a}–${b}`;
+}
+
+/** The report as text for people: one line per chain, then each problem. */
+export function renderReport(report: ChainReport): string {
+  const lines: string[] = [];
+  lines.push(
+    report.ok
+      ? `audit trail whole: ${report.records} records in ${report.chains.length} chain(s)` +
+          (report.duplicates ? `, ${report.duplicates} resent duplicate(s) set aside` : "")
+      : `audit trail BROKEN: ${report.problems.length} problem(s) in ${report.records} records`,
+  );
+  for (const c of report.chains) {
+    const span = c.records ? `${c.firstSequence}–${c.lastSequence}` : "none";
+    const when = c.firstTime ? ` (${c.firstTime} … ${c.lastTime})` : "";
+    lines.push(
+      `  ${c.ok ? "ok    " : "BROKEN"} ${c.writer}: ${c.records} records, sequence ${span}${when}` +
+        (c.firstBroken ? `; first broken: record ${c.firstBroken.sequence}` : ""),
+    );
+    for (const p of c.problems) lines.push(`         ${p.kind}: ${p.detail}`);
+  }
+  for (const p of report.problems.filter((p) => !report.chains.some((c) => c.writer === p.writer))) {
+    lines.push(`  ${p.kind}: ${p.detail}`);
+  }
+  return lines.join("\n");
+}
