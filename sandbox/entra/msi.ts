@@ -10,7 +10,7 @@
 import type { SandboxRequest, SandboxResponse } from "../http.js";
 import { serviceError } from "../errors.js";
 import type { SandboxContext } from "../types.js";
-import { canonicalResource, isoNoMillis } from "./resources.js";
+import { canonicalResource, GRAPH_RESOURCE, isoNoMillis } from "./resources.js";
 
 export function msiTokenHandler(ctx: SandboxContext) {
   return async (req: SandboxRequest): Promise<SandboxResponse> => {
@@ -78,7 +78,8 @@ export function msiTokenHandler(ctx: SandboxContext) {
       appidacr: "2",
       xms_mirid:
         "/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rollover-sandbox/providers/Microsoft.Web/sites/rollover",
-      ...(roles.length > 0 ? { roles: [...roles] } : {}),
+      // The directory's grants are Microsoft Graph app roles; only Graph tokens carry them.
+      ...(roles.length > 0 && aud === GRAPH_RESOURCE ? { roles: [...roles] } : {}),
     });
     ctx.signIns.add({
       time: isoNoMillis(ctx.clock),

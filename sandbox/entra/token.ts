@@ -14,7 +14,13 @@ import { formBody, type SandboxRequest, type SandboxResponse } from "../http.js"
 import type { DirectoryObjectSnapshot, SandboxContext, SignInEntry, StoredKeyCredential } from "../types.js";
 import { certInfo, hexToB64url } from "../graph/certs.js";
 import { decodeJwt, numberClaim, timeWindowHolds, verifyRsaSignature } from "./jwt.js";
-import { canonicalResource, isoNoMillis, TOKEN_EXCHANGE_AUDIENCE, verifySandboxToken } from "./resources.js";
+import {
+  canonicalResource,
+  GRAPH_RESOURCE,
+  isoNoMillis,
+  TOKEN_EXCHANGE_AUDIENCE,
+  verifySandboxToken,
+} from "./resources.js";
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /** Clock skew Entra tolerates on assertion `nbf`/`exp` (5 minutes, as token validators commonly do). */
@@ -170,7 +176,10 @@ export function tokenHandler(ctx: SandboxContext) {
         claims = {
           sub: principal.id,
           appidacr: outcome.entry.credentialType === "secret" ? "1" : "2",
-          ...(principal.appRoles.length > 0 ? { roles: [...principal.appRoles] } : {}),
+          // The directory's grants are Microsoft Graph app roles; only Graph tokens carry them.
+          ...(principal.appRoles.length > 0 && resource === GRAPH_RESOURCE
+            ? { roles: [...principal.appRoles] }
+            : {}),
         };
       }
       const issued = await ctx.tokens.issue({

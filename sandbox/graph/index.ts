@@ -35,7 +35,8 @@ export function graphRoutes(ctx: SandboxContext): Route[] {
     {
       service: "graph",
       method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
-      path: /^\/(?:v1\.0|beta)(?:\/.*)?$/i,
+      // Only the resources the sandbox serves; other paths get the server's 404 in Graph's envelope.
+      path: /^\/(?:v1\.0|beta)\/(?:applications|servicePrincipals|\$batch)(?:[/(].*)?$/i,
       handler: (req) => {
         const g = toGraphRequest(req);
         if (g.segments.length === 1 && g.segments[0] === "$batch") return runBatch(ctx, g);
