@@ -170,7 +170,7 @@ export function toRecord(
 }
 
 /** A record as read back: any object with the table's columns (missing ones count as empty). */
-export type RecordLike = Record<string, unknown>;
+export type RecordLike = Readonly<Record<string, unknown>> | AuditRecord;
 
 function canonicalValue(type: ColumnType, value: unknown): string | number | boolean {
   switch (type) {
@@ -189,7 +189,7 @@ function canonicalValue(type: ColumnType, value: unknown): string | number | boo
 
 /** The exact text that `Hash` covers. */
 export function canonicalForm(input: RecordLike | AuditRecord): string {
-  const record = input as RecordLike;
+  const record = input as Readonly<Record<string, unknown>>;
   const values: Array<string | number | boolean> = [CANONICAL_VERSION];
   for (const column of AUDIT_COLUMNS) {
     if (column.name === "Hash") continue;
