@@ -6,6 +6,7 @@ import { EntraAgentId } from "../../../shared/identity/index.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 import {
   addCert,
+  createVaultCertificate,
   claims,
   GRAPH,
   registerApp,
@@ -73,7 +74,7 @@ describe("EntraAgentId credential kinds", () => {
     const h = sb();
     const t = h.ctx.directory.defaultTenantId;
     const app = h.ctx.directory.createApplication(t, { displayName: "svc-kv" });
-    const v = await h.ctx.vault.createCertificate("svc-kv-cert");
+    const v = await createVaultCertificate(h, "svc-kv-cert");
     addCert(h, app.id, v.cerDer);
     const agent = track(
       new EntraAgentId({
@@ -100,7 +101,7 @@ describe("EntraAgentId credential kinds", () => {
     useSandboxManagedIdentity(h);
     const t = h.ctx.directory.defaultTenantId;
     const app = h.ctx.directory.createApplication(t, { displayName: "svc-kv-default" });
-    const v = await h.ctx.vault.createCertificate("svc-kv-default");
+    const v = await createVaultCertificate(h, "svc-kv-default");
     addCert(h, app.id, v.cerDer);
     const agent = track(
       new EntraAgentId({

@@ -6,8 +6,8 @@
 import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManagedIdentityCredential } from "@azure/identity";
 import { decodeJwt } from "jose";
+import { EntraAgentId, type TokenCredentialLike } from "../../../shared/identity/index.js";
 import type { SandboxHandle } from "../../../sandbox/index.js";
 import type { SignInEntry } from "../../../sandbox/types.js";
 import { makeCert, type TestCert } from "../../helpers/certs.js";
@@ -20,10 +20,33 @@ export function useSandboxManagedIdentity(h: SandboxHandle): void {
   process.env.IDENTITY_HEADER = h.env.IDENTITY_HEADER;
 }
 
-/** A credential for the sandbox vault: the sandbox's managed identity. */
-export function vaultCredential(h: SandboxHandle): ManagedIdentityCredential {
-  useSandboxManagedIdentity(h);
-  return new ManagedIdentityCredential();
+/**
+ * A credential for the sandbox vault: an application signing in with a client secret, through an
+ * EntraAgentId on the sandbox's virtual clock. (MSAL's own token caches run on the process clock,
+ * which the virtual clock leaves behind once a test moves it; the sandbox vault judges tokens on
+ * the virtual clock.)
+ */
+export function vaultCredential(h: SandboxHandle): TokenCredentialLike & { close(): Promise<void> } {
+  const t = h.ctx.directory.defaultTenantId;
+  const app = h.ctx.directory.createApplication(t, { displayName: "vault-reader" });
+  const pw = h.ctx.directory.addPasswordCredential(t, app.id, {
+    endDateTime: new Date(h.ctx.clock.now() + 3650 * 86_400_000).toISOString(),
+  });
+  const reader = new EntraAgentId({
+    tenantId: h.urls.tenantId,
+    clientId: app.appId,
+    clientSecret: pw.secretText,
+    authorityHost: h.urls.authorityHost,
+    now: () => h.ctx.clock.now(),
+  });
+  return {
+    async getToken(scopes) {
+      // Reported as already due, so that the Key Vault client asks every time and the reader's
+      // cache (on the virtual clock) decides.
+      return { token: await reader.getToken(scopes), expiresOnTimestamp: Date.now() + 500 };
+    },
+    close: () => reader.close(),
+  };
 }
 
 export interface RegisteredApp {
@@ -75,3 +98,16 @@ export async function until(check: () => boolean, what: string, timeoutMs = 5_00
 }
 
 export { makeCert };
+
+/**
+ * A new Key Vault certificate version, valid from an hour ago on the process clock: the Key Vault
+ * SDK checks a key's `nbf` against the process clock before it asks the vault to sign, and
+ * the sandbox's virtual clock may be ahead of it.
+ */
+export function createVaultCertificate(h: SandboxHandle, name: string) {
+  const realNow = Math.floor(Date.now() / 1000);
+  return h.ctx.vault.createCertificate(name, {
+    notBefore: realNow - 3600,
+    expires: Math.floor(h.ctx.clock.now() / 1000) + 365 * 86_400,
+  });
+}
