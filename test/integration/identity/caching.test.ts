@@ -123,9 +123,10 @@ describe("EntraAgentId token cache", () => {
       await until(() => seen.length > 0, "a background failure");
       expect(agent.lastError).toBe(seen[0]);
       expect(seen[0]?.message).toMatch(/AADSTS700027/);
-      const err = await agent
-        .getToken()
-        .catch((e: unknown) => e as { code: string; aadsts: number; message: string });
+      const err = (await agent.getToken().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code: string; aadsts: number; message: string };
       expect(err).toMatchObject({ code: "refresh_failed", aadsts: 700027 });
       expect(err.message).toMatch(/Background token refresh .* failed .* and the retry failed too/);
       // Surfaced once: the call after it is an ordinary attempt, failing for the same reason.

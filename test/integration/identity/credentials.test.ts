@@ -177,7 +177,10 @@ describe("EntraAgentId credential kinds", () => {
         authorityHost: h.urls.authorityHost,
       }),
     );
-    const err = await agent.getToken().catch((e: unknown) => e as Error & { code: string; aadsts: number });
+    const err = (await agent.getToken().then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { code: string; aadsts: number };
     expect(err).toMatchObject({ name: "EntraAgentIdError", code: "authentication_failed", aadsts: 700027 });
     expect(err.message).toContain(app.cert.sha1Hex);
     expect(err.message).toMatch(/register this certificate/);
