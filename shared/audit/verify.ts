@@ -31,6 +31,8 @@ export interface VerifyAuditOptions {
   chains?: ChainStore;
   /** Records waiting in the spool are not missing. */
   spool?: AuditSpool;
+  /** Check only these chains. */
+  writers?: string[];
 }
 
 export interface AuditVerification {
@@ -77,10 +79,13 @@ export async function verifyAudit(
   source: AuditSource,
   options: VerifyAuditOptions = {},
 ): Promise<AuditVerification> {
-  const records = await readAuditRecords(source, options.since);
+  const only = options.writers ? new Set(options.writers) : undefined;
+  const records = (await readAuditRecords(source, options.since)).filter(
+    (r) => !only || only.has(String(r.Writer)),
+  );
   let heads: ChainHeadInfo[] | undefined;
   let pending: Map<string, Set<number>> | undefined;
-  if (options.chains) heads = await options.chains.list();
+  if (options.chains) heads = (await options.chains.list()).filter((h) => !only || only.has(h.writer));
   if (options.spool) {
     pending = new Map();
     for (const s of await options.spool.all()) {

@@ -38,7 +38,7 @@ export interface AuditWriterOptions {
   /** Log lines (free of secrets). */
   log?: (line: string) => void;
   clock?: () => Date;
-  /** Longest Message kept (default 4096). */
+  /** Longest Message kept (default 4096, at most 32,768: Log Analytics cuts longer values anyway). */
   maxMessageLength?: number;
 }
 
@@ -207,7 +207,9 @@ export class AuditWriter implements AuditSink {
               recordId: p.recordId,
               ...(o.dryRun !== undefined ? { dryRun: o.dryRun } : {}),
             },
-            o.maxMessageLength !== undefined ? { maxMessageLength: o.maxMessageLength } : {},
+            o.maxMessageLength !== undefined
+              ? { maxMessageLength: Math.min(o.maxMessageLength, 32_768) }
+              : {},
           ),
         );
       } catch (e) {

@@ -68,12 +68,8 @@ export class TableChainStore implements ChainStore {
   async load(writer: string): Promise<ChainHead> {
     await ensureTable(this.client);
     try {
-      const e = await this.client.getEntity<{ Sequence: { value: string } | number; Hash: string }>(
-        "chain",
-        keySafe(writer),
-      );
-      const seq = typeof e.Sequence === "number" ? e.Sequence : Number(e.Sequence.value);
-      return { sequence: seq, hash: e.Hash, ...(e.etag ? { etag: e.etag } : {}) };
+      const e = await this.client.getEntity<{ Sequence: string; Hash: string }>("chain", keySafe(writer));
+      return { sequence: Number(e.Sequence), hash: e.Hash, ...(e.etag ? { etag: e.etag } : {}) };
     } catch (e) {
       if (statusOf(e) === 404) return { sequence: 0, hash: GENESIS_HASH };
       throw e;
@@ -90,7 +86,8 @@ export class TableChainStore implements ChainStore {
       partitionKey: "chain",
       rowKey: keySafe(writer),
       Writer: writer,
-      Sequence: { value: String(head.sequence), type: "Int64" as const },
+      // As text: exact for any length of chain, and free of the Int64 wire format.
+      Sequence: String(head.sequence),
       Hash: head.hash,
       UpdatedAt: new Date(),
     };
@@ -110,9 +107,8 @@ export class TableChainStore implements ChainStore {
   async list(): Promise<Array<{ writer: string; sequence: number; hash: string }>> {
     await ensureTable(this.client);
     const out: Array<{ writer: string; sequence: number; hash: string }> = [];
-    for await (const e of this.client.listEntities<{ Writer: string; Sequence: unknown; Hash: string }>()) {
-      const s = e.Sequence as { value: string } | number;
-      out.push({ writer: e.Writer, sequence: typeof s === "number" ? s : Number(s.value), hash: e.Hash });
+    for await (const e of this.client.listEntities<{ Writer: string; Sequence: string; Hash: string }>()) {
+      out.push({ writer: e.Writer, sequence: Number(e.Sequence), hash: e.Hash });
     }
     return out;
   }
