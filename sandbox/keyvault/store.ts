@@ -636,6 +636,17 @@ export class SandboxVault implements VaultStore {
     };
   }
 
+  /**
+   * A key's attributes. `CryptographyClient` refuses locally to use a key before its `nbf`,
+   * judged on the process clock, which the virtual clock does not move; so a key whose `nbf` is
+   * in the virtual present but the real future reports `nbf` no later than the real now. Key
+   * Vault itself (sign) still judges `nbf` on the virtual clock.
+   */
+  keyAttributesJson(v: CertVersion): Record<string, unknown> {
+    const realNow = Math.floor((this.clock.now() - this.clock.offset) / 1000);
+    return { ...this.attributesJson(v), nbf: Math.min(v.nbf, realNow) };
+  }
+
   /** CertificateBundle (recorded shape, kv-monitor-functions.md §2.3). */
   certificateBundle(entry: CertEntry, v: CertVersion, apiVersion: string): Record<string, unknown> {
     return {
@@ -745,7 +756,7 @@ export class SandboxVault implements VaultStore {
         n: v.key.n,
         e: v.key.e,
       },
-      attributes: this.attributesJson(v),
+      attributes: this.keyAttributesJson(v),
       ...(Object.keys(v.tags).length > 0 ? { tags: { ...v.tags } } : {}),
       managed: true,
     };

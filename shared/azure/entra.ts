@@ -107,7 +107,11 @@ export async function verifyCredential(
       throw new Error("no token returned");
     } catch (e) {
       const code = aadstsCode(e);
-      const message = `${code ? `AADSTS${code}` : "token request failed"} after ${attempts} attempt(s)`;
+      const first = String((e as Error)?.message ?? e)
+        .split("\n")[0]!
+        .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "[jwt]")
+        .slice(0, 160);
+      const message = `${code ? `AADSTS${code}` : `token request failed (${first})`} after ${attempts} attempt(s)`;
       const retryable = code === undefined || RETRYABLE.has(code);
       if (!retryable || Date.now() - started + delay > timeoutMs) {
         return { ok: false, attempts, ...(code !== undefined ? { errorCode: code } : {}), message };

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { DEMO } from "../../../sandbox/seeds.js";
+import { STATE_TABLE, StateStore, tableClient } from "../../../shared/azure/storage.js";
+import { makeEngine } from "../../helpers/engine.js";
+import { useSandbox } from "../../helpers/sandbox.js";
+
+const HOUR = 3_600_000;
+
+describe("rotation engine: managed mode, blueprints, locking, lost state", () => {
+  const sb = useSandbox({ seed: "demo", azurite: true });
+  const vaultName = () => {
+    const u = new URL(sb().urls.vaultUrl);
+    return `${u.hostname}:${u.port}`;
+  };
+
+  it("managed mode recovers a target whose only certificate expired (PATCH as the owner, read back)", async () => {
+    const { engine } = makeEngine(sb(), { settings: { ROLLOVER_MANAGED_MODE: "true" } });
+    const { ctx, urls } = sb();
+    const app = DEMO.apps.reporting;
+    const out = await engine.reconcile({ vaultName: vaultName(), certificateName: app.certificate });
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach", "verify", "wait"]);
+    expect(out.steps[1]).toMatchObject({ kind: "attach", mode: "managed" });
+    const t = ctx.directory.get(urls.tenantId, app.id)!;
+    expect(t.keyCredentials).toHaveLength(2);
+    await ctx.clock.advance(73 * HOUR);
+    const last = await engine.reconcile({ vaultName: vaultName(), certificateName: app.certificate });
+    expect(last.steps.map((s) => s.kind)).toEqual(["retire", "none"]);
+    // The expired key went; the new one is the target's only key, and it works.
+    const after = ctx.directory.get(urls.tenantId, app.id)!;
+    expect(after.keyCredentials).toHaveLength(1);
+    const latest = ctx.vault.latest(app.certificate)!;
+    expect(Buffer.from(after.keyCredentials[0]!.key).equals(Buffer.from(latest.cerDer))).toBe(true);
+  });
+
+  it("agent identity blueprint: self mode on the type-cast path", async () => {
+    const { engine } = makeEngine(sb());
+    const { ctx, urls } = sb();
+    const bp = DEMO.blueprint;
+    const out = await engine.reconcile({ vaultName: vaultName(), certificateName: bp.certificate });
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach", "verify", "wait"]);
+    expect(out.steps[1]).toMatchObject({ kind: "attach", mode: "self" });
+    expect(ctx.directory.get(urls.tenantId, bp.id)!.keyCredentials).toHaveLength(2);
+    const signIns = ctx.signIns.entries().filter((e) => e.clientId === bp.appId && e.success);
+    expect(signIns.map((e) => e.credential)).toContain(ctx.vault.latest(bp.certificate)!.thumbprintHex);
+  });
+
+  it("two runs on one binding at once: one renewal; the loser reports locked and changes nothing", async () => {
+    const a = makeEngine(sb());
+    const b = makeEngine(sb());
+    const { ctx } = sb();
+    const app = DEMO.apps.orders;
+    // Bring orders-worker into its renewal window.
+    await ctx.clock.advance(20 * 24 * HOUR);
+    const versionsBefore = ctx.vault.versions(app.certificate).length;
+    const [x, y] = await Promise.all([
+      a.engine.reconcile({ vaultName: vaultName(), certificateName: app.certificate }),
+      b.engine.reconcile({ vaultName: vaultName(), certificateName: app.certificate }),
+    ]);
+    const results = [x.result, y.result].sort();
+    expect(results).toContain("locked");
+    const loser = x.result === "locked" ? x : y;
+    expect(loser.steps).toEqual([]);
+    expect(ctx.vault.versions(app.certificate).length).toBe(versionsBefore + 1);
+  });
+
+  it("a lost state record is rebuilt from Key Vault and Graph: the new key is verified again, nothing is renewed twice", async () => {
+    const { engine, deps } = makeEngine(sb());
+    const { ctx } = sb();
+    const app = DEMO.apps.orders;
+    const versions = ctx.vault.versions(app.certificate).length;
+    const store = new StateStore(
+      tableClient({ connectionString: sb().env.AzureWebJobsStorage }, STATE_TABLE),
+    );
+    await store.delete(vaultName(), app.certificate);
+    expect(await deps.state.get(vaultName(), app.certificate)).toBeUndefined();
+    const out = await engine.reconcile({ vaultName: vaultName(), certificateName: app.certificate });
+    expect(out.steps[0]?.kind).toBe("verify");
+    expect(ctx.vault.versions(app.certificate).length).toBe(versions);
+    const rebuilt = await deps.state.get(vaultName(), app.certificate);
+    expect(rebuilt?.verifiedVersion).toBe(ctx.vault.latest(app.certificate)!.version);
+  });
+});
