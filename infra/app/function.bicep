@@ -1,0 +1,170 @@
+// The Function App: Flex Consumption (Linux, scale to zero, per-function scaling), Node 20,
+// running as Rollover's user-assigned identity. No secret appears in its settings: storage,
+// Application Insights, Key Vault, Graph and the Logs Ingestion API are all reached with the
+// identity (AZURE_CLIENT_ID).
+
+param name string
+param planName string
+param location string
+param tags object
+
+param identityId string
+param identityClientId string
+param identityPrincipalId string
+
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param applicationInsightsConnectionString string
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Spread instances over availability zones (Flex Consumption supports it in regions with zones).')
+param zoneRedundant bool = false
+
+// Rollover's settings (shared/config.ts SETTINGS).
+param vaultUri string
+param vaultId string
+param logsIngestionEndpoint string
+param dcrImmutableId string
+param dcrStreamName string
+param managedMode bool
+param sweepMode string
+param reconcileSchedule string
+param renewBeforeDays int
+param graceHours int
+param maxRemovalsPerRun int
+param sweepAllowList array
+param sweepDenyList array
+param graphBaseUrl string
+param logLevel string
+param extraAppSettings object
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  #checkov:skip=CKV_AZURE_225:Zone redundancy depends on the region; it is the zoneRedundant parameter (off by default so that azd up works in every Flex Consumption region).
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+    zoneRedundant: zoneRedundant
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  #checkov:skip=CKV_AZURE_212:Flex Consumption scales to zero by design; Event Grid, queue and webhook deliveries are retried, so no instance must be kept warm (set alwaysReady where latency matters).
+  #checkov:skip=CKV_AZURE_213:Health check probes instances of a dedicated plan; Flex Consumption manages its instances itself.
+  #checkov:skip=CKV_AZURE_17:Client certificates are not used by Event Grid or Azure Monitor webhooks; callers authenticate with keys and Entra ID tokens.
+  #checkov:skip=CKV_AZURE_222:Event Grid and Azure Monitor call the app over its public endpoint; restrict with access restrictions or a private endpoint where the network allows (docs/deploy.md).
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [for setting in items(union(appSettings, extraAppSettings)): {
+        name: setting.key
+        value: setting.value
+      }]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'node'
+        version: '20'
+      }
+    }
+  }
+}
+
+// Deployment goes through azd (Entra ID); no FTP or SCM basic-auth publishing credentials.
+resource ftpPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// Every setting Rollover reads in Azure (test/unit/infra/infra-drift.test.ts checks this list
+// against shared/config.ts). Flex Consumption takes the runtime from functionAppConfig, so
+// FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION must not be set.
+var appSettings = {
+  // The Functions host's own storage, through the identity (no connection string).
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  // Telemetry with Entra ID sign-in (local auth is off on the component).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // Who Rollover is.
+  AZURE_TENANT_ID: tenant().tenantId
+  AZURE_CLIENT_ID: identityClientId
+  AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint
+  ROLLOVER_IDENTITY_OBJECT_ID: identityPrincipalId
+  ROLLOVER_GRAPH_BASE_URL: graphBaseUrl
+  // Where bindings live, and the only vault whose events are acted on.
+  ROLLOVER_VAULT_URLS: vaultUri
+  ROLLOVER_ALLOWED_VAULTS: vaultId
+  // The audit trail.
+  ROLLOVER_LOGS_INGESTION_ENDPOINT: logsIngestionEndpoint
+  ROLLOVER_DCR_IMMUTABLE_ID: dcrImmutableId
+  ROLLOVER_DCR_STREAM_NAME: dcrStreamName
+  // Behaviour an operator sets per deployment.
+  ROLLOVER_MANAGED_MODE: managedMode ? 'true' : 'false'
+  ROLLOVER_SWEEP_MODE: sweepMode
+  ROLLOVER_RECONCILE_SCHEDULE: reconcileSchedule
+  ROLLOVER_RENEW_BEFORE_DAYS: string(renewBeforeDays)
+  ROLLOVER_GRACE_HOURS: string(graceHours)
+  ROLLOVER_MAX_REMOVALS_PER_RUN: string(maxRemovalsPerRun)
+  ROLLOVER_ALLOW_LIST: join(sweepAllowList, ',')
+  ROLLOVER_DENY_LIST: join(sweepDenyList, ',')
+  ROLLOVER_LOG_LEVEL: logLevel
+}
+
+output id string = site.id
+output name string = site.name
+output uri string = 'https://${site.properties.defaultHostName}'
