@@ -225,3 +225,48 @@ export class GraphEdge {
     );
   }
 }
+
+export interface TargetPage {
+  targets: Target[];
+  nextLink?: string;
+  deltaLink?: string;
+}
+
+/** The first page of a collection Rollover sweeps: applications (blueprints included) or service principals. */
+export function firstPageUrl(collection: "applications" | "servicePrincipals", pageSize = 999): string {
+  return `/${collection}?$select=${SELECT}&$top=${pageSize}`;
+}
+
+/** Reads one page (a relative path or an absolute `@odata.nextLink`). */
+export async function readTargetPage(
+  client: Client,
+  tenantId: string,
+  url: string,
+  fallbackType: TargetType,
+): Promise<TargetPage> {
+  const res = (await client.api(url).get()) as {
+    value?: WireObject[];
+    "@odata.nextLink"?: string;
+    "@odata.deltaLink"?: string;
+  };
+  const targets: Target[] = [];
+  for (const o of res.value ?? []) {
+    if ((o as { "@removed"?: unknown })["@removed"]) continue;
+    targets.push(toTarget(o, tenantId, fallbackType));
+  }
+  return {
+    targets,
+    ...(res["@odata.nextLink"] ? { nextLink: res["@odata.nextLink"] } : {}),
+    ...(res["@odata.deltaLink"] ? { deltaLink: res["@odata.deltaLink"] } : {}),
+  };
+}
+
+/** Removes a client secret as Rollover's identity (owner with Application.ReadWrite.OwnedBy). */
+export async function removePassword(
+  client: Client,
+  type: TargetType,
+  id: string,
+  keyId: string,
+): Promise<void> {
+  await client.api(`${targetPath(type, id)}/removePassword`).post({ keyId });
+}

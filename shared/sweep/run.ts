@@ -1,0 +1,200 @@
+/**
+ * The sweep, end to end: gather bindings from Key Vault and every application, blueprint and
+ * service principal from Graph (pages of 999 with `$select` of only what the rules need), plan
+ * with the core page by page, and act on the removals the plan allows.
+ *
+ * Pages are planned one at a time with a shared removal budget, so memory stays flat on large
+ * tenants; every guardrail is per target, so planning by page gives the same answer as planning
+ * the whole tenant at once, except that the cap is spent in page order.
+ */
+import type { Client } from "@microsoft/microsoft-graph-client";
+import type { AuditSink } from "../audit/events.js";
+import {
+  firstPageUrl,
+  type GraphEdge,
+  readTargetPage,
+  removePassword,
+  type TargetPage,
+} from "../azure/graph.js";
+import type { VaultEdge } from "../azure/keyvault.js";
+import type { BindingLike } from "../core/bound.js";
+import { bindingFromTags } from "../core/binding.js";
+import type { ReasonCode } from "../core/reasons.js";
+import { Reason } from "../core/reasons.js";
+import { type Finding, planSweep, type SweepPlan, type SweepPolicy } from "../core/sweep.js";
+import type { Target } from "../core/model.js";
+import { errorSummary } from "../rotation/engine.js";
+
+export interface SweepDeps {
+  graph: GraphEdge;
+  client: Client;
+  tenantId: string;
+  vaults: Iterable<VaultEdge>;
+  selfIds: readonly string[];
+  policy: SweepPolicy;
+  audit: AuditSink;
+  now: () => number;
+  dryRun: boolean;
+  pageSize?: number;
+  onPage?: (p: { collection: string; page: number; targets: number }) => void;
+}
+
+export interface SweepSummary {
+  pages: number;
+  targets: number;
+  findings: Partial<Record<ReasonCode, number>>;
+  removed: number;
+  failed: number;
+  held: Partial<Record<ReasonCode, number>>;
+  deferred: number;
+  /** Removals planned but not made because the run is a dry run or in report mode. */
+  reportedOnly: number;
+}
+
+export async function gatherBindings(vaults: Iterable<VaultEdge>): Promise<BindingLike[]> {
+  const out: BindingLike[] = [];
+  for (const vault of vaults) {
+    for await (const c of vault.listCertificates()) {
+      const parsed = bindingFromTags(vault.name, c.name, c.tags);
+      if (!parsed?.ok) continue;
+      const obs = await vault.observe(c.name);
+      if (obs) out.push({ binding: parsed.binding, versions: obs.versions });
+    }
+  }
+  return out;
+}
+
+export function emptySummary(): SweepSummary {
+  return {
+    pages: 0,
+    targets: 0,
+    findings: {},
+    removed: 0,
+    failed: 0,
+    held: {},
+    deferred: 0,
+    reportedOnly: 0,
+  };
+}
+
+/** Plans one page against the remaining budget and acts on it; adds to `summary`. */
+export async function sweepPage(
+  deps: SweepDeps,
+  bindings: readonly BindingLike[],
+  targets: readonly Target[],
+  summary: SweepSummary,
+): Promise<SweepPlan> {
+  const budget = Math.max(0, deps.policy.maxRemovals - summary.removed - summary.reportedOnly);
+  const plan = planSweep(
+    { targets, bindings, selfIds: deps.selfIds },
+    { ...deps.policy, maxRemovals: budget },
+    deps.now(),
+  );
+  summary.pages += 1;
+  summary.targets += targets.length;
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  for (const f of plan.findings) {
+    summary.findings[f.reason] = (summary.findings[f.reason] ?? 0) + 1;
+    deps.audit.emit({
+      ...findingFields(f),
+      action: "sweepFinding",
+      outcome: "skipped",
+      reason: f.reason,
+      message: f.message,
+    });
+  }
+  for (const h of plan.held) {
+    if (h.guard === Reason.GuardRemovalCap) summary.deferred += 1;
+    else summary.held[h.guard] = (summary.held[h.guard] ?? 0) + 1;
+    deps.audit.emit({
+      ...findingFields(h.finding),
+      action: "sweepDeferred",
+      outcome: "skipped",
+      reason: h.guard,
+      message: `${h.reason} held back: ${h.guard}`,
+    });
+  }
+  const act = deps.policy.mode === "remove" && !deps.dryRun;
+  for (const r of plan.removals) {
+    const f = r.finding;
+    if (!act) {
+      summary.reportedOnly += 1;
+      deps.audit.emit({
+        ...findingFields(f),
+        action: "sweepRemoval",
+        outcome: "planned",
+        reason: deps.policy.mode === "report" ? Reason.ReportOnly : r.reason,
+        message: `would remove ${f.credential} ${f.keyId} (${r.reason})`,
+        dryRun: true,
+      });
+      continue;
+    }
+    const target = byId.get(f.targetId)!;
+    try {
+      if (f.credential === "secret") {
+        await removePassword(deps.client, target.type, target.id, f.keyId);
+      } else {
+        await deps.graph.updateKeyCredentials(
+          deps.client,
+          target.type,
+          target.id,
+          (cur) => cur.filter((k) => k.keyId.toLowerCase() !== f.keyId),
+          (after) => !after.some((k) => k.keyId.toLowerCase() === f.keyId),
+        );
+      }
+      summary.removed += 1;
+      deps.audit.emit({
+        ...findingFields(f),
+        action: "sweepRemoval",
+        outcome: "succeeded",
+        reason: r.reason,
+        message: `removed ${f.credential} ${f.keyId}`,
+      });
+    } catch (e) {
+      summary.failed += 1;
+      deps.audit.emit({
+        ...findingFields(f),
+        action: "sweepRemoval",
+        outcome: "failed",
+        reason: r.reason,
+        message: `could not remove ${f.credential} ${f.keyId}: ${errorSummary(e)}`,
+      });
+    }
+  }
+  return plan;
+}
+
+/** Sweeps the tenant in one process, page by page. */
+export async function runSweep(deps: SweepDeps): Promise<SweepSummary> {
+  const bindings = await gatherBindings(deps.vaults);
+  const summary = emptySummary();
+  for (const [collection, type] of [
+    ["applications", "application"],
+    ["servicePrincipals", "servicePrincipal"],
+  ] as const) {
+    let url: string | undefined = firstPageUrl(collection, deps.pageSize);
+    let page = 0;
+    while (url) {
+      const p: TargetPage = await readTargetPage(deps.client, deps.tenantId, url, type);
+      page += 1;
+      deps.onPage?.({ collection, page, targets: p.targets.length });
+      await sweepPage(deps, bindings, p.targets, summary);
+      url = p.nextLink;
+    }
+  }
+  return summary;
+}
+
+function findingFields(f: Finding) {
+  return {
+    tenantId: f.tenantId,
+    targetType: f.targetType,
+    targetObjectId: f.targetId,
+    targetAppId: f.appId,
+    targetDisplayName: f.displayName,
+    keyId: f.keyId,
+    ...(f.thumbprint ? { thumbprint: f.thumbprint } : {}),
+    notBefore: new Date(f.start).toISOString(),
+    notAfter: new Date(f.end).toISOString(),
+  };
+}
