@@ -3,6 +3,7 @@
  * and the CLI both build Rollover here, so the two cannot drift apart.
  */
 import type { TokenCredential } from "@azure/identity";
+import type { AuditSink } from "./audit/events.js";
 import { type AuditTrail, openAuditTrail } from "./audit/open.js";
 import { rolloverCredential } from "./azure/entra.js";
 import { GraphEdge } from "./azure/graph.js";
@@ -10,6 +11,8 @@ import { VaultEdge } from "./azure/keyvault.js";
 import { LeaseManager, STATE_TABLE, StateStore, type StorageSettings, tableClient } from "./azure/storage.js";
 import { type Config, loadConfig, type SettingKey } from "./config.js";
 import { type Policies, policiesFrom } from "./core/plan.js";
+import { RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
+import type { SweepDeps } from "./sweep/run.js";
 
 /** Settings the engine cannot run without. */
 export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls"];
@@ -64,5 +67,46 @@ export function buildRollover(
     selfIds: [config.identityObjectId, config.clientId]
       .filter((x): x is string => !!x)
       .map((x) => x.toLowerCase()),
+  };
+}
+
+/** The rotation engine for one run, writing to `audit`. */
+export function engineFor(
+  r: Rollover,
+  opts: { audit: AuditSink; now?: () => number; dryRun?: boolean; random?: () => number },
+): RotationEngineCtor {
+  return new RotationEngineCtor({
+    vaults: r.vaults,
+    graph: r.graph,
+    rollover: { credential: r.credential, tenantId: r.config.tenantId!, selfIds: r.selfIds },
+    authorityHost: r.config.authorityHost,
+    state: r.state,
+    leases: r.leases,
+    audit: opts.audit,
+    policy: r.policies.binding,
+    verifyTimeoutMs: r.config.verifyTimeoutSeconds * 1000,
+    renewWaitMs: 60_000,
+    now: opts.now ?? Date.now,
+    ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.dryRun ? { dryRun: true } : {}),
+  });
+}
+
+/** Sweep dependencies for one run. */
+export function sweepDepsFor(
+  r: Rollover,
+  opts: { audit: AuditSink; now?: () => number; dryRun?: boolean; onPage?: SweepDeps["onPage"] },
+): SweepDeps {
+  return {
+    graph: r.graph,
+    client: r.graph.client(r.credential),
+    tenantId: r.config.tenantId!,
+    vaults: r.vaults.values(),
+    selfIds: r.selfIds,
+    policy: r.policies.sweep,
+    audit: opts.audit,
+    now: opts.now ?? Date.now,
+    dryRun: opts.dryRun ?? false,
+    ...(opts.onPage ? { onPage: opts.onPage } : {}),
   };
 }
