@@ -262,7 +262,7 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
-module function 'app/function.bicep' = {
+module functionApp 'app/function.bicep' = {
   name: 'function'
   scope: rg
   params: {
@@ -354,7 +354,7 @@ module eventGrid 'app/eventgrid.bicep' = {
     keyVaultId: keyVault.id
     eventGridIdentityId: identity.outputs.eventGridIdentityId
     subscribe: wireTriggers
-    functionAppId: function.outputs.id
+    functionAppId: functionApp.outputs.id
     functionName: 'keyVaultEvents'
     includedEventTypes: keyVaultEventTypes
     deadLetterStorageAccountId: storage.outputs.id
@@ -372,7 +372,7 @@ module alerts 'app/alerts.bicep' = if (wireTriggers) {
     actionGroupName: names.actionGroup
     workspaceId: logAnalytics.outputs.id
     auditTableName: logAnalytics.outputs.auditTableName
-    functionAppName: function.outputs.name
+    functionAppName: functionApp.outputs.name
     webhookAppObjectId: graph.outputs.webhookAppObjectId
     webhookIdentifierUri: graph.outputs.webhookIdentifierUri
     resourceToken: resourceToken
@@ -388,9 +388,9 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_CLIENT_ID string = identity.outputs.appIdentityClientId
-output SERVICE_ROLLOVER_NAME string = function.outputs.name
-output SERVICE_ROLLOVER_URI string = function.outputs.uri
-output AZURE_FUNCTION_APP_NAME string = function.outputs.name
+output SERVICE_ROLLOVER_NAME string = functionApp.outputs.name
+output SERVICE_ROLLOVER_URI string = functionApp.outputs.uri
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.name
 output AZURE_KEY_VAULT_RESOURCE_GROUP string = keyVaultResourceGroupName

@@ -46,7 +46,7 @@ param logLevel string
 param extraAppSettings object
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  #checkov:skip=CKV_AZURE_225:Zone redundancy depends on the region; it is the zoneRedundant parameter (off by default so that azd up works in every Flex Consumption region).
+  // checkov:skip=CKV_AZURE_225:Zone redundancy depends on the region; it is the zoneRedundant parameter (off by default so that azd up works in every Flex Consumption region).
   name: planName
   location: location
   tags: tags
@@ -62,10 +62,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
-  #checkov:skip=CKV_AZURE_212:Flex Consumption scales to zero by design; Event Grid, queue and webhook deliveries are retried, so no instance must be kept warm (set alwaysReady where latency matters).
-  #checkov:skip=CKV_AZURE_213:Health check probes instances of a dedicated plan; Flex Consumption manages its instances itself.
-  #checkov:skip=CKV_AZURE_17:Client certificates are not used by Event Grid or Azure Monitor webhooks; callers authenticate with keys and Entra ID tokens.
-  #checkov:skip=CKV_AZURE_222:Event Grid and Azure Monitor call the app over its public endpoint; restrict with access restrictions or a private endpoint where the network allows (docs/deploy.md).
+  // checkov:skip=CKV_AZURE_212:Flex Consumption scales to zero by design; Event Grid, queue and webhook deliveries are retried, so no instance must be kept warm (set alwaysReady where latency matters).
+  // checkov:skip=CKV_AZURE_213:Health check probes instances of a dedicated plan; Flex Consumption manages its instances itself.
+  // checkov:skip=CKV_AZURE_17:Client certificates are not used by Event Grid or Azure Monitor webhooks; callers authenticate with keys and Entra ID tokens.
+  // checkov:skip=CKV_AZURE_222:Event Grid and Azure Monitor call the app over its public endpoint; restrict with access restrictions or a private endpoint where the network allows (docs/deploy.md).
   name: name
   location: location
   tags: tags

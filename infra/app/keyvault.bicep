@@ -12,8 +12,8 @@ param tags object
 param softDeleteRetentionInDays int = 90
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  #checkov:skip=CKV_AZURE_109:Flex Consumption without VNet integration calls the vault over its public endpoint; every call is authorized by Entra ID and RBAC. See docs/deploy.md for the private variant.
-  #checkov:skip=CKV_AZURE_189:Same reason: public network access is needed by the Functions host unless it is VNet-integrated.
+  // checkov:skip=CKV_AZURE_109:Flex Consumption without VNet integration calls the vault over its public endpoint; every call is authorized by Entra ID and RBAC. See docs/deploy.md for the private variant.
+  // checkov:skip=CKV_AZURE_189:Same reason: public network access is needed by the Functions host unless it is VNet-integrated.
   name: name
   location: location
   tags: tags

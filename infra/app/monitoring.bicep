@@ -67,7 +67,7 @@ resource auditRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
   }
 }
 
-// The audit Workbook (infra/workbook/rollover.workbook.json), over the workspace.
+// The audit Workbook (infra/workbook/rollover-audit.workbook.json), over the workspace.
 resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
   name: guid(resourceGroup().id, 'rollover-audit-workbook')
   location: location
@@ -78,7 +78,7 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
     category: 'workbook'
     sourceId: workspaceId
     version: 'Notebook/1.0'
-    serializedData: string(loadJsonContent('../workbook/rollover.workbook.json'))
+    serializedData: string(loadJsonContent('../workbook/rollover-audit.workbook.json'))
   }
 }
 

@@ -13,9 +13,9 @@ param deadLetterContainerName string
 param softDeleteRetentionDays int = 7
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  #checkov:skip=CKV_AZURE_35:Flex Consumption without VNet integration reaches storage over its public endpoint; access is identity-only (no shared keys, no anonymous blobs), see docs/deploy.md for the private variant.
-  #checkov:skip=CKV_AZURE_59:Same reason: public network access stays enabled for the Functions host; shared keys and anonymous access are off.
-  #checkov:skip=CKV_AZURE_206:State, leases and spooled records are rebuilt from Key Vault and Graph or resent; locally redundant storage is enough (override the SKU where policy wants ZRS/GRS).
+  // checkov:skip=CKV_AZURE_35:Flex Consumption without VNet integration reaches storage over its public endpoint; access is identity-only (no shared keys, no anonymous blobs), see docs/deploy.md for the private variant.
+  // checkov:skip=CKV_AZURE_59:Same reason: public network access stays enabled for the Functions host; shared keys and anonymous access are off.
+  // checkov:skip=CKV_AZURE_206:State, leases and spooled records are rebuilt from Key Vault and Graph or resent; locally redundant storage is enough (override the SKU where policy wants ZRS/GRS).
   name: name
   location: location
   tags: tags

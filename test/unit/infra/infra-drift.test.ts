@@ -1,0 +1,472 @@
+/**
+ * Infra drift: reads the Bicep under infra/ as text and checks it against the code, so that a
+ * setting, a column or an event type added on one side and forgotten on the other fails CI.
+ *
+ * - every setting the code reads in Azure is an app setting of the Function App;
+ * - the audit table and the DCR stream have exactly the audit record's columns;
+ * - the Event Grid filter delivers exactly the event types `keyVaultEvents` handles;
+ * - every role assignment is in app/rbac.bicep (Graph app roles in app/graph.bicep), each named
+ *   by guid() and explained; nothing grants Key Vault secrets or Application.ReadWrite.All;
+ * - every file the Bicep loads exists, and every saved query in infra/queries is deployed.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { SETTINGS, type SettingKey } from "../../../shared/config.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const infra = join(root, "infra");
+
+function read(path: string): string {
+  return readFileSync(join(root, path), "utf8");
+}
+
+function listFiles(dir: string, suffix: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(suffix))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** Bicep source without `//` and `/* *\/` comments (strings, which may hold `//`, are kept). */
+function stripComments(source: string): string {
+  let out = "";
+  let i = 0;
+  let inString = false;
+  while (i < source.length) {
+    const c = source[i];
+    if (inString) {
+      out += c;
+      if (c === "\\") {
+        out += source[i + 1] ?? "";
+        i += 2;
+        continue;
+      }
+      if (c === "'") inString = false;
+      i++;
+    } else if (c === "'") {
+      inString = true;
+      out += c;
+      i++;
+    } else if (source.startsWith("//", i)) {
+      while (i < source.length && source[i] !== "\n") i++;
+    } else if (source.startsWith("/*", i)) {
+      const end = source.indexOf("*/", i + 2);
+      i = end < 0 ? source.length : end + 2;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** The text of the `{ … }` or `[ … ]` block that opens on the first line matching `opener`. */
+function block(source: string, opener: RegExp): string {
+  const m = opener.exec(source);
+  if (!m) throw new Error(`no block matching ${opener}`);
+  const start = m.index + m[0].length - 1;
+  const open = source[start];
+  const close = open === "{" ? "}" : "]";
+  let depth = 0;
+  for (let i = start; i < source.length; i++) {
+    if (source[i] === open) depth++;
+    else if (source[i] === close && --depth === 0) return source.slice(start + 1, i);
+  }
+  throw new Error(`unclosed block matching ${opener}`);
+}
+
+/** Top-level keys of an object literal's body (`key: value` on lines indented one level). */
+function objectKeys(body: string): string[] {
+  const keys: string[] = [];
+  for (const line of body.split("\n")) {
+    const m = /^ {2}(?:'([^']+)'|([A-Za-z_][A-Za-z0-9_]*))\s*:/.exec(line);
+    if (m) keys.push((m[1] ?? m[2]) as string);
+  }
+  return keys;
+}
+
+function quotedStrings(body: string): string[] {
+  return [...body.matchAll(/'([^']*)'/g)].map((m) => m[1] as string);
+}
+
+/** Finds the module under shared/ or functions/ that exports `name`, and imports it. */
+async function importExport(name: string): Promise<unknown> {
+  const pattern = new RegExp(`export const ${name}\\b`);
+  const candidates = [
+    ...listFiles(join(root, "shared"), ".ts"),
+    ...listFiles(join(root, "functions"), ".ts"),
+  ];
+  const file = candidates.find((f) => pattern.test(readFileSync(f, "utf8")));
+  if (!file) return undefined;
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  return mod[name];
+}
+
+const bicepFiles = listFiles(infra, ".bicep").map((f) => relative(root, f).split("\\").join("/"));
+const code = Object.fromEntries(bicepFiles.map((f) => [f, stripComments(read(f))]));
+const main = code["infra/main.bicep"] as string;
+const functionBicep = code["infra/app/function.bicep"] as string;
+const rbac = read("infra/app/rbac.bicep");
+const graph = read("infra/app/graph.bicep");
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------
+
+/** Settings the deployment must set: the code needs them in Azure, or the operator tunes them. */
+const SET_BY_INFRA: Partial<Record<SettingKey, string>> = {
+  tenantId: "who Rollover is: the deployment's tenant",
+  clientId: "the user-assigned identity every Azure SDK client signs in with",
+  identityObjectId: "the sweep must never touch Rollover's own service principal",
+  authorityHost: "follows the cloud the deployment is in (national clouds)",
+  graphBaseUrl: "a parameter for national clouds",
+  vaultUrls: "the vault the deployment creates or names",
+  allowedVaults: "only that vault's events are acted on",
+  logsIngestionEndpoint: "the data collection rule's own endpoint (kind Direct)",
+  dcrImmutableId: "the data collection rule the deployment creates",
+  dcrStreamName: "the stream declared in that rule",
+  storageAccountName: "the host and the app use storage through the identity",
+  reconcileSchedule: "operators tune how often the safety net runs",
+  managedMode: "must agree with the Graph permission granted in graph.bicep",
+  sweepMode: "report or remove is an operator's decision per deployment",
+  renewBeforeDays: "operator policy",
+  graceHours: "operator policy",
+  maxRemovalsPerRun: "operator guardrail",
+  allowList: "operator guardrail",
+  denyList: "operator guardrail",
+  logLevel: "operators raise it while investigating",
+};
+
+/** Settings left to the code's defaults, and why (extraAppSettings can still set any of them). */
+const LEFT_TO_DEFAULTS: Partial<Record<SettingKey, string>> = {
+  storage:
+    "a connection string carries an account key; shared keys are off, the host uses AzureWebJobsStorage__accountName with the identity",
+  flushAuditSchedule: "how often spooled audit records are resent is an implementation detail",
+  renewAtLifetimeFraction: "the default (2/3 of the lifetime) is the policy the docs describe",
+  renewBufferHours: "hysteresis against flapping, not a policy knob",
+  maxCredentialLifetimeDays: "defaults to the CA/Browser Forum's 397 days",
+  expiringWithinDays: "defaults to the renewal window",
+  requireCertificates: "off by default: reporting every client secret is opt-in",
+  removeExpiredSecrets: "on by default; only acts in remove mode",
+  concurrency: "sized for a Flex Consumption instance",
+  verifyTimeoutSeconds: "Entra replication delay, not a deployment choice",
+};
+
+describe("Function App settings", () => {
+  const appSettings = objectKeys(block(functionBicep, /^var appSettings = \{/m));
+
+  it("classifies every setting the code reads, once", () => {
+    const keys = Object.keys(SETTINGS) as SettingKey[];
+    const unclassified = keys.filter((k) => !(k in SET_BY_INFRA) && !(k in LEFT_TO_DEFAULTS));
+    expect(
+      unclassified,
+      "new settings in shared/config.ts: set them in infra/app/function.bicep (and list them in SET_BY_INFRA) or list them in LEFT_TO_DEFAULTS with a reason",
+    ).toEqual([]);
+    const both = keys.filter((k) => k in SET_BY_INFRA && k in LEFT_TO_DEFAULTS);
+    expect(both).toEqual([]);
+    const unknown = [...Object.keys(SET_BY_INFRA), ...Object.keys(LEFT_TO_DEFAULTS)].filter(
+      (k) => !(k in SETTINGS),
+    );
+    expect(unknown, "settings listed here that shared/config.ts no longer has").toEqual([]);
+  });
+
+  it("sets every setting the code needs in Azure", () => {
+    const expected = (Object.keys(SET_BY_INFRA) as SettingKey[]).map((k) => SETTINGS[k].env);
+    const missing = expected.filter((env) => !appSettings.includes(env));
+    expect(missing, "missing from `var appSettings` in infra/app/function.bicep").toEqual([]);
+  });
+
+  it("sets no Rollover setting the code does not read (typos)", () => {
+    const known = new Set<string>(Object.values(SETTINGS).map((s) => s.env));
+    const stray = appSettings.filter((name) => name.startsWith("ROLLOVER_") && !known.has(name));
+    expect(stray).toEqual([]);
+  });
+
+  it("gives the host identity-based storage and Entra ID telemetry, and no runtime settings Flex rejects", () => {
+    expect(appSettings).toEqual(
+      expect.arrayContaining([
+        "AzureWebJobsStorage__accountName",
+        "AzureWebJobsStorage__credential",
+        "AzureWebJobsStorage__clientId",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+      ]),
+    );
+    expect(functionBicep).toMatch(/AzureWebJobsStorage__credential: 'managedidentity'/);
+    expect(appSettings).not.toContain("AzureWebJobsStorage");
+    expect(appSettings).not.toContain("FUNCTIONS_WORKER_RUNTIME");
+    expect(appSettings).not.toContain("FUNCTIONS_EXTENSION_VERSION");
+    expect(functionBicep).toMatch(
+      /appSettings: \[for setting in items\(union\(appSettings, extraAppSettings\)\)/,
+    );
+    expect(functionBicep).toMatch(/name: 'node'\s+version: '20'/);
+    expect(functionBicep).toMatch(/name: 'FC1'/);
+  });
+
+  it("passes the stream the code defaults to", () => {
+    expect(main).toContain(`var auditStreamName = '${SETTINGS.dcrStreamName.default}'`);
+    expect(main).toContain("var auditTableName = 'RolloverAudit_CL'");
+    expect(`Custom-${"RolloverAudit_CL"}`).toBe(SETTINGS.dcrStreamName.default);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Audit table schema
+// ---------------------------------------------------------------------------------------------
+
+interface Column {
+  name: string;
+  type: string;
+}
+
+const auditColumns = (await importExport("AUDIT_COLUMNS")) as readonly Column[] | undefined;
+const infraColumns = JSON.parse(read("infra/app/audit-columns.json")) as Column[];
+
+describe("audit table", () => {
+  it.skipIf(auditColumns === undefined)(
+    "has exactly the audit record's columns (AUDIT_COLUMNS), in order, with their types",
+    () => {
+      const strip = (cs: readonly Column[]) => cs.map(({ name, type }) => ({ name, type }));
+      expect(
+        strip(infraColumns),
+        "infra/app/audit-columns.json differs from AUDIT_COLUMNS in shared/audit/",
+      ).toEqual(strip(auditColumns ?? []));
+    },
+  );
+
+  it("uses only types both the tables API and a DCR stream take, and no reserved column names", () => {
+    for (const c of infraColumns) {
+      expect(["string", "datetime", "long", "int", "real", "boolean", "dynamic"]).toContain(c.type);
+      expect(c.name).toMatch(/^[A-Za-z][A-Za-z0-9_]{0,44}$/);
+      expect([
+        "type",
+        "tenantid",
+        "resource",
+        "resourceid",
+        "resourcename",
+        "resourcetype",
+        "subscriptionid",
+      ]).not.toContain(c.name.toLowerCase());
+    }
+    expect(infraColumns[0]).toEqual(expect.objectContaining({ name: "TimeGenerated", type: "datetime" }));
+  });
+
+  it("feeds the same columns to the table and to the DCR stream", () => {
+    const la = code["infra/app/loganalytics.bicep"] as string;
+    const mon = code["infra/app/monitoring.bicep"] as string;
+    for (const src of [la, mon]) {
+      expect(src).toContain("loadJsonContent('audit-columns.json')");
+      expect(src).toMatch(/columns: \[for column in auditColumns:/);
+    }
+    expect(la).toMatch(/type: column\.type == 'datetime' \? 'dateTime' : column\.type/);
+    expect(mon).toMatch(/kind: 'Direct'/);
+    expect(mon).toMatch(/outputStream: 'Custom-\$\{auditTableName\}'/);
+    expect(mon).toMatch(/transformKql: 'source'/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Event Grid filter
+// ---------------------------------------------------------------------------------------------
+
+/** What `keyVaultEvents` handles (DESIGN.md, issue 5), used until the code exports the list. */
+const EXPECTED_EVENT_TYPES = [
+  "Microsoft.KeyVault.CertificateNewVersionCreated",
+  "Microsoft.KeyVault.CertificateNearExpiry",
+  "Microsoft.KeyVault.CertificateExpired",
+];
+
+const exportedEventTypes = (await importExport("KEY_VAULT_EVENT_TYPES")) as readonly string[] | undefined;
+
+describe("Event Grid subscription", () => {
+  it("delivers exactly the event types keyVaultEvents handles", () => {
+    const filter = quotedStrings(block(main, /^var keyVaultEventTypes = \[/m));
+    const handled = [...(exportedEventTypes ?? EXPECTED_EVENT_TYPES)];
+    expect([...filter].sort()).toEqual(handled.sort());
+    expect(new Set(filter).size).toBe(filter.length);
+  });
+
+  it("targets keyVaultEvents with that filter, a retry policy and dead-lettering", () => {
+    expect(main).toMatch(/functionName: 'keyVaultEvents'/);
+    expect(main).toMatch(/includedEventTypes: keyVaultEventTypes/);
+    const eg = code["infra/app/eventgrid.bicep"] as string;
+    expect(eg).toMatch(/topicType: 'Microsoft\.KeyVault\.vaults'/);
+    expect(eg).toMatch(/endpointType: 'AzureFunction'/);
+    expect(eg).toMatch(/resourceId: '\$\{functionAppId\}\/functions\/\$\{functionName\}'/);
+    expect(eg).toMatch(/includedEventTypes: includedEventTypes/);
+    expect(eg).toMatch(/retryPolicy: \{\s+maxDeliveryAttempts:/);
+    expect(eg).toMatch(/deadLetterWithResourceIdentity: \{/);
+    expect(eg).toMatch(/endpointType: 'StorageBlob'/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Permissions
+// ---------------------------------------------------------------------------------------------
+
+const ROLE_IDS = {
+  keyVaultCertificatesOfficer: "a4417e6f-fecd-4de8-b567-7b0420556985",
+  keyVaultCryptoUser: "12338af0-0e69-4776-bea7-57ae8d297424",
+  monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
+  storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  storageQueueDataContributor: "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+  storageTableDataContributor: "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+};
+
+const FORBIDDEN_ROLE_IDS: Record<string, string> = {
+  "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+  "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+  "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+  "f25e0fa2-a7c8-4377-a976-54943a77a395": "Key Vault Contributor",
+  "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+  "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+  "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+  "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
+};
+
+const APPLICATION_READWRITE_ALL = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9";
+const APPLICATION_READWRITE_OWNEDBY = "18a4783c-866b-4cc7-a460-3d5e5662c884";
+
+/** Each `resource … '<type>@…'` declaration: its symbol, body and the comment lines above it. */
+function resources(source: string, type: string): { symbol: string; body: string; comment: string }[] {
+  const lines = source.split("\n");
+  const out: { symbol: string; body: string; comment: string }[] = [];
+  lines.forEach((line, i) => {
+    const m = new RegExp(`^resource (\\w+) '${type.replace(/\./g, "\\.")}@[^']+'`).exec(line);
+    if (!m) return;
+    const comment: string[] = [];
+    for (let j = i - 1; j >= 0 && /^\s*\/\//.test(lines[j] as string); j--)
+      comment.unshift(lines[j] as string);
+    out.push({
+      symbol: m[1] as string,
+      body: block(lines.slice(i).join("\n"), /^resource .*\{$/m),
+      comment: comment.join("\n"),
+    });
+  });
+  return out;
+}
+
+describe("role assignments", () => {
+  it("are all in app/rbac.bicep; Graph app roles all in app/graph.bicep", () => {
+    for (const [file, src] of Object.entries(code)) {
+      if (file !== "infra/app/rbac.bicep")
+        expect(src, file).not.toContain("Microsoft.Authorization/roleAssignments");
+      if (file !== "infra/app/graph.bicep")
+        expect(src, file).not.toContain("Microsoft.Graph/appRoleAssignedTo");
+    }
+  });
+
+  const assignments = resources(rbac, "Microsoft.Authorization/roleAssignments");
+
+  it("are guid()-named, scoped to one resource, and each says why", () => {
+    expect(assignments.length).toBeGreaterThanOrEqual(8);
+    for (const a of assignments) {
+      expect(a.body, a.symbol).toMatch(/^\s+name: guid\(\w+\.id, \w+, roles\.\w+\)$/m);
+      expect(a.body, a.symbol).toMatch(
+        /^\s+scope: (vault|storage|auditRule|appInsights|deadLetterContainer)$/m,
+      );
+      expect(a.comment, `${a.symbol} needs a "// Why: …" comment`).toMatch(/\/\/ Why: \S/);
+    }
+  });
+
+  it("grant exactly the intended roles on the intended resources", () => {
+    const grants = assignments
+      .map((a) => {
+        const scope = /scope: (\w+)/.exec(a.body)?.[1];
+        const role = /roles\.(\w+)\)/.exec(a.body)?.[1];
+        return `${scope}:${role}`;
+      })
+      .sort();
+    expect(grants).toEqual(
+      [
+        "vault:keyVaultCertificatesOfficer",
+        "vault:keyVaultCryptoUser",
+        "vault:keyVaultCertificatesOfficer", // the deploying operator, optional
+        "auditRule:monitoringMetricsPublisher",
+        "appInsights:monitoringMetricsPublisher",
+        "storage:storageBlobDataOwner",
+        "storage:storageQueueDataContributor",
+        "storage:storageTableDataContributor",
+        "deadLetterContainer:storageBlobDataContributor",
+      ].sort(),
+    );
+    const roles = Object.fromEntries(
+      [...rbac.matchAll(/^\s+(\w+): '([0-9a-f-]{36})'/gm)].map((m) => [m[1] as string, m[2] as string]),
+    );
+    expect(roles).toEqual(ROLE_IDS);
+  });
+
+  it("never grant Key Vault secrets, vault administration, Owner or Contributor", () => {
+    for (const [file, src] of Object.entries(code)) {
+      for (const [id, name] of Object.entries(FORBIDDEN_ROLE_IDS)) {
+        expect(src.toLowerCase(), `${file} grants ${name}`).not.toContain(id);
+      }
+      expect(src, file).not.toMatch(/Secrets (User|Officer)/);
+    }
+  });
+
+  it("never grant Application.ReadWrite.All; OwnedBy only in managed mode", () => {
+    for (const [file, src] of Object.entries(code)) {
+      expect(src.toLowerCase(), file).not.toContain(APPLICATION_READWRITE_ALL);
+      expect(src, file).not.toContain("Application.ReadWrite.All");
+    }
+    const graphCode = code["infra/app/graph.bicep"] as string;
+    const appRoles = resources(graph, "Microsoft.Graph/appRoleAssignedTo");
+    const onGraph = appRoles.filter((r) => /resourceId: graphSp\.id/.test(r.body));
+    expect(onGraph).toHaveLength(1);
+    expect(onGraph[0]?.body).toMatch(/appRoleId: applicationReadWriteOwnedByRoleId/);
+    expect(graphCode).toContain(`var applicationReadWriteOwnedByRoleId = '${APPLICATION_READWRITE_OWNEDBY}'`);
+    expect(graphCode).toMatch(
+      /resource \w+ 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(managedMode\)/,
+    );
+    expect(graph).toMatch(/Self mode.*needs NO Graph permission/s);
+    for (const r of appRoles) expect(r.comment, r.symbol).toMatch(/\/\/ Why: \S/);
+  });
+
+  it("pass managed mode to the Graph permission and the app setting alike", () => {
+    expect(main).toMatch(/managedMode: managedMode/);
+    expect(functionBicep).toMatch(/ROLLOVER_MANAGED_MODE: managedMode \?/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Files the Bicep loads
+// ---------------------------------------------------------------------------------------------
+
+describe("loaded files", () => {
+  const loads = Object.entries(code).flatMap(([file, src]) =>
+    [...src.matchAll(/load(?:Text|Json)Content\('([^']+)'\)/g)].map((m) =>
+      relative(root, resolve(root, dirname(file), m[1] as string))
+        .split("\\")
+        .join("/"),
+    ),
+  );
+
+  it("exist", () => {
+    const missing = loads.filter((p) => !existsSync(join(root, p)));
+    expect(missing).toEqual([]);
+  });
+
+  it("include every saved query in infra/queries and every Workbook in infra/workbook", () => {
+    const files = [
+      ...listFiles(join(infra, "queries"), ".kql"),
+      ...listFiles(join(infra, "workbook"), ".json"),
+    ];
+    const notDeployed = files
+      .map((f) => relative(root, f).split("\\").join("/"))
+      .filter((f) => !loads.includes(f));
+    expect(notDeployed, "load these from infra/app/loganalytics.bicep or infra/app/monitoring.bicep").toEqual(
+      [],
+    );
+    expect(loads.some((f) => f.startsWith("infra/workbook/"))).toBe(true);
+  });
+
+  it("parameters file names only parameters main.bicep declares", () => {
+    const params = JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, unknown> };
+    const declared = new Set([...main.matchAll(/^param (\w+) /gm)].map((m) => m[1]));
+    for (const name of Object.keys(params.parameters)) expect(declared, name).toContain(name);
+  });
+});
