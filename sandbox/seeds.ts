@@ -172,6 +172,7 @@ async function bindCertificate(
     exportable?: boolean;
     mode?: "self" | "managed";
     crossTenant?: boolean;
+    clientId?: string;
   },
 ): Promise<CertificateVersionInfo> {
   const nowMs = ctx.clock.now();
@@ -182,6 +183,7 @@ async function bindCertificate(
     "rollover-target-type": opts.targetType,
   };
   if (opts.crossTenant) tags["rollover-tenant"] = opts.tenantId;
+  if (opts.clientId) tags["rollover-client-id"] = opts.clientId;
   if (opts.mode) tags["rollover-mode"] = opts.mode;
   const info = await ctx.vault.createCertificate(opts.certificate, {
     policy: boundPolicy(`CN=${opts.certificate}`, opts.exportable ?? false),
@@ -258,6 +260,14 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
     id: partner.id,
     appId: partner.appId,
   });
+  // Rollover has no identity in the partner tenant: it signs in there as the application itself.
+  // The partner's admin made the application's service principal an owner of its own application
+  // and granted it Application.ReadWrite.OwnedBy, so it can read (and roll) its own credentials.
+  const partnerSp = dir.findByAppId(DEMO.secondTenantId, partner.appId, "servicePrincipal");
+  if (partnerSp) {
+    dir.addOwner(DEMO.secondTenantId, partner.id, partnerSp.id);
+    dir.grantAppRole(DEMO.secondTenantId, partnerSp.id, "Application.ReadWrite.OwnedBy");
+  }
 
   await Promise.all([
     bindCertificate(ctx, {
@@ -299,6 +309,7 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
       targetType: "application",
       expiresInDays: partner.expiresInDays,
       crossTenant: true,
+      clientId: partner.appId,
     }),
     // An orphaned key: a certificate no Key Vault version backs.
     makeCertificate("CN=legacy-portal-2023", now - 165 * DAY, now + 200 * DAY).then((orphan) => {

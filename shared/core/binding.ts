@@ -28,6 +28,7 @@ export const TAG_TARGET = "rollover-target";
 export const TAG_TARGET_TYPE = "rollover-target-type";
 export const TAG_TENANT = "rollover-tenant";
 export const TAG_MODE = "rollover-mode";
+export const TAG_CLIENT_ID = "rollover-client-id";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -69,6 +70,10 @@ export function bindingFromTags(
   if (tenant !== undefined && tenant !== "" && !GUID.test(tenant)) {
     problems.push(`${TAG_TENANT} must be a tenant id (GUID), got "${tenant}"`);
   }
+  const clientId = get(TAG_CLIENT_ID);
+  if (clientId !== undefined && clientId !== "" && !GUID.test(clientId)) {
+    problems.push(`${TAG_CLIENT_ID} must be the target's client id (GUID), got "${clientId}"`);
+  }
   const modeRaw = (get(TAG_MODE) ?? "auto").toLowerCase();
   const mode = (["self", "managed", "auto"] as const).find((m) => m === modeRaw);
   if (!mode) problems.push(`${TAG_MODE} must be self or managed, got "${modeRaw}"`);
@@ -82,6 +87,7 @@ export function bindingFromTags(
       targetId: target.toLowerCase(),
       targetType: targetType as TargetType,
       ...(tenant ? { tenantId: tenant.toLowerCase() } : {}),
+      ...(clientId ? { clientId: clientId.toLowerCase() } : {}),
       mode: mode as BindingMode,
     },
   };
@@ -102,6 +108,11 @@ export interface BindingObservation {
   nearExpiryEvent?: boolean;
   /** Object ids and app ids of Rollover's own identity. */
   selfIds: readonly string[];
+  /**
+   * The target lives in another tenant than Rollover's identity: only self mode can change it
+   * (Rollover's identity has no standing there).
+   */
+  foreignTenant?: boolean;
 }
 
 export interface BindingPolicy {
@@ -178,6 +189,7 @@ export function chooseMode(
     if (signer) return { mode: "self", signWith: signer.version };
     if (obs.binding.mode === "self") return undefined;
   }
+  if (obs.foreignTenant) return undefined;
   return policy.managedModeAllowed || obs.binding.mode === "managed" ? { mode: "managed" } : undefined;
 }
 

@@ -60,6 +60,8 @@ export interface Binding {
   targetType: TargetType;
   /** Tenant of the target; undefined means the deployment's own tenant. */
   tenantId?: string;
+  /** The target's client (app) id, from `rollover-client-id`: needed where Rollover signs in as the target. */
+  clientId?: string;
   mode: BindingMode;
 }
 

@@ -18,7 +18,14 @@ import {
   bindingFromTags,
   planBinding,
 } from "../core/binding.js";
-import { type Binding, EMPTY_STATE, type Phase, type StateRecord, type Target } from "../core/model.js";
+import {
+  type Binding,
+  type CertificateVersion,
+  EMPTY_STATE,
+  type Phase,
+  type StateRecord,
+  type Target,
+} from "../core/model.js";
 import { Reason } from "../core/reasons.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
 import { type GraphEdge, graphScope } from "../azure/graph.js";
@@ -155,12 +162,30 @@ export class RotationEngine {
     }
     const binding = parsed.binding;
     const tenantId = binding.tenantId ?? this.deps.rollover.tenantId;
-    const target = await this.deps.graph.getTarget(
-      this.rolloverGraph(tenantId),
-      tenantId,
-      binding.targetType,
-      binding.targetId,
-    );
+    const foreignTenant = tenantId !== this.deps.rollover.tenantId.toLowerCase();
+    let target: Target | undefined;
+    if (foreignTenant) {
+      // Rollover's identity has no standing in another tenant: it reads (and changes) the target
+      // as the target itself, signing in with a certificate of this binding that is still valid.
+      if (!binding.clientId) {
+        return this.stop(
+          ref,
+          "refused",
+          "pending",
+          [],
+          Reason.BindingTagsInvalid,
+          "a target in another tenant needs the rollover-client-id tag (its application's client id)",
+        );
+      }
+      target = await this.readAsTarget(vault, ref, tenantId, binding, kv.versions);
+    } else {
+      target = await this.deps.graph.getTarget(
+        this.rolloverGraph(tenantId),
+        tenantId,
+        binding.targetType,
+        binding.targetId,
+      );
+    }
     const state = (await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
     return {
       binding,
@@ -174,8 +199,44 @@ export class RotationEngine {
         renewalPending: kv.renewalPending,
         nearExpiryEvent,
         selfIds: this.deps.rollover.selfIds,
+        foreignTenant,
       },
     };
+  }
+
+  /** Reads a target as itself, trying this binding's valid versions newest first. */
+  private async readAsTarget(
+    vault: VaultEdge,
+    ref: BindingRef,
+    tenantId: string,
+    binding: Binding,
+    versions: readonly CertificateVersion[],
+  ): Promise<Target | undefined> {
+    const now = this.deps.now();
+    const candidates = [...versions]
+      .filter((v) => v.enabled && v.notBefore <= now && now < v.expires)
+      .sort((a, b) => b.created - a.created);
+    let lastError: unknown;
+    for (const v of candidates) {
+      const m = await vault.material(ref.certificateName, v.version);
+      const client = this.deps.graph.client(
+        certificateCredential({
+          authorityHost: this.deps.authorityHost,
+          tenantId,
+          clientId: binding.clientId!,
+          certificate: m,
+          sign: vault.signer(m.kid),
+          now: this.deps.now,
+        }),
+      );
+      try {
+        return await this.deps.graph.getTarget(client, tenantId, binding.targetType, binding.targetId);
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    if (lastError) throw lastError;
+    return undefined;
   }
 
   private stop(

@@ -44,6 +44,21 @@ describe("rotation engine: managed mode, blueprints, locking, lost state", () =>
     expect(signIns.map((e) => e.credential)).toContain(ctx.vault.latest(bp.certificate)!.thumbprintHex);
   });
 
+  it("a target in another tenant: read and rotated as itself (self mode), verified in its tenant", async () => {
+    const { engine } = makeEngine(sb(), { settings: { ROLLOVER_MANAGED_MODE: "true" } });
+    const { ctx } = sb();
+    const p = DEMO.partner;
+    const out = await engine.reconcile({ vaultName: vaultName(), certificateName: p.certificate });
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach", "verify", "wait"]);
+    expect(out.steps[1]).toMatchObject({ kind: "attach", mode: "self" });
+    expect(ctx.directory.get(DEMO.secondTenantId, p.id)!.keyCredentials).toHaveLength(2);
+    const newThumb = ctx.vault.latest(p.certificate)!.thumbprintHex;
+    const signIn = ctx.signIns
+      .entries()
+      .find((e) => e.clientId === p.appId && e.credential === newThumb && e.success);
+    expect(signIn?.tenantId).toBe(DEMO.secondTenantId);
+  });
+
   it("two runs on one binding at once: one renewal; the loser reports locked and changes nothing", async () => {
     const a = makeEngine(sb());
     const b = makeEngine(sb());
