@@ -396,6 +396,8 @@ output AZURE_KEY_VAULT_NAME string = keyVault.name
 output AZURE_KEY_VAULT_RESOURCE_GROUP string = keyVaultResourceGroupName
 output AZURE_LOG_ANALYTICS_WORKSPACE_ID string = logAnalytics.outputs.id
 output AZURE_LOG_ANALYTICS_CUSTOMER_ID string = logAnalytics.outputs.customerId
+// For `rollover audit verify` on an operator's machine (not an app setting of the Function App).
+output ROLLOVER_AUDIT_WORKSPACE_ID string = logAnalytics.outputs.customerId
 output ROLLOVER_IDENTITY_OBJECT_ID string = identity.outputs.appIdentityPrincipalId
 output ROLLOVER_VAULT_URLS string = keyVault.uri
 output ROLLOVER_ALLOWED_VAULTS string = keyVault.id
