@@ -76,6 +76,7 @@ describe("zero-downtime rotation", () => {
     await until(
       () => signInsFor(h, app.appId).some((e) => e.success && e.credential === v2.thumbprintHex),
       "a sign-in with the new certificate",
+      20_000,
     );
     await pause(500);
 
@@ -104,15 +105,15 @@ describe("zero-downtime rotation", () => {
     expect(patch.status).toBe(204);
     expect(h.ctx.directory.get(t, app.id)?.keyCredentials.map((k) => k.keyId)).toEqual([newKey.keyId]);
     const retiredAt = signInsFor(h, app.appId).length;
-    await pause(1_500);
+    await pause(2_000);
 
     running = false;
     await loop;
     expect(oldKey.keyId).not.toBe(newKey.keyId);
-    expect(calls).toBeGreaterThan(30);
-    expect(failures).toEqual([]);
+    expect(calls).toBeGreaterThan(20);
+    expect(failures.map((e) => (e as Error).message)).toEqual([]);
     const after = signInsFor(h, app.appId).slice(retiredAt);
-    expect(after.length).toBeGreaterThan(2);
-    expect(after.every((e) => e.success && e.credential === v2.thumbprintHex)).toBe(true);
+    expect(after.length).toBeGreaterThanOrEqual(2);
+    expect(after.filter((e) => !(e.success && e.credential === v2.thumbprintHex))).toEqual([]);
   });
 });
