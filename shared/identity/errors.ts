@@ -27,7 +27,7 @@ export class EntraAgentIdError extends Error {
     message: string,
     options: { cause?: unknown; aadsts?: number } = {},
   ) {
-    super(redact(message), options.cause === undefined ? undefined : { cause: options.cause });
+    super(redact(message), options.cause === undefined ? undefined : { cause: safeCause(options.cause) });
     this.aadsts = options.aadsts;
   }
 }
@@ -90,4 +90,39 @@ export function redact(text: string): string {
 export function describe(error: unknown): string {
   if (error instanceof Error) return redact(error.message.split(/\r?\n/)[0] ?? error.message);
   return redact(String(error));
+}
+
+/**
+ * A copy of an underlying error that is safe to keep as `cause`: SDK errors carry the request
+ * they failed on, Authorization header included, which error reporters print. Kept: name,
+ * redacted message, status and codes, the OAuth error body, and the (likewise copied) cause.
+ */
+export function safeCause(error: unknown, depth = 0): Error {
+  if (error instanceof EntraAgentIdError) return error;
+  const e = error as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+    statusCode?: unknown;
+    errorCode?: unknown;
+    errorResponse?: unknown;
+    cause?: unknown;
+  };
+  const copy = new Error(redact(typeof e?.message === "string" ? e.message : String(error))) as Error &
+    Record<string, unknown>;
+  if (typeof e?.name === "string") copy.name = e.name;
+  for (const k of ["code", "statusCode", "errorCode"] as const)
+    if (typeof e?.[k] === "string" || typeof e?.[k] === "number") copy[k] = e[k];
+  const r = e?.errorResponse as Record<string, unknown> | undefined;
+  if (r && typeof r === "object")
+    copy.errorResponse = {
+      error: r.error,
+      errorDescription: typeof r.errorDescription === "string" ? redact(r.errorDescription) : undefined,
+      errorCodes: r.errorCodes,
+      correlationId: r.correlationId,
+      traceId: r.traceId,
+    };
+  if (e?.cause !== undefined && depth < 4) copy.cause = safeCause(e.cause, depth + 1);
+  copy.stack = `${copy.name}: ${copy.message}`;
+  return copy;
 }

@@ -1,6 +1,7 @@
 /** Each credential kind of EntraAgentId, against the sandbox's Entra, managed identity endpoint and Key Vault. */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { EntraAgentId } from "../../../shared/identity/index.js";
 import { useSandbox } from "../../helpers/sandbox.js";
@@ -185,5 +186,30 @@ describe("EntraAgentId credential kinds", () => {
     expect(err.message).toContain(app.cert.sha1Hex);
     expect(err.message).toMatch(/register this certificate/);
     expect(err.message).not.toMatch(/PRIVATE KEY|eyJ/);
+  });
+
+  it("names a missing Key Vault certificate, and keeps no bearer token in the error or its causes", async () => {
+    const h = sb();
+    const agent = track(
+      new EntraAgentId({
+        tenantId: h.urls.tenantId,
+        clientId: "00000000-0000-4000-8000-000000000404",
+        keyVaultCertificate: {
+          vaultUrl: h.urls.vaultUrl,
+          name: "no-such-cert",
+          credential: vaultCredential(h),
+        },
+        authorityHost: h.urls.authorityHost,
+      }),
+    );
+    const err = (await agent.getToken().then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { code: string };
+    expect(err).toMatchObject({ code: "key_vault" });
+    expect(err.message).toMatch(
+      /Key Vault certificate 'no-such-cert'.*check keyVaultCertificate\.name and vaultUrl/,
+    );
+    expect(inspect(err, { depth: 20 })).not.toMatch(/eyJ|Bearer /);
   });
 });
