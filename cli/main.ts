@@ -8,11 +8,14 @@ import { isConfigError, loadConfig, renderConfigTable } from "../shared/config.j
 import { parseSnapshot, planTenant, policiesFrom, SnapshotError } from "../shared/core/index.js";
 import { renderPlan } from "./render.js";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
+import { UsageError } from "./errors.js";
+import { apply, auditVerify, EXIT, rotate } from "./run.js";
 
-/** A user's mistake: printed as one line, no stack trace. */
-export class UsageError extends Error {
-  override name = "UsageError";
+export { EXIT, UsageError };
+
+function parseCount(v: string, name: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name} "${v}" must be a whole number, e.g. ${name} 10`);
+  return Number(v);
 }
 
 function readJsonFile(path: string): unknown {
@@ -48,15 +51,19 @@ export function buildProgram(): Command {
     .description(
       "Show what would change and why: each binding's next step and the sweep, with the guardrails that held things back.",
     )
-    .option("--snapshot <file>", "plan from a tenant snapshot (JSON) instead of live Azure")
+    .option(
+      "--snapshot <file>",
+      "plan from a tenant snapshot (JSON); without it, plan live from Azure (ROLLOVER_* settings)",
+    )
     .option("--json", "print the plan as JSON")
     .option("--now <iso>", "plan as of this instant (default: the snapshot's `now`, else the current time)")
-    .action((opts: { snapshot?: string; json?: boolean; now?: string }) => {
+    .action(async (opts: { snapshot?: string; json?: boolean; now?: string }) => {
       const config = loadConfig(process.env);
       if (!opts.snapshot) {
-        throw new UsageError(
-          "rollover plan needs --snapshot <file> (a tenant snapshot; see examples/tenant.json)",
-        );
+        // Live: the same as `apply` without --yes — every binding's next step and the sweep, nothing changed.
+        const r = await apply({ ...(opts.json ? { json: true } : {}) });
+        process.exitCode = r.exitCode;
+        return;
       }
       const snapshot = (() => {
         try {
@@ -86,6 +93,98 @@ export function buildProgram(): Command {
           }),
         );
       }
+    });
+
+  program
+    .command("apply")
+    .description("Reconcile every binding and sweep the tenant. A dry run unless --yes is given.")
+    .option("--yes", "make the changes (without it, nothing is changed)")
+    .option(
+      "--max-removals <n>",
+      "at most this many sweep removals in this run (overrides ROLLOVER_MAX_REMOVALS_PER_RUN)",
+    )
+    .option("--no-sweep", "only reconcile bindings")
+    .option("--json", "print the outcome as JSON")
+    .action(async (opts: { yes?: boolean; maxRemovals?: string; sweep?: boolean; json?: boolean }) => {
+      const r = await apply({
+        ...(opts.yes ? { yes: true } : {}),
+        ...(opts.maxRemovals !== undefined
+          ? { maxRemovals: parseCount(opts.maxRemovals, "--max-removals") }
+          : {}),
+        ...(opts.sweep === false ? { sweep: false } : {}),
+        ...(opts.json ? { json: true } : {}),
+      });
+      process.exitCode = r.exitCode;
+    });
+
+  program
+    .command("sweep")
+    .description(
+      "Sweep the tenant for expired, orphaned and over-long-lived credentials. Reports only, unless --apply.",
+    )
+    .option("--apply", "remove what policy and the guardrails allow (remove mode, capped per run)")
+    .option("--max-removals <n>", "at most this many removals in this run")
+    .option("--json", "print the outcome as JSON")
+    .action(async (opts: { apply?: boolean; maxRemovals?: string; json?: boolean }) => {
+      const r = await apply({
+        bindings: false,
+        ...(opts.apply ? { yes: true, removeMode: true } : {}),
+        ...(opts.maxRemovals !== undefined
+          ? { maxRemovals: parseCount(opts.maxRemovals, "--max-removals") }
+          : {}),
+        ...(opts.json ? { json: true } : {}),
+      });
+      process.exitCode = r.exitCode;
+    });
+
+  program
+    .command("rotate")
+    .description("Rotate one binding now: renew if due, attach, verify, retire after the grace window.")
+    .argument("<certificate>", "the Key Vault certificate name of the binding")
+    .option("--vault <name>", "the vault, when several are configured")
+    .option("--dry-run", "only say what the next step would be")
+    .option("--json", "print the outcome as JSON")
+    .action(async (certificate: string, opts: { vault?: string; dryRun?: boolean; json?: boolean }) => {
+      process.exitCode = await rotate(certificate, {
+        ...(opts.vault ? { vault: opts.vault } : {}),
+        ...(opts.dryRun ? { dryRun: true } : {}),
+        ...(opts.json ? { json: true } : {}),
+      });
+    });
+
+  program
+    .command("sandbox")
+    .description(
+      "Run the local sandbox tenant (Entra, Graph, Key Vault, Event Grid, Logs Ingestion, Azurite).",
+    )
+    .option("--port <n>", "HTTPS port on 127.0.0.1 (0 picks a free one)", "0")
+    .option("--seed <seed>", "demo, empty or scale:N", "empty")
+    .option("--state <dir>", "where the CA and state are kept (default: a temp dir)")
+    .option("--faults <spec>", "fault injection, e.g. graph=429@0.3/2;keyvault=503x3 (see docs/sandbox.md)")
+    .action(async (opts: { port: string; seed: string; state?: string; faults?: string }) => {
+      const { runSandboxCli } = await import("../sandbox/cli.js");
+      try {
+        await runSandboxCli({
+          port: parseCount(opts.port, "--port"),
+          seed: opts.seed,
+          ...(opts.state !== undefined ? { state: opts.state } : {}),
+          ...(opts.faults !== undefined ? { faults: opts.faults } : {}),
+        });
+      } catch (e) {
+        if (e instanceof UsageError) throw e;
+        throw new UsageError((e as Error).message);
+      }
+    });
+
+  const audit = program.command("audit").description("The audit trail.");
+  audit
+    .command("verify")
+    .description(
+      "Check the audit records' hash chains: gaps, reordering and edits, naming the first broken record.",
+    )
+    .option("--since <iso>", "only records from this time on")
+    .action(async (opts: { since?: string }) => {
+      process.exitCode = await auditVerify(opts.since ? { since: opts.since } : {});
     });
 
   program

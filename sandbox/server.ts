@@ -173,7 +173,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ROLLOVER_DCR_IMMUTABLE_ID: urls.dcrImmutableId,
     ROLLOVER_DCR_STREAM_NAME: urls.streamName,
     ROLLOVER_IDENTITY_OBJECT_ID: managedIdentity.objectId,
-    ROLLOVER_SANDBOX: "true",
+    ROLLOVER_SANDBOX_CONTROL_URL: urls.controlUrl,
     ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),
   };
 

@@ -137,6 +137,29 @@ export const SETTINGS = {
     default: "0 */5 * * * *",
     parse: cron,
   }),
+  alertSecureWebhook: spec({
+    env: "ROLLOVER_ALERT_SECURE_WEBHOOK",
+    kind: "boolean",
+    description:
+      "Require the Action Group's secure-webhook bearer token (Microsoft Entra, role ActionGroupsSecureWebhook) on remediateAlert.",
+    default: false,
+    parse: boolean,
+  }),
+  alertWebhookAudiences: spec({
+    env: "ROLLOVER_ALERT_WEBHOOK_AUDIENCES",
+    kind: "list",
+    description:
+      "Accepted `aud` of secure-webhook tokens: the alert webhook app registration's client id and identifier URI.",
+    example: "api://72f988bf-…/rollover-alerts,0b1e7c4a-…",
+    parse: list,
+  }),
+  alertActionGroupAppId: spec({
+    env: "ROLLOVER_ALERT_ACTION_GROUP_APP_ID",
+    kind: "uuid",
+    description: "Client id the secure-webhook token must be issued to: the Azure Monitor Action Group application.",
+    default: "461e8683-5575-4561-ac7f-899cc907d62a",
+    parse: uuid,
+  }),
   renewBeforeDays: spec({
     env: "ROLLOVER_RENEW_BEFORE_DAYS",
     kind: "integer",
@@ -282,6 +305,21 @@ export const SETTINGS = {
       "Storage account name when the host uses its managed identity for storage (no connection string).",
     example: "rolloverst123",
     parse: trimmed.regex(/^[a-z0-9]{3,24}$/, "3–24 lower-case letters and digits"),
+  }),
+  auditWorkspaceId: spec({
+    env: "ROLLOVER_AUDIT_WORKSPACE_ID",
+    kind: "uuid",
+    description: "Log Analytics workspace id that `rollover audit verify` reads the audit records from.",
+    example: "5e6c1f7a-…",
+    parse: uuid,
+  }),
+  sandboxControlUrl: spec({
+    env: "ROLLOVER_SANDBOX_CONTROL_URL",
+    kind: "url",
+    description:
+      "Sandbox only: its control API, where `rollover audit verify` reads ingested records and the demo moves the clock.",
+    example: "https://127.0.0.1:8443/_sandbox",
+    parse: httpsUrl,
   }),
   logLevel: spec({
     env: "ROLLOVER_LOG_LEVEL",

@@ -1,0 +1,223 @@
+/**
+ * The commands that talk to Azure (or the sandbox): apply, sweep, rotate, and audit verify.
+ * Each builds Rollover from the environment (shared/app.ts), runs, prints a summary, and makes
+ * sure its audit records are sent or stored before it exits.
+ */
+import { randomUUID } from "node:crypto";
+import { type AuditEvent, type AuditSink, MemoryAuditSink, type Trigger } from "../shared/audit/events.js";
+import { verifyAudit } from "../shared/audit/verify.js";
+import { buildRollover, engineFor, type Rollover, sweepDepsFor } from "../shared/app.js";
+import { loadConfig } from "../shared/config.js";
+import type { BindingOutcome } from "../shared/rotation/engine.js";
+import { listBindingRefs, reconcileAll } from "../shared/rotation/reconcile.js";
+import { runSweep, type SweepSummary } from "../shared/sweep/run.js";
+import { UsageError } from "./errors.js";
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
+
+/** Progress on a terminal; nothing in a pipe. */
+export function progress(stream: NodeJS.WriteStream = process.stderr): (line: string) => void {
+  if (!stream.isTTY) return () => {};
+  return (line) => stream.write(`\r\x1b[2K${line}`);
+}
+
+function endProgress(stream: NodeJS.WriteStream = process.stderr): void {
+  if (stream.isTTY) stream.write("\r\x1b[2K");
+}
+
+interface RunAudit {
+  sink: AuditSink;
+  events: AuditEvent[];
+  close(): Promise<string>;
+}
+
+/** The run's audit writer: Logs Ingestion when configured, else kept in memory (and said so). */
+function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean): RunAudit {
+  const events: AuditEvent[] = [];
+  const runId = randomUUID();
+  const actor = r.config.identityObjectId ?? r.config.clientId ?? "rollover-cli";
+  if (r.audit) {
+    const writer = r.audit.writer({ runId, trigger, actor, dryRun });
+    return {
+      events,
+      sink: {
+        emit: (e) => {
+          events.push(e);
+          writer.emit(e);
+        },
+      },
+      async close() {
+        const res = await writer.close();
+        return `audit: ${res.sent} records sent, ${res.spooled} stored to send later`;
+      },
+    };
+  }
+  const mem = new MemoryAuditSink();
+  return {
+    events: mem.events,
+    sink: mem,
+    close: async () =>
+      "audit: Logs Ingestion is not configured (ROLLOVER_LOGS_INGESTION_ENDPOINT); records were not sent",
+  };
+}
+
+export function renderOutcomes(outcomes: readonly BindingOutcome[]): string {
+  const lines = outcomes.map((o) => {
+    const steps = o.steps.map((s) => s.kind).join(" → ") || "—";
+    return `  ${o.result.padEnd(9)} ${`${o.ref.vaultName}/${o.ref.certificateName}`.padEnd(40)} ${steps.padEnd(34)} [${o.reason}] ${o.message}`;
+  });
+  return lines.join("\n");
+}
+
+export function renderSweep(s: SweepSummary): string {
+  const kv = (o: Partial<Record<string, number>>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ") || "none";
+  return [
+    `  pages ${s.pages}, objects ${s.targets}`,
+    `  findings: ${kv(s.findings)}`,
+    `  removed ${s.removed}, failed ${s.failed}, deferred by the cap ${s.deferred}, reported only ${s.reportedOnly}`,
+    `  held back by guardrails: ${kv(s.held)}`,
+  ].join("\n");
+}
+
+export interface ApplyOptions {
+  yes?: boolean;
+  maxRemovals?: number;
+  json?: boolean;
+  sweep?: boolean;
+  bindings?: boolean;
+  removeMode?: boolean;
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+  trigger?: Trigger;
+  out?: (text: string) => void;
+}
+
+export interface ApplyResult {
+  outcomes: BindingOutcome[];
+  sweep?: SweepSummary;
+  exitCode: number;
+  audit: AuditEvent[];
+}
+
+/**
+ * Reconciles every binding and sweeps the tenant. Without `yes` it is a dry run: it plans and
+ * reports, and changes nothing.
+ */
+export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
+  const env = { ...(opts.env ?? process.env) };
+  if (opts.maxRemovals !== undefined) env.ROLLOVER_MAX_REMOVALS_PER_RUN = String(opts.maxRemovals);
+  if (opts.removeMode) env.ROLLOVER_SWEEP_MODE = "remove";
+  const r = buildRollover(env);
+  const dryRun = !opts.yes;
+  const out = opts.out ?? ((t: string) => process.stdout.write(t));
+  const audit = openRunAudit(r, opts.trigger ?? "cli", dryRun);
+  const show = progress();
+  let outcomes: BindingOutcome[] = [];
+  let sweep: SweepSummary | undefined;
+  try {
+    if (opts.bindings !== false) {
+      const engine = engineFor(r, { audit: audit.sink, dryRun, ...(opts.now ? { now: opts.now } : {}) });
+      const refs = await listBindingRefs(r.vaults.values());
+      const summary = await reconcileAll(engine, refs, {
+        concurrency: r.config.concurrency,
+        onProgress: (done, total) => show(`bindings ${done}/${total}`),
+      });
+      outcomes = summary.outcomes;
+      endProgress();
+    }
+    if (opts.sweep !== false) {
+      sweep = await runSweep(
+        sweepDepsFor(r, {
+          audit: audit.sink,
+          dryRun,
+          ...(opts.now ? { now: opts.now } : {}),
+          onPage: (p) => show(`sweep ${p.collection} page ${p.page} (${p.targets} objects)`),
+        }),
+      );
+      endProgress();
+    }
+  } finally {
+    const note = await audit.close();
+    if (!opts.json) process.stderr.write(`${note}\n`);
+  }
+  const failed = outcomes.some((o) => o.result === "failed") || (sweep?.failed ?? 0) > 0;
+  const exitCode = failed ? EXIT.failed : (sweep?.deferred ?? 0) > 0 ? EXIT.partial : EXIT.ok;
+  if (opts.json) {
+    out(`${JSON.stringify({ dryRun, outcomes, sweep, exitCode }, null, 2)}\n`);
+  } else {
+    out(
+      [
+        dryRun ? "Dry run: nothing was changed (add --yes to apply)." : "Applied.",
+        ...(opts.bindings !== false ? [`Bindings (${outcomes.length})`, renderOutcomes(outcomes)] : []),
+        ...(sweep ? ["Sweep", renderSweep(sweep)] : []),
+        "",
+      ].join("\n"),
+    );
+  }
+  return { outcomes, ...(sweep ? { sweep } : {}), exitCode, audit: audit.events };
+}
+
+/** Rotates (reconciles) one binding now, by certificate name, in whichever configured vault holds it. */
+export async function rotate(
+  certificate: string,
+  opts: { vault?: string; dryRun?: boolean; env?: NodeJS.ProcessEnv; json?: boolean },
+): Promise<number> {
+  const r = buildRollover(opts.env ?? process.env);
+  const vaults = opts.vault
+    ? [...r.vaults.values()].filter((v) => v.name === opts.vault)
+    : [...r.vaults.values()];
+  if (vaults.length === 0)
+    throw new UsageError(`no configured vault named ${opts.vault} (ROLLOVER_VAULT_URLS)`);
+  const audit = openRunAudit(r, "cli", opts.dryRun ?? false);
+  let outcome: BindingOutcome | undefined;
+  try {
+    const engine = engineFor(r, { audit: audit.sink, dryRun: opts.dryRun ?? false });
+    for (const v of vaults) {
+      if (!(await v.observe(certificate))) continue;
+      outcome = await engine.reconcile({ vaultName: v.name, certificateName: certificate });
+      break;
+    }
+  } finally {
+    process.stderr.write(`${await audit.close()}\n`);
+  }
+  if (!outcome)
+    throw new UsageError(`certificate ${certificate} not found in ${vaults.map((v) => v.name).join(", ")}`);
+  process.stdout.write(
+    opts.json ? `${JSON.stringify(outcome, null, 2)}\n` : `${renderOutcomes([outcome])}\n`,
+  );
+  return outcome.result === "failed" ? EXIT.failed : EXIT.ok;
+}
+
+/** Verifies the audit trail's hash chains: from the sandbox locally, from the workspace in Azure. */
+export async function auditVerify(opts: { since?: string; env?: NodeJS.ProcessEnv }): Promise<number> {
+  const env = opts.env ?? process.env;
+  const config = loadConfig(env);
+  let since: Date | undefined;
+  if (opts.since) {
+    since = new Date(opts.since);
+    if (Number.isNaN(since.getTime()))
+      throw new UsageError(`--since "${opts.since}" is not a date; use ISO 8601, e.g. 2026-11-01T00:00:00Z`);
+  }
+  let result: Awaited<ReturnType<typeof verifyAudit>>;
+  if (config.sandboxControlUrl) {
+    result = await verifyAudit(
+      { kind: "sandbox", controlUrl: config.sandboxControlUrl, stream: config.dcrStreamName },
+      since ? { since } : {},
+    );
+  } else if (config.auditWorkspaceId) {
+    const r = buildRollover(env);
+    result = await verifyAudit(
+      { kind: "workspace", workspaceId: config.auditWorkspaceId, credential: r.credential },
+      since ? { since } : {},
+    );
+  } else {
+    throw new UsageError(
+      "set ROLLOVER_AUDIT_WORKSPACE_ID (the Log Analytics workspace) or ROLLOVER_SANDBOX_CONTROL_URL (the sandbox) to verify the audit trail",
+    );
+  }
+  process.stdout.write(`${result.text}\n`);
+  return result.exitCode;
+}
