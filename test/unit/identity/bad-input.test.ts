@@ -24,7 +24,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "mismatch.pem"), `${cert.certPem}${other.keyPem}`);
   writeFileSync(
     join(dir, "garbage.pem"),
-    "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n" + cert.keyPem,
+    `-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n${cert.keyPem}`,
   );
   writeFileSync(
     join(dir, "encrypted.pem"),
