@@ -156,7 +156,8 @@ export const SETTINGS = {
   alertActionGroupAppId: spec({
     env: "ROLLOVER_ALERT_ACTION_GROUP_APP_ID",
     kind: "uuid",
-    description: "Client id the secure-webhook token must be issued to: the Azure Monitor Action Group application.",
+    description:
+      "Client id the secure-webhook token must be issued to: the Azure Monitor Action Group application.",
     default: "461e8683-5575-4561-ac7f-899cc907d62a",
     parse: uuid,
   }),

@@ -1,0 +1,24 @@
+/** keyVaultEvents (Event Grid trigger): Key Vault certificate events → renew, attach, verify. */
+import type { InvocationContext } from "@azure/functions";
+import { handleKeyVaultEvent } from "../shared/events/handle.js";
+import { type Runtime, withRun } from "./runtime.js";
+
+export function keyVaultEventsHandler(rt: Runtime) {
+  return async (event: unknown, context: InvocationContext): Promise<void> => {
+    const out = await withRun(rt, { trigger: "eventGrid", runId: context.invocationId }, (run) =>
+      handleKeyVaultEvent(event, {
+        vaults: run.rollover.vaults,
+        allowedVaults: run.rollover.config.allowedVaults ?? [],
+        audit: run.audit,
+        reconcile: (ref, opts) => run.engine.reconcile(ref, opts),
+      }),
+    );
+    if (out.status === "handled") {
+      context.log(
+        `${out.event.type} ${out.outcome.ref.certificateName}: ${out.outcome.result} (${out.outcome.reason})`,
+      );
+    } else {
+      context.log(`event ${out.status}: ${out.reason}`);
+    }
+  };
+}

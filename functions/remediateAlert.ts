@@ -1,0 +1,93 @@
+/**
+ * remediateAlert (HTTP POST, route `alerts`, function key): an Azure Monitor alert in the common
+ * alert schema → rotate a binding now, or sweep one object. With ROLLOVER_ALERT_SECURE_WEBHOOK on,
+ * the Action Group's secure-webhook bearer token is checked first.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { oneLine } from "../shared/events/handle.js";
+import { AlertParseError, parseCommonAlert } from "../shared/remediation/alert.js";
+import { checkSecureWebhook, WebhookAuthError } from "../shared/remediation/auth.js";
+import { remediate } from "../shared/remediation/remediate.js";
+import { errorSummary } from "../shared/rotation/engine.js";
+import { rolloverFor, type Runtime, withRun } from "./runtime.js";
+
+/** Largest body read (Azure Monitor sends at most 256 KB). */
+export const MAX_ALERT_BODY = 1024 * 1024;
+
+function reply(status: number, error: string): HttpResponseInit {
+  return { status, jsonBody: { error: oneLine(error) } };
+}
+
+export function remediateAlertHandler(rt: Runtime) {
+  return async (req: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const config = rolloverFor(rt).config;
+    if (config.alertSecureWebhook) {
+      try {
+        await checkSecureWebhook(req.headers.get("authorization"), {
+          tenantId: config.tenantId!,
+          authorityHost: config.authorityHost,
+          audiences: config.alertWebhookAudiences ?? [],
+          actionGroupAppId: config.alertActionGroupAppId,
+          now: rt.now,
+        });
+      } catch (e) {
+        if (e instanceof WebhookAuthError) return reply(401, e.message);
+        throw e;
+      }
+    }
+    const declared = Number(req.headers.get("content-length") ?? "0");
+    if (declared > MAX_ALERT_BODY) return reply(413, `body larger than ${MAX_ALERT_BODY} bytes`);
+    const text = await req.text();
+    if (Buffer.byteLength(text) > MAX_ALERT_BODY)
+      return reply(413, `body larger than ${MAX_ALERT_BODY} bytes`);
+    if (!text.trim()) return reply(400, "empty body: expected an alert in the common alert schema");
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return reply(400, "the body is not valid JSON");
+    }
+    let alert: ReturnType<typeof parseCommonAlert>;
+    try {
+      alert = parseCommonAlert(body);
+    } catch (e) {
+      if (e instanceof AlertParseError) return reply(400, e.message);
+      throw e;
+    }
+    try {
+      const out = await withRun(rt, { trigger: "alert", runId: context.invocationId }, (run) =>
+        remediate(alert, {
+          vaults: run.rollover.vaults,
+          audit: run.audit,
+          reconcile: (ref, opts) => run.engine.reconcile(ref, opts),
+          sweepDeps: run.sweepDeps,
+          readTarget: async (id, types, tenantId) => {
+            const r = run.rollover;
+            const tid = tenantId ?? r.config.tenantId!;
+            const client = r.graph.client(r.credential);
+            for (const t of types) {
+              const found = await r.graph.getTarget(client, tid, t, id);
+              if (found) return found;
+            }
+            return undefined;
+          },
+        }),
+      );
+      context.log(`remediateAlert: ${out.body.result} (${out.body.reason}) ${out.body.message}`);
+      return {
+        status: out.status,
+        jsonBody: out.body,
+        ...(out.status === 503 ? { headers: { "Retry-After": "20" } } : {}),
+      };
+    } catch (e) {
+      // Key Vault, Graph or storage failed: the Action Group retries 503.
+      const why = errorSummary(e);
+      context.error(`remediateAlert failed: ${why}`);
+      return {
+        status: 503,
+        headers: { "Retry-After": "20" },
+        jsonBody: { error: `remediation failed: ${oneLine(why)}` },
+      };
+    }
+  };
+}

@@ -1,0 +1,339 @@
+/**
+ * The sweep fanned out over a Storage queue, one message a page, so the Functions platform
+ * spreads a large tenant over instances.
+ *
+ * The reconcile timer starts a run: a run record (Table storage) holding the run's removal
+ * budget and counters, and the first page of applications and of service principals on the
+ * queue. Each `sweepPage` invocation reads its page from Graph, enqueues the next link (once:
+ * a marker per page), then plans the page against the budget left and acts. The budget is taken
+ * from the run record with ETag-conditional updates before anything is removed, so the cap holds
+ * however many instances work on the run at once; a page that is delivered again never spends
+ * more than what is left.
+ */
+import { RestError, type TableClient } from "@azure/data-tables";
+import type { QueueClient } from "@azure/storage-queue";
+import { z } from "zod";
+import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
+import { firstPageUrl, readTargetPage } from "../azure/graph.js";
+import { type StorageSettings, tableClient } from "../azure/storage.js";
+import type { BindingLike } from "../core/bound.js";
+import type { TargetType } from "../core/model.js";
+import { planSweep } from "../core/sweep.js";
+import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
+
+export const SWEEP_RUNS_TABLE = "RolloverSweepRuns";
+const RUN_ROW = "run";
+
+const COLLECTIONS = {
+  applications: "application",
+  servicePrincipals: "servicePrincipal",
+} as const satisfies Record<string, TargetType>;
+export type SweepCollection = keyof typeof COLLECTIONS;
+
+/** One queue message: a page of one collection in one run. */
+export const sweepPageMessage = z.object({
+  runId: z.string().min(1).max(100),
+  collection: z.enum(["applications", "servicePrincipals"]),
+  page: z.number().int().min(1),
+  url: z.string().min(1).max(4096),
+});
+export type SweepPageMessage = z.infer<typeof sweepPageMessage>;
+
+/** The run record, as stored. */
+export interface SweepRun {
+  runId: string;
+  maxRemovals: number;
+  /** Removals (or reported would-be removals) the pages took from the budget. */
+  reserved: number;
+  pagesEnqueued: number;
+  pagesDone: number;
+  targets: number;
+  removed: number;
+  failed: number;
+  deferred: number;
+  reportedOnly: number;
+  findings: Record<string, number>;
+  held: Record<string, number>;
+  startedAt: number;
+  dryRun: boolean;
+}
+
+interface RunEntity {
+  partitionKey: string;
+  rowKey: string;
+  maxRemovals: number;
+  reserved: number;
+  pagesEnqueued: number;
+  pagesDone: number;
+  targets: number;
+  removed: number;
+  failed: number;
+  deferred: number;
+  reportedOnly: number;
+  findings: string;
+  held: string;
+  startedAt: number;
+  dryRun: boolean;
+}
+
+export interface FanoutStorage {
+  runs: TableClient;
+  queue: QueueClient;
+}
+
+export function fanoutStorage(s: StorageSettings): FanoutStorage {
+  return { runs: tableClient(s, SWEEP_RUNS_TABLE), queue: queueClient(s, SWEEP_QUEUE) };
+}
+
+const ready = new WeakMap<object, Promise<unknown>>();
+function once(key: object, f: () => Promise<unknown>): Promise<unknown> {
+  let p = ready.get(key);
+  if (!p) {
+    p = f().catch((e: unknown) => {
+      ready.delete(key);
+      throw e;
+    });
+    ready.set(key, p);
+  }
+  return p;
+}
+
+async function ensure(st: FanoutStorage): Promise<void> {
+  await Promise.all([
+    once(st.runs, () =>
+      st.runs.createTable().catch((e: unknown) => {
+        if ((e as RestError).statusCode !== 409) throw e;
+      }),
+    ),
+    once(st.queue, () => st.queue.createIfNotExists()),
+  ]);
+}
+
+function toRun(e: RunEntity): SweepRun {
+  return {
+    runId: e.partitionKey,
+    maxRemovals: e.maxRemovals,
+    reserved: e.reserved,
+    pagesEnqueued: e.pagesEnqueued,
+    pagesDone: e.pagesDone,
+    targets: e.targets,
+    removed: e.removed,
+    failed: e.failed,
+    deferred: e.deferred,
+    reportedOnly: e.reportedOnly,
+    findings: JSON.parse(e.findings || "{}") as Record<string, number>,
+    held: JSON.parse(e.held || "{}") as Record<string, number>,
+    startedAt: e.startedAt,
+    dryRun: e.dryRun,
+  };
+}
+
+export async function readSweepRun(st: FanoutStorage, runId: string): Promise<SweepRun | undefined> {
+  await ensure(st);
+  try {
+    return toRun(await st.runs.getEntity<RunEntity>(runId, RUN_ROW));
+  } catch (e) {
+    if (e instanceof RestError && e.statusCode === 404) return undefined;
+    throw e;
+  }
+}
+
+/** Read-modify-write of the run record under its ETag; `change` may run more than once. */
+async function updateRun(
+  st: FanoutStorage,
+  runId: string,
+  change: (run: SweepRun) => Partial<SweepRun>,
+): Promise<SweepRun> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const e = await st.runs.getEntity<RunEntity>(runId, RUN_ROW);
+    const run = toRun(e);
+    const next = { ...run, ...change(run) };
+    try {
+      await st.runs.updateEntity(
+        {
+          partitionKey: runId,
+          rowKey: RUN_ROW,
+          reserved: next.reserved,
+          pagesEnqueued: next.pagesEnqueued,
+          pagesDone: next.pagesDone,
+          targets: next.targets,
+          removed: next.removed,
+          failed: next.failed,
+          deferred: next.deferred,
+          reportedOnly: next.reportedOnly,
+          findings: JSON.stringify(next.findings),
+          held: JSON.stringify(next.held),
+        },
+        "Merge",
+        { etag: e.etag },
+      );
+      return next;
+    } catch (err) {
+      if (!(err instanceof RestError && err.statusCode === 412)) throw err;
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * (attempt + 1))));
+    }
+  }
+  throw new Error(`sweep run ${runId}: too much contention on the run record`);
+}
+
+/** Creates a page's marker; false when it existed (the page was enqueued before). */
+async function markEnqueued(st: FanoutStorage, m: SweepPageMessage): Promise<boolean> {
+  try {
+    await st.runs.createEntity({
+      partitionKey: m.runId,
+      rowKey: `${m.collection}-${m.page}`,
+      state: "enqueued",
+    });
+    return true;
+  } catch (e) {
+    if (e instanceof RestError && e.statusCode === 409) return false;
+    throw e;
+  }
+}
+
+async function pageState(st: FanoutStorage, m: SweepPageMessage): Promise<string | undefined> {
+  try {
+    const e = await st.runs.getEntity<{ state?: string }>(m.runId, `${m.collection}-${m.page}`);
+    return e.state;
+  } catch (e) {
+    if (e instanceof RestError && e.statusCode === 404) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Starts a fanned-out sweep: the run record, then the first page of each collection on the queue.
+ * Returns the run id.
+ */
+export async function startSweepRun(
+  st: FanoutStorage,
+  opts: { runId: string; maxRemovals: number; now: number; dryRun: boolean; pageSize?: number },
+): Promise<string> {
+  await ensure(st);
+  const firsts = (Object.keys(COLLECTIONS) as SweepCollection[]).map(
+    (collection): SweepPageMessage => ({
+      runId: opts.runId,
+      collection,
+      page: 1,
+      url: firstPageUrl(collection, opts.pageSize),
+    }),
+  );
+  const entity: RunEntity = {
+    partitionKey: opts.runId,
+    rowKey: RUN_ROW,
+    maxRemovals: opts.maxRemovals,
+    reserved: 0,
+    pagesEnqueued: firsts.length,
+    pagesDone: 0,
+    targets: 0,
+    removed: 0,
+    failed: 0,
+    deferred: 0,
+    reportedOnly: 0,
+    findings: "{}",
+    held: "{}",
+    startedAt: opts.now,
+    dryRun: opts.dryRun,
+  };
+  await st.runs.createEntity(entity);
+  for (const m of firsts) {
+    await markEnqueued(st, m);
+    await st.queue.sendMessage(encodeMessage(m));
+  }
+  return opts.runId;
+}
+
+const bindingCache = new Map<string, Promise<BindingLike[]>>();
+/** Bindings are gathered once per run in each process (Key Vault is read, not Graph). */
+function bindingsFor(runId: string, deps: SweepDeps): Promise<BindingLike[]> {
+  let p = bindingCache.get(runId);
+  if (!p) {
+    p = gatherBindings(deps.vaults);
+    p.catch(() => bindingCache.delete(runId));
+    bindingCache.set(runId, p);
+    while (bindingCache.size > 8) bindingCache.delete(bindingCache.keys().next().value!);
+  }
+  return p;
+}
+
+function add(a: Partial<Record<string, number>>, b: Partial<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const src of [a, b]) for (const [k, v] of Object.entries(src)) out[k] = (out[k] ?? 0) + (v ?? 0);
+  return out;
+}
+
+export type PageResult =
+  | { status: "done"; summary: SweepSummary; run: SweepRun; nextEnqueued: boolean }
+  | { status: "skipped"; reason: "unknownRun" | "alreadyDone" };
+
+/** One page of a fanned-out sweep (the `sweepPage` function). */
+export async function runSweepPage(
+  st: FanoutStorage,
+  deps: SweepDeps,
+  m: SweepPageMessage,
+): Promise<PageResult> {
+  await ensure(st);
+  const run = await readSweepRun(st, m.runId);
+  if (!run) return { status: "skipped", reason: "unknownRun" };
+  if ((await pageState(st, m)) === "done") return { status: "skipped", reason: "alreadyDone" };
+  const type = COLLECTIONS[m.collection];
+  const page = await readTargetPage(deps.client, deps.tenantId, m.url, type);
+  let nextEnqueued = false;
+  if (page.nextLink) {
+    const next: SweepPageMessage = {
+      runId: m.runId,
+      collection: m.collection,
+      page: m.page + 1,
+      url: page.nextLink,
+    };
+    if (await markEnqueued(st, next)) {
+      await updateRun(st, m.runId, (r) => ({ pagesEnqueued: r.pagesEnqueued + 1 }));
+      await st.queue.sendMessage(encodeMessage(next));
+      nextEnqueued = true;
+    }
+  }
+  deps.onPage?.({ collection: m.collection, page: m.page, targets: page.targets.length });
+  const bindings = await bindingsFor(m.runId, deps);
+  const now = deps.now();
+  const frozen: SweepDeps = { ...deps, now: () => now };
+  // Take this page's share of the budget first: plan against what is left, reserve what the
+  // plan would use under the run record's ETag, then act with exactly that budget.
+  let share = 0;
+  await updateRun(st, m.runId, (r) => {
+    const left = Math.max(0, r.maxRemovals - r.reserved);
+    const plan = planSweep(
+      { targets: page.targets, bindings, selfIds: deps.selfIds },
+      { ...deps.policy, maxRemovals: left },
+      now,
+    );
+    share = plan.removals.length;
+    return { reserved: r.reserved + share };
+  });
+  const summary = emptySummary();
+  await sweepPage(
+    { ...frozen, policy: { ...deps.policy, maxRemovals: share } },
+    bindings,
+    page.targets,
+    summary,
+  );
+  const after = await updateRun(st, m.runId, (r) => ({
+    pagesDone: r.pagesDone + 1,
+    targets: r.targets + summary.targets,
+    removed: r.removed + summary.removed,
+    failed: r.failed + summary.failed,
+    deferred: r.deferred + summary.deferred,
+    reportedOnly: r.reportedOnly + summary.reportedOnly,
+    findings: add(r.findings, summary.findings),
+    held: add(r.held, summary.held),
+  }));
+  await st.runs.upsertEntity(
+    { partitionKey: m.runId, rowKey: `${m.collection}-${m.page}`, state: "done" },
+    "Merge",
+  );
+  return { status: "done", summary, run: after, nextEnqueued };
+}
+
+/** Whether every page the run enqueued is done. */
+export function isRunComplete(run: SweepRun): boolean {
+  return run.pagesDone >= run.pagesEnqueued;
+}
