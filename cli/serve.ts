@@ -356,15 +356,12 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
     if ((req.method ?? "").toUpperCase() !== "POST") throw new HttpError(405, "use POST");
     const d = byName.get(name.toLowerCase());
     if (!d) throw new HttpError(404, `cannot find function: '${oneLine(name, 80)}'`);
-    const raw = await readBody(req);
-    let input: unknown;
-    if (raw.length) {
-      const body = parseJson(raw, '{"input": …}');
-      if (typeof body !== "object" || body === null || Array.isArray(body)) {
-        throw new HttpError(400, 'expected {"input": …}');
-      }
-      input = (body as { input?: unknown }).input;
+    // As the host's admin API: a JSON object body, `{"input": …}` (`{}` for a timer).
+    const body = parseJson(await readBody(req), '{"input": …}');
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      throw new HttpError(400, 'expected a JSON object: {"input": …}');
     }
+    const input = (body as { input?: unknown }).input;
     if (d.trigger === "timer") await runTimer(d);
     else if (d.trigger === "storageQueue") {
       if (input === undefined) throw new HttpError(400, 'a queue function needs {"input": "<message>"}');

@@ -3,6 +3,7 @@
  * function definitions behind the Functions host's routes, Rollover's managed identity from the
  * sandbox, and the handlers reading the sandbox's virtual clock.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
 import { type ServeHandle, startServe } from "../../cli/serve.js";
 import type { SandboxHandle } from "../../sandbox/index.js";
@@ -54,5 +55,73 @@ export async function until<T>(
 /** Keys (by thumbprint, upper-case hex) of a directory object. */
 export function thumbprintsOf(h: SandboxHandle, objectId: string, tenantId = h.urls.tenantId): string[] {
   const o = h.ctx.directory.get(tenantId, objectId);
-  return (o?.keyCredentials ?? []).map((k) => Buffer.from(k.customKeyIdentifier, "base64").toString("hex").toUpperCase());
+  return (o?.keyCredentials ?? []).map((k) =>
+    Buffer.from(k.customKeyIdentifier, "base64").toString("hex").toUpperCase(),
+  );
+}
+
+/** A Key Vault certificate event (Event Grid schema) for a version, as the sandbox's Event Grid publishes it. */
+export function certificateEvent(
+  h: SandboxHandle,
+  eventType: string,
+  certificate: string,
+  opts: { id?: string; topic?: string; version?: string } = {},
+): Record<string, unknown> {
+  const info = opts.version
+    ? h.ctx.vault.versions(certificate).find((v) => v.version === opts.version)!
+    : h.ctx.vault.latest(certificate)!;
+  return {
+    id: opts.id ?? randomUUID(),
+    topic: opts.topic ?? h.urls.vaultResourceId,
+    subject: certificate,
+    eventType,
+    eventTime: new Date(h.ctx.clock.now()).toISOString(),
+    data: {
+      Id: info.id,
+      VaultName: h.urls.vaultName,
+      ObjectType: "Certificate",
+      ObjectName: certificate,
+      Version: info.version,
+      NBF: info.notBefore,
+      EXP: info.expires,
+    },
+    dataVersion: "1",
+    metadataVersion: "1",
+  };
+}
+
+/** Delivers one event as Event Grid does: again after any failure, until it is accepted. */
+export async function deliver(s: ServeHandle, event: unknown, attempts = 200): Promise<number> {
+  for (let i = 1; i <= attempts; i++) {
+    const res = await fetch(webhookUrl(s), {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "aeg-event-type": "Notification" },
+      body: JSON.stringify([event]),
+    });
+    await res.arrayBuffer();
+    if (res.status >= 200 && res.status <= 204) return i;
+    if (res.status !== 500) throw new Error(`delivery answered ${res.status}`);
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+  }
+  throw new Error(`event not accepted after ${attempts} attempts`);
+}
+
+/** Audit records the sandbox's Logs Ingestion received. */
+export function auditRecords(h: SandboxHandle): Array<Record<string, unknown>> {
+  return h.ctx.logs.records().map((r) => r.record as Record<string, unknown>);
+}
+
+/** A seeded Fisher-Yates shuffle. */
+export function shuffled<T>(items: readonly T[], seed = 7): T[] {
+  const out = [...items];
+  let x = seed;
+  const rnd = () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
