@@ -11,7 +11,7 @@ import { VaultEdge } from "./azure/keyvault.js";
 import { LeaseManager, STATE_TABLE, StateStore, type StorageSettings, tableClient } from "./azure/storage.js";
 import { type Config, loadConfig, type SettingKey } from "./config.js";
 import { type Policies, policiesFrom } from "./core/plan.js";
-import { RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
+import { type EngineDeps, RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
 import type { SweepDeps } from "./sweep/run.js";
 
 /** Settings the engine cannot run without. */
@@ -73,7 +73,13 @@ export function buildRollover(
 /** The rotation engine for one run, writing to `audit`. */
 export function engineFor(
   r: Rollover,
-  opts: { audit: AuditSink; now?: () => number; dryRun?: boolean; random?: () => number },
+  opts: {
+    audit: AuditSink;
+    now?: () => number;
+    dryRun?: boolean;
+    random?: () => number;
+    onBoundary?: EngineDeps["onBoundary"];
+  },
 ): RotationEngineCtor {
   return new RotationEngineCtor({
     vaults: r.vaults,
@@ -89,6 +95,7 @@ export function engineFor(
     now: opts.now ?? Date.now,
     ...(opts.random ? { random: opts.random } : {}),
     ...(opts.dryRun ? { dryRun: true } : {}),
+    ...(opts.onBoundary ? { onBoundary: opts.onBoundary } : {}),
   });
 }
 

@@ -1,0 +1,122 @@
+/**
+ * Crash safety: a rotation is killed (SIGKILL) at every step boundary in turn, then run again.
+ * After each: exactly one new Key Vault version for the renewal window, the new key on the
+ * target exactly once, the old key removed only after verification and the grace window, and a
+ * valid credential on the target at every moment we can observe (at the crash and at the end).
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { describe, expect, it } from "vitest";
+import { LEASE_CONTAINER } from "../../../shared/azure/storage.js";
+import type { Boundary } from "../../../shared/rotation/engine.js";
+import { makeEngine } from "../../helpers/engine.js";
+import { useSandbox } from "../../helpers/sandbox.js";
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const ROOT = new URL("../../../", import.meta.url).pathname;
+const BOUNDARIES: Boundary[] = [
+  "before-renew",
+  "after-renew",
+  "before-attach",
+  "after-attach",
+  "before-verify",
+  "after-verify",
+  "before-retire",
+  "after-retire",
+];
+
+describe("crash safety: SIGKILL at every step boundary, then run again", () => {
+  const sb = useSandbox({ seed: "empty", azurite: true });
+
+  function validKeys(appId: string): number {
+    const { ctx, urls } = sb();
+    const now = ctx.clock.now();
+    return ctx.directory
+      .get(urls.tenantId, appId)!
+      .keyCredentials.filter((k) => Date.parse(k.startDateTime) <= now && now < Date.parse(k.endDateTime))
+      .length;
+  }
+
+  /** Runs the child without blocking this process, which serves the sandbox it talks to. */
+  function runChild(
+    certificate: string,
+    crashAt?: Boundary,
+  ): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
+    const { env } = sb();
+    const child = spawn(process.execPath, ["--import", "tsx", "test/integration/rotation/crash-child.ts"], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...env,
+        ROLLOVER_TEST_CERTIFICATE: certificate,
+        ...(crashAt ? { ROLLOVER_TEST_CRASH_AT: crashAt } : {}),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    return new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, stderr })));
+  }
+
+  /** A dead process's lease expires by itself; the test breaks it instead of waiting. */
+  async function expireLeases(): Promise<void> {
+    const container = BlobServiceClient.fromConnectionString(
+      sb().env.AzureWebJobsStorage!,
+    ).getContainerClient(LEASE_CONTAINER);
+    for await (const b of container.listBlobsFlat()) {
+      if (b.properties.leaseState === "leased")
+        await container.getBlobClient(b.name).getBlobLeaseClient().breakLease(0);
+    }
+  }
+
+  for (const [i, boundary] of BOUNDARIES.entries()) {
+    it(`killed ${boundary}`, async () => {
+      const { ctx, urls } = sb();
+      const t = urls.tenantId;
+      ctx.directory.grantAppRole(t, ctx.managedIdentity.objectId, "Application.Read.All");
+      const name = `crash-${i}`;
+      const app = ctx.directory.createApplication(t, { displayName: name });
+      const now = ctx.clock.now();
+      const v1 = await ctx.vault.createCertificate(name, {
+        tags: { "rollover-target": app.id },
+        notBefore: Math.floor((now - 340 * DAY) / 1000),
+        expires: Math.floor((now + 25 * DAY) / 1000),
+      });
+      ctx.directory.addKeyCredential(t, app.id, { certificateDer: v1.cerDer });
+      const { engine } = makeEngine(sb());
+      const ref = { vaultName: `127.0.0.1:${new URL(urls.vaultUrl).port}`, certificateName: name };
+
+      if (boundary.endsWith("retire")) {
+        // Get to the grace window first, then past it.
+        const first = await engine.reconcile(ref);
+        expect(first.reason).toBe("GraceWindowOpen");
+        await ctx.clock.advance(73 * HOUR);
+      }
+
+      const crashed = await runChild(name, boundary);
+      expect(crashed.signal, crashed.stderr).toBe("SIGKILL");
+      expect(validKeys(app.id)).toBeGreaterThanOrEqual(1);
+
+      await expireLeases();
+      let out = await engine.reconcile(ref);
+      if (out.reason === "GraceWindowOpen") {
+        await ctx.clock.advance(73 * HOUR);
+        out = await engine.reconcile(ref);
+      }
+      expect(out.result, out.message).toBe("converged");
+
+      const versions = ctx.vault.versions(name);
+      expect(versions).toHaveLength(2);
+      const latest = ctx.vault.latest(name)!;
+      const keys = ctx.directory.get(t, app.id)!.keyCredentials;
+      const thumb = (der: Uint8Array) => createHash("sha1").update(der).digest("hex").toUpperCase();
+      expect(keys.filter((k) => thumb(k.key) === latest.thumbprintHex)).toHaveLength(1);
+      expect(keys).toHaveLength(1);
+      expect(validKeys(app.id)).toBe(1);
+    });
+  }
+});
