@@ -31,12 +31,17 @@ describe("keyVaultEvents and reconcile through serve", () => {
     expect(thumbprintsOf(h, app.id).sort()).toEqual([before.thumbprintHex, renewed.thumbprintHex].sort());
     // verified: Entra issued a token for the new certificate
     expect(
-      h.ctx.signIns.entries().some((e) => e.clientId === app.appId && e.success && e.credential === renewed.thumbprintHex),
+      h.ctx.signIns
+        .entries()
+        .some((e) => e.clientId === app.appId && e.success && e.credential === renewed.thumbprintHex),
     ).toBe(true);
     const deliveries = h.eventGrid.deliveries({ subscription: "rollover" });
     const types = new Set(deliveries.filter((d) => d.subject === app.certificate).map((d) => d.eventType));
     expect(types).toEqual(
-      new Set(["Microsoft.KeyVault.CertificateNearExpiry", "Microsoft.KeyVault.CertificateNewVersionCreated"]),
+      new Set([
+        "Microsoft.KeyVault.CertificateNearExpiry",
+        "Microsoft.KeyVault.CertificateNewVersionCreated",
+      ]),
     );
     expect(deliveries.filter((d) => d.outcome === "failed")).toEqual([]);
 
@@ -52,7 +57,9 @@ describe("keyVaultEvents and reconcile through serve", () => {
     // Every step reached the audit table.
     await s.idle();
     const records = h.ctx.logs.records().map((r) => r.record as Record<string, unknown>);
-    const forApp = records.filter((r) => r.CertificateName === app.certificate || r.TargetObjectId === app.id);
+    const forApp = records.filter(
+      (r) => r.CertificateName === app.certificate || r.TargetObjectId === app.id,
+    );
     const steps = forApp.map((r) => `${r.Action}:${r.Outcome}`);
     expect(steps).toEqual(
       expect.arrayContaining(["renew:succeeded", "attach:succeeded", "verify:succeeded", "retire:succeeded"]),

@@ -125,3 +125,32 @@ export function shuffled<T>(items: readonly T[], seed = 7): T[] {
   }
   return out;
 }
+
+/** An Azure Monitor alert in the common alert schema (a log search alert) with custom properties. */
+export function commonAlert(customProperties: Record<string, string>, monitorCondition = "Fired") {
+  return {
+    schemaId: "azureMonitorCommonAlertSchema",
+    data: {
+      essentials: {
+        alertId:
+          "/subscriptions/00000000-0000-4000-8000-000000000001/providers/Microsoft.AlertsManagement/alerts/1b2c3d4e",
+        alertRule: "Rollover: rotation step failed",
+        severity: "Sev2",
+        signalType: "Log",
+        monitorCondition,
+        monitoringService: "Log Alerts V2",
+        alertTargetIDs: [
+          "/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/rg/providers/microsoft.operationalinsights/workspaces/law",
+        ],
+        configurationItems: [],
+        originAlertId: "4d5e6f",
+        firedDateTime: "2026-11-27T10:00:00.000Z",
+        description: "",
+        essentialsVersion: "1.0",
+        alertContextVersion: "1.0",
+      },
+      alertContext: {},
+      customProperties,
+    },
+  };
+}
