@@ -47,6 +47,11 @@ export const Reason = {
   GuardLastValidCredential: "GuardLastValidCredential",
   GuardRemovalCap: "GuardRemovalCap",
   ReportOnly: "ReportOnly",
+  // Run outcomes
+  Locked: "Locked",
+  ReadFailed: "ReadFailed",
+  PassLimit: "PassLimit",
+  Error: "Error",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
@@ -93,4 +98,8 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   GuardLastValidCredential: "Held back: it would leave the target with no valid credential.",
   GuardRemovalCap: "Deferred: the per-run removal cap was reached.",
   ReportOnly: "Reported only: sweep mode is report.",
+  Locked: "Another run holds this binding's lease; this run changed nothing.",
+  ReadFailed: "Reading the binding's state failed (throttling past retries, an outage); nothing was changed.",
+  PassLimit: "The run stopped after its step limit; the next run continues.",
+  Error: "An unexpected error; nothing further was changed in this run.",
 };

@@ -130,7 +130,7 @@ export class RotationEngine {
         result: "locked",
         phase: "pending",
         steps: [],
-        reason: "Locked",
+        reason: Reason.Locked,
         message: "another run holds this binding's lease",
       };
     }
@@ -259,7 +259,21 @@ export class RotationEngine {
     let nearExpiry = opts.nearExpiryEvent === true;
     let phase: Phase = "pending";
     for (let pass = 0; pass < MAX_PASSES; pass++) {
-      const g = await this.gather(ref, nearExpiry);
+      let g: Gathered | BindingOutcome;
+      try {
+        g = await this.gather(ref, nearExpiry);
+      } catch (e) {
+        // Reading failed (throttled past the SDK's retries, an outage): nothing was changed in this
+        // pass, so stop cleanly; the next run (or Event Grid's retry) starts again from what it reads.
+        const message = `could not read the binding's state: ${errorSummary(e)}`;
+        this.emit(ref, undefined, undefined, {
+          action: "error",
+          outcome: "failed",
+          reason: Reason.ReadFailed,
+          message,
+        });
+        return this.stop(ref, "failed", phase, steps, Reason.ReadFailed, message);
+      }
       if ("result" in g) {
         this.emit(ref, undefined, undefined, {
           action: "refuse",
@@ -352,7 +366,7 @@ export class RotationEngine {
       "waiting",
       phase,
       steps,
-      "PassLimit",
+      Reason.PassLimit,
       `stopped after ${MAX_PASSES} steps; the next run continues`,
     );
   }

@@ -5,6 +5,7 @@
  */
 import type { VaultEdge } from "../azure/keyvault.js";
 import { bindingFromTags } from "../core/binding.js";
+import { Reason } from "../core/reasons.js";
 import { mapWithConcurrency } from "./concurrency.js";
 import type { BindingOutcome, BindingRef, RotationEngine } from "./engine.js";
 
@@ -41,7 +42,7 @@ export async function reconcileAll(
         result: "failed",
         phase: "pending",
         steps: [],
-        reason: "Error",
+        reason: Reason.Error,
         message: (e as Error).message,
       };
     }
