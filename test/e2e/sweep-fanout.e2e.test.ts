@@ -1,0 +1,66 @@
+/**
+ * The sweep fanned out over the queue: on `scale:10000` the reconcile timer enqueues the first
+ * page of applications and of service principals, and each sweepPage invocation enqueues the
+ * next link (pages of 999). Two serve instances poll the same queue; the run's removal budget in
+ * Table storage holds the cap across both: exactly the cap is removed, the rest is reported as
+ * deferred.
+ */
+import { describe, expect, it } from "vitest";
+import { scaleObjectId } from "../../sandbox/seeds.js";
+import { fanoutStorage, isRunComplete, readSweepRun } from "../../shared/sweep/fanout.js";
+import { useSandbox } from "../helpers/sandbox.js";
+import { auditRecords, until, useServe } from "./serve-helpers.js";
+
+const CAP = 10;
+const N = 10_000;
+const settings = { ROLLOVER_SWEEP_MODE: "remove", ROLLOVER_MAX_REMOVALS_PER_RUN: String(CAP) };
+const sb = useSandbox({ seed: `scale:${N}`, azurite: true });
+const pagesBy: Record<string, string[]> = { a: [], b: [] };
+const pageLine = /^\[sweepPage\] sweep \S+ (applications|servicePrincipals) page (\d+):/;
+const serveA = useServe(sb, { settings, log: (l) => pageLine.test(l) && pagesBy.a!.push(l) });
+const serveB = useServe(sb, { settings, log: (l) => pageLine.test(l) && pagesBy.b!.push(l) });
+
+describe("sweep fan-out over the queue", () => {
+  it("pages the tenant at 999 over the queue, across instances, and removes exactly the cap", {
+    timeout: 2120_000,
+  }, async () => {
+    const h = sb();
+    const a = serveA();
+    serveB();
+    // Rollover's identity reads every application and owns the first few hundred, so it may
+    // remove their expired keys (Application.ReadWrite.OwnedBy).
+    const mi = h.ctx.managedIdentity.objectId;
+    h.ctx.directory.grantAppRole(h.urls.tenantId, mi, "Application.Read.All");
+    h.ctx.directory.grantAppRole(h.urls.tenantId, mi, "Application.ReadWrite.OwnedBy");
+    for (let i = 0; i < 300; i++) h.ctx.directory.addOwner(h.urls.tenantId, scaleObjectId(i), mi);
+    const { sweepRunId } = (await a.fireTimer("reconcile")) as { sweepRunId: string };
+    const st = fanoutStorage({ connectionString: h.env.AzureWebJobsStorage });
+    const run = await until(
+      async () => {
+        const r = await readSweepRun(st, sweepRunId);
+        return r && isRunComplete(r) ? r : undefined;
+      },
+      "the sweep run to finish",
+      120_000,
+    );
+    // applications: 10,000 → 11 pages; service principals: 10,000 + Rollover's identity → 11 pages
+    const expectedPages = Math.ceil(N / 999) + Math.ceil((N + 1) / 999);
+    expect(run.pagesEnqueued).toBe(expectedPages);
+    expect(run.pagesDone).toBe(expectedPages);
+    expect(run.targets).toBe(2 * N + 1);
+    // every page was one queue message handled by one of the two instances
+    const handled = [...pagesBy.a!, ...pagesBy.b!].map((l) => pageLine.exec(l)!.slice(1, 3).join(":"));
+    expect(handled).toHaveLength(expectedPages);
+    expect(new Set(handled).size).toBe(expectedPages);
+    // the cap held across instances: exactly CAP removals, the rest deferred and reported
+    expect(run.removed).toBe(CAP);
+    expect(run.reserved).toBe(CAP);
+    expect(run.deferred).toBeGreaterThan(0);
+    await a.idle();
+    const records = auditRecords(h).filter((r) => r.RunId === sweepRunId);
+    expect(records.filter((r) => r.Action === "sweepRemoval" && r.Outcome === "succeeded")).toHaveLength(CAP);
+    expect(
+      records.filter((r) => r.Action === "sweepDeferred" && r.Reason === "GuardRemovalCap"),
+    ).toHaveLength(run.deferred);
+  });
+});
