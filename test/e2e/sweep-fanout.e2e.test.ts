@@ -22,7 +22,7 @@ const serveB = useServe(sb, { settings, log: (l) => pageLine.test(l) && pagesBy.
 
 describe("sweep fan-out over the queue", () => {
   it("pages the tenant at 999 over the queue, across instances, and removes exactly the cap", {
-    timeout: 2120_000,
+    timeout: 240_000,
   }, async () => {
     const h = sb();
     const a = serveA();
