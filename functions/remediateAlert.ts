@@ -76,7 +76,7 @@ export function remediateAlertHandler(rt: Runtime) {
       context.log(`remediateAlert: ${out.body.result} (${out.body.reason}) ${out.body.message}`);
       return {
         status: out.status,
-        jsonBody: out.body,
+        jsonBody: out.status >= 400 ? { error: oneLine(out.body.message), ...out.body } : out.body,
         ...(out.status === 503 ? { headers: { "Retry-After": "20" } } : {}),
       };
     } catch (e) {
