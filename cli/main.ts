@@ -176,6 +176,28 @@ export function buildProgram(): Command {
       }
     });
 
+  program
+    .command("serve")
+    .description(
+      "Run the Functions app locally under the Functions host's routes (Event Grid webhook, /api, timers, queues).",
+    )
+    .option("--port <n>", "HTTP port on 127.0.0.1 (0 picks a free one)", "0")
+    .action(async (opts: { port: string }) => {
+      const { runServeCli } = await import("./serve.js");
+      await runServeCli({ port: parseCount(opts.port, "--port") });
+      await new Promise<never>(() => {});
+    });
+
+  program
+    .command("demo")
+    .description(
+      "Run the whole product on a local sandbox tenant and print a before/after report and the audit trail.",
+    )
+    .action(async () => {
+      const { demoMain } = await import("./demo.js");
+      process.exitCode = await demoMain(process.argv.slice(2));
+    });
+
   const audit = program.command("audit").description("The audit trail.");
   audit
     .command("verify")

@@ -17,7 +17,12 @@
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { HttpRequest, type HttpResponseInit, InvocationContext, type Timer } from "@azure/functions";
+import azureFunctions, { type HttpResponseInit, type Timer } from "@azure/functions";
+
+// @azure/functions is CommonJS whose named exports Node's ESM loader cannot see: take the
+// classes from the default export.
+const { HttpRequest, InvocationContext } = azureFunctions;
+type InvocationContext = InstanceType<typeof InvocationContext>;
 import type { QueueClient } from "@azure/storage-queue";
 import { CronExpressionParser } from "cron-parser";
 import { type FunctionDefinition, functionDefinitions } from "../functions/definitions.js";

@@ -88,7 +88,13 @@ export class TokenService {
         algorithms: ["RS256"],
       }).catch((e: unknown) => {
         if ((e as { code?: string }).code !== "ERR_JWT_EXPIRED" || this.clock.offset === 0) throw e;
-        return jwtVerify(token, key, { currentDate: new Date(this.clock.now() - this.clock.offset), algorithms: ["RS256"] });
+        // Expired on the virtual clock: accept it while it is unexpired on the real clock
+        // (exp + offset > virtual now ⟺ exp > real now); nbf is still judged on the virtual clock.
+        return jwtVerify(token, key, {
+          currentDate: new Date(this.clock.now()),
+          clockTolerance: Math.ceil(this.clock.offset / 1000),
+          algorithms: ["RS256"],
+        });
       });
       const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
       if (!aud.some((a) => a !== undefined && wanted.includes(a))) {
