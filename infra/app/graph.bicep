@@ -1,10 +1,12 @@
 // Microsoft Entra objects and Microsoft Graph permissions (Bicep Microsoft Graph extension).
 //
-// Self mode, the default, needs NO Graph permission at all: the target rolls its own key with
-// addKey/removeKey, proving possession of its current certificate with a JWT that Key Vault
-// signs. Only managed mode (for a target with no valid certificate left) acts as Rollover's
-// identity, and then with Application.ReadWrite.OwnedBy: it can change only the applications
-// that identity owns. Application.ReadWrite.All is never granted.
+// Self mode, the default, needs NO Graph permission to change a key: the target rolls its own key
+// with addKey/removeKey, proving possession of its current certificate with a JWT that Key Vault
+// signs. Rollover's identity only *reads*: the target's keyCredentials before each step and every
+// application and service principal in the sweep, which takes Application.Read.All (read-only).
+// Only managed mode (for a target with no valid certificate left) writes as Rollover's identity,
+// and then with Application.ReadWrite.OwnedBy: it can change only the applications that identity
+// owns. Application.ReadWrite.All is never granted.
 //
 // The alert webhook's app registration is here too: Azure Monitor's Action Group service
 // principal gets its ActionGroupsSecureWebhook role, so alert calls to remediateAlert carry an
@@ -24,14 +26,24 @@ param webhookAppName string
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var actionGroupAppId = '461e8683-5575-4561-ac7f-899cc907d62a' // Azure Monitor Action Group
 
-// Application.ReadWrite.OwnedBy, the only Graph application permission Rollover may hold.
+// Application.ReadWrite.OwnedBy, the only Graph application permission that lets Rollover write.
 var applicationReadWriteOwnedByRoleId = '18a4783c-866b-4cc7-a460-3d5e5662c884'
+// Application.Read.All: read applications and service principals (no writes).
+var applicationReadAllRoleId = '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30'
 
 var webhookRoleValue = 'ActionGroupsSecureWebhook'
 var webhookRoleId = guid(webhookAppName, webhookRoleValue)
 
 resource graphSp 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: microsoftGraphAppId
+}
+
+// Why: the engine reads a target's keyCredentials before every step, and the sweep reads every
+// application and service principal (paged, $select of credentials only). Read-only.
+resource readApplications 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+  appRoleId: applicationReadAllRoleId
+  principalId: appPrincipalId
+  resourceId: graphSp.id
 }
 
 // Why: managed mode PATCHes keyCredentials of targets that Rollover's identity owns, for

@@ -429,8 +429,13 @@ describe("role assignments", () => {
     const graphCode = code["infra/app/graph.bicep"] as string;
     const appRoles = resources(graph, "Microsoft.Graph/appRoleAssignedTo");
     const onGraph = appRoles.filter((r) => /resourceId: graphSp\.id/.test(r.body));
-    expect(onGraph).toHaveLength(1);
-    expect(onGraph[0]?.body).toMatch(/appRoleId: applicationReadWriteOwnedByRoleId/);
+    // Exactly two Graph app roles: read (always) and OwnedBy (managed mode only).
+    expect(onGraph).toHaveLength(2);
+    expect(onGraph.map((r) => /appRoleId: (\w+)/.exec(r.body)?.[1]).sort()).toEqual([
+      "applicationReadAllRoleId",
+      "applicationReadWriteOwnedByRoleId",
+    ]);
+    expect(graphCode).toContain("var applicationReadAllRoleId = '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30'");
     expect(graphCode).toContain(`var applicationReadWriteOwnedByRoleId = '${APPLICATION_READWRITE_OWNEDBY}'`);
     expect(graphCode).toMatch(
       /resource \w+ 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(managedMode\)/,
