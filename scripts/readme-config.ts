@@ -9,4 +9,6 @@ const next = readme.replace(
   () => `<!-- config-table:start -->\n${renderConfigTable()}\n<!-- config-table:end -->`,
 );
 if (next !== readme) writeFileSync(path, next);
-process.stdout.write(next !== readme ? "README.md configuration table updated\n" : "README.md configuration table is current\n");
+process.stdout.write(
+  next !== readme ? "README.md configuration table updated\n" : "README.md configuration table is current\n",
+);

@@ -211,7 +211,7 @@ describe("verifyChains", () => {
         replaced.Hash = hashRecord(replaced);
         forged[k] = replaced;
         const report = verifyChains(forged);
-        expect(report.ok).toBe(k === records.length - 1 ? true : false);
+        expect(report.ok).toBe(k === records.length - 1);
         if (k < records.length - 1) {
           expect(report.chains[0]!.firstBroken!.kind).toBe("brokenLink");
           expect(report.chains[0]!.firstBroken!.sequence).toBe(k + 2);
