@@ -213,3 +213,15 @@ describe("bad input at every HTTP entry point → 4xx, one line, no change", () 
     expect(added.filter((r) => r.Action !== "alert")).toEqual([]);
   });
 });
+
+describe("the admin route runs a function now", () => {
+  it("POST /admin/functions/flushAudit with {} → 202", async () => {
+    const s = serve();
+    const res = await fetch(`${s.url}/admin/functions/flushAudit`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "x-functions-key": s.functionKey },
+      body: "{}",
+    });
+    expect(res.status).toBe(202);
+  });
+});
