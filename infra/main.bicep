@@ -293,6 +293,7 @@ module functionApp 'app/function.bicep' = {
     sweepAllowList: sweepAllowList
     sweepDenyList: sweepDenyList
     graphBaseUrl: graphBaseUrl
+    alertWebhookAudiences: '${graph.outputs.webhookIdentifierUri},${graph.outputs.webhookAppId}'
     logLevel: logLevel
     extraAppSettings: extraAppSettings
   }

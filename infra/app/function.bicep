@@ -43,6 +43,9 @@ param sweepAllowList array
 param sweepDenyList array
 param graphBaseUrl string
 param logLevel string
+@description('Accepted audiences of the alert webhook\'s secure-webhook tokens (identifier URI, client id).')
+param alertWebhookAudiences string
+
 param extraAppSettings object
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -163,6 +166,9 @@ var appSettings = {
   ROLLOVER_ALLOW_LIST: join(sweepAllowList, ',')
   ROLLOVER_DENY_LIST: join(sweepDenyList, ',')
   ROLLOVER_LOG_LEVEL: logLevel
+  // remediateAlert accepts only the action group's Entra token for the webhook app (secure webhook).
+  ROLLOVER_ALERT_SECURE_WEBHOOK: 'true'
+  ROLLOVER_ALERT_WEBHOOK_AUDIENCES: alertWebhookAudiences
 }
 
 output id string = site.id

@@ -137,6 +137,8 @@ const SET_BY_INFRA: Partial<Record<SettingKey, string>> = {
   allowList: "operator guardrail",
   denyList: "operator guardrail",
   logLevel: "operators raise it while investigating",
+  alertSecureWebhook: "the action group calls remediateAlert as a secure webhook: its Entra token is checked",
+  alertWebhookAudiences: "the alert webhook app registration that graph.bicep creates",
 };
 
 /** Settings left to the code's defaults, and why (extraAppSettings can still set any of them). */
@@ -152,6 +154,7 @@ const LEFT_TO_DEFAULTS: Partial<Record<SettingKey, string>> = {
   removeExpiredSecrets: "on by default; only acts in remove mode",
   concurrency: "sized for a Flex Consumption instance",
   verifyTimeoutSeconds: "Entra replication delay, not a deployment choice",
+  alertActionGroupAppId: "Azure Monitor's Action Group application id is the same in every public-cloud tenant",
 };
 
 /**
