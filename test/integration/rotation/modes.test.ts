@@ -44,6 +44,41 @@ describe("rotation engine: managed mode, blueprints, locking, lost state", () =>
     expect(signIns.map((e) => e.credential)).toContain(ctx.vault.latest(bp.certificate)!.thumbprintHex);
   });
 
+  it("agent identity blueprint in managed mode: PATCH on the type-cast path, then retire", async () => {
+    const { engine } = makeEngine(sb(), { settings: { ROLLOVER_MANAGED_MODE: "true" } });
+    const { ctx, urls } = sb();
+    const t = urls.tenantId;
+    const bp = ctx.directory.createApplication(t, {
+      displayName: "managed-blueprint",
+      kind: "agentIdentityBlueprint",
+    });
+    ctx.directory.addOwner(t, bp.id, ctx.managedIdentity.objectId);
+    const now = ctx.clock.now();
+    const v1 = await ctx.vault.createCertificate("managed-blueprint", {
+      tags: {
+        "rollover-target": bp.id,
+        "rollover-target-type": "agentIdentityBlueprint",
+        "rollover-mode": "managed",
+      },
+      notBefore: Math.floor((now - 400 * 86_400_000) / 1000),
+      expires: Math.floor((now - 2 * 86_400_000) / 1000),
+    });
+    ctx.directory.addKeyCredential(t, bp.id, { certificateDer: v1.cerDer });
+    const ref = { vaultName: vaultName(), certificateName: "managed-blueprint" };
+    const out = await engine.reconcile(ref);
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach", "verify", "wait"]);
+    expect(out.steps[1]).toMatchObject({ kind: "attach", mode: "managed" });
+    await ctx.clock.advance(73 * HOUR);
+    const last = await engine.reconcile(ref);
+    expect(last.steps.map((s) => s.kind)).toEqual(["retire", "none"]);
+    expect(last.steps[0]).toMatchObject({ kind: "retire", mode: "managed" });
+    const keys = ctx.directory.get(t, bp.id)!.keyCredentials;
+    expect(keys).toHaveLength(1);
+    expect(Buffer.from(keys[0]!.key).equals(Buffer.from(ctx.vault.latest("managed-blueprint")!.cerDer))).toBe(
+      true,
+    );
+  });
+
   it("a target in another tenant: read and rotated as itself (self mode), verified in its tenant", async () => {
     const { engine } = makeEngine(sb(), { settings: { ROLLOVER_MANAGED_MODE: "true" } });
     const { ctx } = sb();
