@@ -316,10 +316,13 @@ export class RotationEngine {
         return this.stop(ref, "waiting", plan.phase, steps, step.reason, `waiting${until}`);
       }
       if (step.kind === "refuse") {
+        // Refusals that need a person (a certificate Key Vault cannot renew alone, a target with
+        // no key to sign with) are recorded as failed, so the rotation-failure alert fires.
+        const needsPerson = step.reason === Reason.RenewalNotSupported || step.reason === Reason.NoSigningKey;
         this.deps.audit.emit({
           ...base,
           action: "refuse",
-          outcome: "skipped",
+          outcome: needsPerson ? "failed" : "skipped",
           reason: step.reason,
           message: step.message,
         });

@@ -79,6 +79,31 @@ describe("rotation engine: managed mode, blueprints, locking, lost state", () =>
     );
   });
 
+  it("a certificate Key Vault cannot renew alone (Unknown issuer) is refused with an alert-worthy record; nothing changes", async () => {
+    const { engine, audit } = makeEngine(sb());
+    const { ctx, urls } = sb();
+    const t = urls.tenantId;
+    const app = ctx.directory.createApplication(t, { displayName: "csr-merge-app" });
+    const now = ctx.clock.now();
+    const v1 = await ctx.vault.createCertificate("csr-merge", {
+      policy: { issuerName: "Unknown" },
+      tags: { "rollover-target": app.id },
+      notBefore: Math.floor((now - 340 * 86_400_000) / 1000),
+      expires: Math.floor((now + 20 * 86_400_000) / 1000),
+    });
+    ctx.directory.addKeyCredential(t, app.id, { certificateDer: v1.cerDer });
+    const out = await engine.reconcile({ vaultName: vaultName(), certificateName: "csr-merge" });
+    expect(out.result).toBe("refused");
+    expect(out.reason).toBe("RenewalNotSupported");
+    expect(ctx.vault.versions("csr-merge")).toHaveLength(1);
+    expect(ctx.directory.get(t, app.id)!.keyCredentials).toHaveLength(1);
+    expect(audit.events.find((e) => e.certificateName === "csr-merge")).toMatchObject({
+      action: "refuse",
+      outcome: "failed",
+      reason: "RenewalNotSupported",
+    });
+  });
+
   it("a target in another tenant: read and rotated as itself (self mode), verified in its tenant", async () => {
     const { engine } = makeEngine(sb(), { settings: { ROLLOVER_MANAGED_MODE: "true" } });
     const { ctx } = sb();
