@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 const main = new URL("../dist/cli/main.js", import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   process.stderr.write(
-    "rollover: not built yet. Run `npm ci` (or `npm run build`) in the repository root first.\n",
+    "rollover: not built yet. Run `npm ci` (or `npx tsc -p tsconfig.build.json`) in the repository root first.\n",
   );
   process.exit(2);
 }

@@ -132,6 +132,9 @@ export function resetTenant(ctx: SandboxContext): void {
       kind: "managedIdentity",
     });
   }
+  // Every deployment grants Rollover's identity Application.Read.All (it reads targets and sweeps
+  // the tenant; docs/permissions.md), so every seed does too.
+  ctx.directory.grantAppRole(home, ctx.managedIdentity.objectId, "Application.Read.All");
 }
 
 export async function seedTenant(ctx: SandboxContext, seed: SeedName): Promise<void> {
