@@ -219,16 +219,7 @@ export class RotationEngine {
     let lastError: unknown;
     for (const v of candidates) {
       const m = await vault.material(ref.certificateName, v.version);
-      const client = this.deps.graph.client(
-        certificateCredential({
-          authorityHost: this.deps.authorityHost,
-          tenantId,
-          clientId: binding.clientId!,
-          certificate: m,
-          sign: vault.signer(m.kid),
-          now: this.deps.now,
-        }),
-      );
+      const client = this.targetGraph(tenantId, binding.clientId!, m, vault);
       try {
         return await this.deps.graph.getTarget(client, tenantId, binding.targetType, binding.targetId);
       } catch (e) {
@@ -427,14 +418,7 @@ export class RotationEngine {
         this.checkLease(signal);
         await this.boundary("before-attach");
         if (step.mode === "self") {
-          const signer = await vault.material(ref.certificateName, step.signWith!);
-          const client = this.targetGraph(tenantId, target, signer, vault);
-          const proof = await proofOfPossession({
-            objectId: target.id,
-            certificate: signer,
-            sign: vault.signer(signer.kid),
-            now: this.deps.now(),
-          });
+          const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
           await this.deps.graph.addKey(
             client,
             g.binding.targetType,
@@ -512,14 +496,7 @@ export class RotationEngine {
         this.checkLease(signal);
         await this.boundary("before-retire");
         if (step.mode === "self") {
-          const signer = await vault.material(ref.certificateName, step.signWith!);
-          const client = this.targetGraph(tenantId, target, signer, vault);
-          const proof = await proofOfPossession({
-            objectId: target.id,
-            certificate: signer,
-            sign: vault.signer(signer.kid),
-            now: this.deps.now(),
-          });
+          const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
           await this.deps.graph.removeKey(client, g.binding.targetType, target.id, step.keyId, proof);
         } else {
           await this.deps.graph.updateKeyCredentials(
@@ -546,12 +523,33 @@ export class RotationEngine {
     }
   }
 
-  private targetGraph(tenantId: string, target: Target, signer: VersionMaterial, vault: VaultEdge): Client {
+  /**
+   * Self mode: a Graph client signed in as the target and a proof-of-possession, both made with
+   * the key of `signWith` (a version whose certificate is on the target) by Key Vault's sign.
+   */
+  private async asTarget(
+    vault: VaultEdge,
+    ref: BindingRef,
+    tenantId: string,
+    target: Target,
+    signWith: string,
+  ): Promise<{ client: Client; proof: string }> {
+    const signer = await vault.material(ref.certificateName, signWith);
+    const proof = await proofOfPossession({
+      objectId: target.id,
+      certificate: signer,
+      sign: vault.signer(signer.kid),
+      now: this.deps.now(),
+    });
+    return { client: this.targetGraph(tenantId, target.appId, signer, vault), proof };
+  }
+
+  private targetGraph(tenantId: string, clientId: string, signer: VersionMaterial, vault: VaultEdge): Client {
     return this.deps.graph.client(
       certificateCredential({
         authorityHost: this.deps.authorityHost,
         tenantId,
-        clientId: target.appId,
+        clientId,
         certificate: signer,
         sign: vault.signer(signer.kid),
         now: this.deps.now,

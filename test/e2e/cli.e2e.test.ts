@@ -3,40 +3,21 @@
  * `env`, nothing else. A dry run changes nothing; `apply --yes` rotates what is due and sweeps;
  * `audit verify` checks what the runs wrote.
  */
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { DEMO } from "../../sandbox/seeds.js";
+import { rollover } from "../helpers/cli.js";
 import { useSandbox } from "../helpers/sandbox.js";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
 
 describe("rollover CLI against the sandbox", () => {
   const sb = useSandbox({ seed: "demo", azurite: true });
 
-  function rollover(
-    args: string[],
-    extra: Record<string, string> = {},
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", ...sb().env, ...extra },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
-  }
+  const run = (args: string[], extra: Record<string, string> = {}) =>
+    rollover(args, { PATH: process.env.PATH ?? "", ...sb().env, ...extra });
 
   it("plan (live) is a dry run: it names the steps and changes nothing", async () => {
     const { ctx } = sb();
     const versions = ctx.vault.versions(DEMO.apps.payments.certificate).length;
-    const r = await rollover(["plan", "--json"]);
+    const r = await run(["plan", "--json"]);
     expect(r.code === 0 || r.code === 3, r.stderr).toBe(true);
     const out = JSON.parse(r.stdout);
     expect(out.dryRun).toBe(true);
@@ -50,7 +31,7 @@ describe("rollover CLI against the sandbox", () => {
 
   it("apply --yes rotates what is due; audit verify passes over what it wrote", async () => {
     const { ctx, urls } = sb();
-    const r = await rollover(["apply", "--yes", "--json"], { ROLLOVER_MANAGED_MODE: "true" });
+    const r = await run(["apply", "--yes", "--json"], { ROLLOVER_MANAGED_MODE: "true" });
     expect([0, 3], r.stderr).toContain(r.code);
     const out = JSON.parse(r.stdout);
     const byName = new Map(
@@ -62,12 +43,12 @@ describe("rollover CLI against the sandbox", () => {
     expect(byName.get(DEMO.apps.payments.certificate)).toBe("waiting");
     expect(ctx.vault.versions(DEMO.apps.payments.certificate)).toHaveLength(2);
     expect(ctx.directory.get(urls.tenantId, DEMO.apps.payments.id)!.keyCredentials).toHaveLength(2);
-    const v = await rollover(["audit", "verify"]);
+    const v = await run(["audit", "verify"]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
   it("bad settings exit 2 with every problem named", async () => {
-    const r = await rollover(["apply"], {
+    const r = await run(["apply"], {
       ROLLOVER_VAULT_URLS: "http://not-https",
       ROLLOVER_GRACE_HOURS: "soon",
     });

@@ -60,3 +60,34 @@ export function makeEngine(
   };
   return { engine: new RotationEngine(deps), audit, deps, vault };
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A binding that is due for renewal: an application whose only key is the first version of a
+ * Key Vault certificate tagged with it, valid for 365 days and expiring in `expiresInDays`.
+ */
+export async function seedDueBinding(
+  sb: SandboxHandle,
+  name: string,
+  opts: { expiresInDays?: number } = {},
+): Promise<{ app: { id: string; appId: string }; ref: { vaultName: string; certificateName: string } }> {
+  const { ctx, urls } = sb;
+  const t = urls.tenantId;
+  const app = ctx.directory.createApplication(t, { displayName: name });
+  const now = ctx.clock.now();
+  const expires = now + (opts.expiresInDays ?? 25) * DAY_MS;
+  const v1 = await ctx.vault.createCertificate(name, {
+    tags: { "rollover-target": app.id },
+    notBefore: Math.floor((expires - 365 * DAY_MS) / 1000),
+    expires: Math.floor(expires / 1000),
+  });
+  ctx.directory.addKeyCredential(t, app.id, { certificateDer: v1.cerDer });
+  return { app, ref: { vaultName: sandboxVaultName(sb), certificateName: name } };
+}
+
+/** The vault's name as Rollover derives it from the sandbox URL (host:port). */
+export function sandboxVaultName(sb: SandboxHandle): string {
+  const u = new URL(sb.urls.vaultUrl);
+  return `${u.hostname}:${u.port}`;
+}

@@ -4,18 +4,16 @@
  * target exactly once, the old key removed only after verification and the grace window, and a
  * valid credential on the target at every moment we can observe (at the crash and at the end).
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, it } from "vitest";
 import { LEASE_CONTAINER } from "../../../shared/azure/storage.js";
 import type { Boundary } from "../../../shared/rotation/engine.js";
-import { makeEngine } from "../../helpers/engine.js";
+import { runNode } from "../../helpers/cli.js";
+import { makeEngine, seedDueBinding } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 
-const DAY = 86_400_000;
 const HOUR = 3_600_000;
-const ROOT = new URL("../../../", import.meta.url).pathname;
 const BOUNDARIES: Boundary[] = [
   "before-renew",
   "after-renew",
@@ -40,26 +38,13 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
   }
 
   /** Runs the child without blocking this process, which serves the sandbox it talks to. */
-  function runChild(
-    certificate: string,
-    crashAt?: Boundary,
-  ): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
-    const { env } = sb();
-    const child = spawn(process.execPath, ["--import", "tsx", "test/integration/rotation/crash-child.ts"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...env,
-        ROLLOVER_TEST_CERTIFICATE: certificate,
-        ...(crashAt ? { ROLLOVER_TEST_CRASH_AT: crashAt } : {}),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+  function runChild(certificate: string, crashAt?: Boundary) {
+    return runNode(["test/integration/rotation/crash-child.ts"], {
+      ...process.env,
+      ...sb().env,
+      ROLLOVER_TEST_CERTIFICATE: certificate,
+      ...(crashAt ? { ROLLOVER_TEST_CRASH_AT: crashAt } : {}),
     });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    return new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, stderr })));
   }
 
   /** A dead process's lease expires by itself; the test breaks it instead of waiting. */
@@ -77,18 +62,9 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
     it(`killed ${boundary}`, async () => {
       const { ctx, urls } = sb();
       const t = urls.tenantId;
-      ctx.directory.grantAppRole(t, ctx.managedIdentity.objectId, "Application.Read.All");
       const name = `crash-${i}`;
-      const app = ctx.directory.createApplication(t, { displayName: name });
-      const now = ctx.clock.now();
-      const v1 = await ctx.vault.createCertificate(name, {
-        tags: { "rollover-target": app.id },
-        notBefore: Math.floor((now - 340 * DAY) / 1000),
-        expires: Math.floor((now + 25 * DAY) / 1000),
-      });
-      ctx.directory.addKeyCredential(t, app.id, { certificateDer: v1.cerDer });
+      const { app, ref } = await seedDueBinding(sb(), name);
       const { engine } = makeEngine(sb());
-      const ref = { vaultName: `127.0.0.1:${new URL(urls.vaultUrl).port}`, certificateName: name };
 
       if (boundary.endsWith("retire")) {
         // Get to the grace window first, then past it.
@@ -99,6 +75,9 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
 
       const crashed = await runChild(name, boundary);
       expect(crashed.signal, crashed.stderr).toBe("SIGKILL");
+      expect(crashed.stdout + crashed.stderr).not.toMatch(
+        /-----BEGIN|PRIVATE KEY|eyJ[\w-]{10,}\.[\w-]{10,}\./,
+      );
       expect(validKeys(app.id)).toBeGreaterThanOrEqual(1);
 
       await expireLeases();

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseFaultSpec } from "../../../sandbox/faults.js";
-import { makeEngine } from "../../helpers/engine.js";
+import { makeEngine, seedDueBinding } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 
 const DAY = 86_400_000;
@@ -13,21 +13,6 @@ const KEY_MATERIAL = /-----BEGIN|PRIVATE KEY|MII[A-Za-z0-9+/]{60}|eyJ[\w-]{10,}\
 
 describe("rotation under faults", () => {
   const sb = useSandbox({ seed: "empty", azurite: true });
-
-  async function binding(name: string) {
-    const { ctx, urls } = sb();
-    const t = urls.tenantId;
-    ctx.directory.grantAppRole(t, ctx.managedIdentity.objectId, "Application.Read.All");
-    const app = ctx.directory.createApplication(t, { displayName: name });
-    const now = ctx.clock.now();
-    const v1 = await ctx.vault.createCertificate(name, {
-      tags: { "rollover-target": app.id },
-      notBefore: Math.floor((now - 340 * DAY) / 1000),
-      expires: Math.floor((now + 25 * DAY) / 1000),
-    });
-    ctx.directory.addKeyCredential(t, app.id, { certificateDer: v1.cerDer });
-    return { app, ref: { vaultName: `127.0.0.1:${new URL(urls.vaultUrl).port}`, certificateName: name } };
-  }
 
   const cases: Array<[string, string]> = [
     ["Graph 429 storm (half of all Graph calls, Retry-After 1)", "graph=429@0.5/1"],
@@ -38,7 +23,7 @@ describe("rotation under faults", () => {
   for (const [i, [name, spec]] of cases.entries()) {
     it(`${name}: completes, or stops cleanly and completes on the next run`, async () => {
       const { ctx } = sb();
-      const { app, ref } = await binding(`faulty-${i}`);
+      const { app, ref } = await seedDueBinding(sb(), `faulty-${i}`);
       const { engine, audit } = makeEngine(sb());
       ctx.faults.set(parseFaultSpec(spec), 42 + i);
       let out = await engine.reconcile(ref);
