@@ -27,6 +27,7 @@ export function reconcileHandler(rt: Runtime) {
         maxRemovals: config.maxRemovalsPerRun,
         now: run.now(),
         dryRun: false,
+        fullEveryMs: config.fullSweepHours * 3_600_000,
       });
       context.log(`sweep ${sweepRunId}: first pages enqueued`);
       return { counts: c, sweepRunId };

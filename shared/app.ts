@@ -12,6 +12,7 @@ import { LeaseManager, STATE_TABLE, StateStore, type StorageSettings, tableClien
 import { type Config, loadConfig, type SettingKey } from "./config.js";
 import { type Policies, policiesFrom } from "./core/plan.js";
 import { type EngineDeps, RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
+import { DeltaStore, SWEEP_DELTA_TABLE } from "./sweep/delta.js";
 import type { SweepDeps } from "./sweep/run.js";
 
 /** Settings the engine cannot run without. */
@@ -102,7 +103,14 @@ export function engineFor(
 /** Sweep dependencies for one run. */
 export function sweepDepsFor(
   r: Rollover,
-  opts: { audit: AuditSink; now?: () => number; dryRun?: boolean; onPage?: SweepDeps["onPage"] },
+  opts: {
+    audit: AuditSink;
+    now?: () => number;
+    dryRun?: boolean;
+    onPage?: SweepDeps["onPage"];
+    /** Read only what changed since the last sweep, when a delta link is stored (see sweep/delta.ts). */
+    incremental?: boolean;
+  },
 ): SweepDeps {
   return {
     graph: r.graph,
@@ -115,5 +123,11 @@ export function sweepDepsFor(
     now: opts.now ?? Date.now,
     dryRun: opts.dryRun ?? false,
     ...(opts.onPage ? { onPage: opts.onPage } : {}),
+    ...(opts.incremental
+      ? {
+          delta: new DeltaStore(tableClient(r.storage, SWEEP_DELTA_TABLE)),
+          fullEveryMs: r.config.fullSweepHours * 3_600_000,
+        }
+      : {}),
   };
 }

@@ -206,6 +206,14 @@ export const SETTINGS = {
     default: "report" as "report" | "remove",
     parse: enumOf(["report", "remove"] as const),
   }),
+  fullSweepHours: spec({
+    env: "ROLLOVER_FULL_SWEEP_HOURS",
+    kind: "integer",
+    description:
+      "A full sweep at least this often; runs in between read only the objects changed since (Graph /delta).",
+    default: 24,
+    parse: integer(1, 720),
+  }),
   maxCredentialLifetimeDays: spec({
     env: "ROLLOVER_MAX_CREDENTIAL_LIFETIME_DAYS",
     kind: "integer",

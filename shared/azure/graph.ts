@@ -232,9 +232,27 @@ export interface TargetPage {
   deltaLink?: string;
 }
 
-/** The first page of a collection Rollover sweeps: applications (blueprints included) or service principals. */
-export function firstPageUrl(collection: "applications" | "servicePrincipals", pageSize = 999): string {
-  return `/${collection}?$select=${SELECT}&$top=${pageSize}`;
+/**
+ * The first page of a collection Rollover sweeps: applications (blueprints included) or service
+ * principals — a plain list, or the start of a `/delta` enumeration that ends with a delta link.
+ */
+export function firstPageUrl(
+  collection: "applications" | "servicePrincipals",
+  pageSize = 999,
+  kind: "list" | "delta" = "list",
+): string {
+  return kind === "delta"
+    ? `/${collection}/delta?$select=${SELECT}`
+    : `/${collection}?$select=${SELECT}&$top=${pageSize}`;
+}
+
+/** Graph's answer when a delta link is too old to follow: start a new enumeration. */
+export function isExpiredDeltaToken(e: unknown): boolean {
+  const err = e as GraphError;
+  return (
+    (err.statusCode === 410 || err.statusCode === 400) &&
+    /ExpiredPageToken|resyncRequired|syncStateNotFound/i.test(`${err.code ?? ""} ${err.message ?? ""}`)
+  );
 }
 
 /** Reads one page (a relative path or an absolute `@odata.nextLink`). */
@@ -244,7 +262,8 @@ export async function readTargetPage(
   url: string,
   fallbackType: TargetType,
 ): Promise<TargetPage> {
-  const res = (await client.api(url).get()) as {
+  // Delta pages default to 100 objects; ask for the list's 999 (ignored by plain lists, which take $top).
+  const res = (await client.api(url).header("Prefer", "odata.maxpagesize=999").get()) as {
     value?: WireObject[];
     "@odata.nextLink"?: string;
     "@odata.deltaLink"?: string;

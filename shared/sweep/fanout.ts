@@ -14,11 +14,12 @@ import { RestError, type TableClient } from "@azure/data-tables";
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
-import { firstPageUrl, readTargetPage } from "../azure/graph.js";
+import { firstPageUrl, isExpiredDeltaToken, readTargetPage } from "../azure/graph.js";
 import { type StorageSettings, tableClient } from "../azure/storage.js";
 import type { BindingLike } from "../core/bound.js";
 import type { TargetType } from "../core/model.js";
 import { planSweep } from "../core/sweep.js";
+import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
 
 export const SWEEP_RUNS_TABLE = "RolloverSweepRuns";
@@ -27,8 +28,7 @@ const RUN_ROW = "run";
 const COLLECTIONS = {
   applications: "application",
   servicePrincipals: "servicePrincipal",
-} as const satisfies Record<string, TargetType>;
-export type SweepCollection = keyof typeof COLLECTIONS;
+} as const satisfies Record<SweepCollection, TargetType>;
 
 /** One queue message: a page of one collection in one run. */
 export const sweepPageMessage = z.object({
@@ -36,6 +36,8 @@ export const sweepPageMessage = z.object({
   collection: z.enum(["applications", "servicePrincipals"]),
   page: z.number().int().min(1),
   url: z.string().min(1).max(4096),
+  /** How this collection is read in this run (delta.ts); plain pages of a full list by default. */
+  kind: z.enum(["fullDelta", "full", "incremental"]).default("full"),
 });
 export type SweepPageMessage = z.infer<typeof sweepPageMessage>;
 
@@ -79,10 +81,15 @@ interface RunEntity {
 export interface FanoutStorage {
   runs: TableClient;
   queue: QueueClient;
+  delta: DeltaStore;
 }
 
 export function fanoutStorage(s: StorageSettings): FanoutStorage {
-  return { runs: tableClient(s, SWEEP_RUNS_TABLE), queue: queueClient(s, SWEEP_QUEUE) };
+  return {
+    runs: tableClient(s, SWEEP_RUNS_TABLE),
+    queue: queueClient(s, SWEEP_QUEUE),
+    delta: new DeltaStore(tableClient(s, SWEEP_DELTA_TABLE)),
+  };
 }
 
 const ready = new WeakMap<object, Promise<unknown>>();
@@ -207,17 +214,27 @@ async function pageState(st: FanoutStorage, m: SweepPageMessage): Promise<string
  */
 export async function startSweepRun(
   st: FanoutStorage,
-  opts: { runId: string; maxRemovals: number; now: number; dryRun: boolean; pageSize?: number },
+  opts: {
+    runId: string;
+    maxRemovals: number;
+    now: number;
+    dryRun: boolean;
+    pageSize?: number;
+    fullEveryMs?: number;
+  },
 ): Promise<string> {
   await ensure(st);
-  const firsts = (Object.keys(COLLECTIONS) as SweepCollection[]).map(
-    (collection): SweepPageMessage => ({
-      runId: opts.runId,
+  const firsts: SweepPageMessage[] = [];
+  for (const collection of Object.keys(COLLECTIONS) as SweepCollection[]) {
+    const start = sweepStart(
       collection,
-      page: 1,
-      url: firstPageUrl(collection, opts.pageSize),
-    }),
-  );
+      await st.delta.get(collection),
+      opts.now,
+      opts.fullEveryMs ?? 86_400_000,
+      opts.pageSize,
+    );
+    firsts.push({ runId: opts.runId, collection, page: 1, url: start.url, kind: start.kind });
+  }
   const entity: RunEntity = {
     partitionKey: opts.runId,
     rowKey: RUN_ROW,
@@ -264,7 +281,7 @@ function add(a: Partial<Record<string, number>>, b: Partial<Record<string, numbe
 
 export type PageResult =
   | { status: "done"; summary: SweepSummary; run: SweepRun; nextEnqueued: boolean }
-  | { status: "skipped"; reason: "unknownRun" | "alreadyDone" };
+  | { status: "skipped"; reason: "unknownRun" | "alreadyDone" | "deltaExpired" };
 
 /** One page of a fanned-out sweep (the `sweepPage` function). */
 export async function runSweepPage(
@@ -277,7 +294,35 @@ export async function runSweepPage(
   if (!run) return { status: "skipped", reason: "unknownRun" };
   if ((await pageState(st, m)) === "done") return { status: "skipped", reason: "alreadyDone" };
   const type = COLLECTIONS[m.collection];
-  const page = await readTargetPage(deps.client, deps.tenantId, m.url, type);
+  let page: Awaited<ReturnType<typeof readTargetPage>>;
+  try {
+    page = await readTargetPage(deps.client, deps.tenantId, m.url, type);
+  } catch (e) {
+    if (!(m.kind === "incremental" && isExpiredDeltaToken(e))) throw e;
+    // The delta link is too old: forget it and enumerate this collection afresh.
+    await st.delta.clearLink(m.collection);
+    const restart: SweepPageMessage = {
+      runId: m.runId,
+      collection: m.collection,
+      page: m.page + 1,
+      url: firstPageUrl(m.collection, 999, "delta"),
+      kind: "fullDelta",
+    };
+    if (await markEnqueued(st, restart)) {
+      await updateRun(st, m.runId, (r) => ({
+        pagesEnqueued: r.pagesEnqueued + 1,
+        pagesDone: r.pagesDone + 1,
+      }));
+      await st.queue.sendMessage(encodeMessage(restart));
+    }
+    await st.runs.upsertEntity(
+      { partitionKey: m.runId, rowKey: `${m.collection}-${m.page}`, state: "done" },
+      "Merge",
+    );
+    return { status: "skipped", reason: "deltaExpired" };
+  }
+  if (page.deltaLink) await st.delta.setLink(m.collection, page.deltaLink);
+  if (!page.nextLink && m.kind !== "incremental") await st.delta.markFull(m.collection, run.startedAt);
   let nextEnqueued = false;
   if (page.nextLink) {
     const next: SweepPageMessage = {
@@ -285,6 +330,7 @@ export async function runSweepPage(
       collection: m.collection,
       page: m.page + 1,
       url: page.nextLink,
+      kind: m.kind,
     };
     if (await markEnqueued(st, next)) {
       await updateRun(st, m.runId, (r) => ({ pagesEnqueued: r.pagesEnqueued + 1 }));

@@ -11,6 +11,7 @@ import type { Client } from "@microsoft/microsoft-graph-client";
 import type { AuditSink } from "../audit/events.js";
 import {
   firstPageUrl,
+  isExpiredDeltaToken,
   type GraphEdge,
   readTargetPage,
   removePassword,
@@ -24,6 +25,7 @@ import { Reason } from "../core/reasons.js";
 import { type Finding, planSweep, type SweepPlan, type SweepPolicy } from "../core/sweep.js";
 import type { Target } from "../core/model.js";
 import { errorSummary } from "../rotation/engine.js";
+import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
 
 export interface SweepDeps {
   graph: GraphEdge;
@@ -37,6 +39,10 @@ export interface SweepDeps {
   dryRun: boolean;
   pageSize?: number;
   onPage?: (p: { collection: string; page: number; targets: number }) => void;
+  /** Delta links for incremental sweeps; without it every sweep reads the whole tenant. */
+  delta?: DeltaStore;
+  /** A full sweep at least this often (ROLLOVER_FULL_SWEEP_HOURS). */
+  fullEveryMs?: number;
 }
 
 export interface SweepSummary {
@@ -49,6 +55,8 @@ export interface SweepSummary {
   deferred: number;
   /** Removals planned but not made because the run is a dry run or in report mode. */
   reportedOnly: number;
+  /** How each collection was read: in full (list or /delta) or incrementally. */
+  kinds: Partial<Record<SweepCollection, SweepKind>>;
 }
 
 export async function gatherBindings(vaults: Iterable<VaultEdge>): Promise<BindingLike[]> {
@@ -74,6 +82,7 @@ export function emptySummary(): SweepSummary {
     held: {},
     deferred: 0,
     reportedOnly: 0,
+    kinds: {},
   };
 }
 
@@ -164,7 +173,7 @@ export async function sweepPage(
   return plan;
 }
 
-/** Sweeps the tenant in one process, page by page. */
+/** Sweeps the tenant in one process, page by page: in full, or only what changed (see delta.ts). */
 export async function runSweep(deps: SweepDeps): Promise<SweepSummary> {
   const bindings = await gatherBindings(deps.vaults);
   const summary = emptySummary();
@@ -172,18 +181,43 @@ export async function runSweep(deps: SweepDeps): Promise<SweepSummary> {
     ["applications", "application"],
     ["servicePrincipals", "servicePrincipal"],
   ] as const) {
-    let url: string | undefined = firstPageUrl(collection, deps.pageSize);
+    const startedAt = deps.now();
+    let start = deps.delta
+      ? sweepStart(
+          collection,
+          await deps.delta.get(collection),
+          startedAt,
+          deps.fullEveryMs ?? DAY_MS,
+          deps.pageSize,
+        )
+      : { kind: "full" as SweepKind, url: firstPageUrl(collection, deps.pageSize) };
+    let url: string | undefined = start.url;
     let page = 0;
     while (url) {
-      const p: TargetPage = await readTargetPage(deps.client, deps.tenantId, url, type);
+      let p: TargetPage;
+      try {
+        p = await readTargetPage(deps.client, deps.tenantId, url, type);
+      } catch (e) {
+        if (!(deps.delta && start.kind === "incremental" && isExpiredDeltaToken(e))) throw e;
+        // The delta link is too old: forget it and enumerate afresh.
+        await deps.delta.clearLink(collection);
+        start = { kind: "fullDelta", url: firstPageUrl(collection, deps.pageSize, "delta") };
+        url = start.url;
+        continue;
+      }
       page += 1;
       deps.onPage?.({ collection, page, targets: p.targets.length });
       await sweepPage(deps, bindings, p.targets, summary);
+      if (p.deltaLink && deps.delta) await deps.delta.setLink(collection, p.deltaLink);
       url = p.nextLink;
     }
+    if (deps.delta && start.kind !== "incremental") await deps.delta.markFull(collection, startedAt);
+    summary.kinds[collection] = start.kind;
   }
   return summary;
 }
+
+const DAY_MS = 86_400_000;
 
 function findingFields(f: Finding) {
   return {

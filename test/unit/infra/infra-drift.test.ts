@@ -154,7 +154,10 @@ const LEFT_TO_DEFAULTS: Partial<Record<SettingKey, string>> = {
   removeExpiredSecrets: "on by default; only acts in remove mode",
   concurrency: "sized for a Flex Consumption instance",
   verifyTimeoutSeconds: "Entra replication delay, not a deployment choice",
-  alertActionGroupAppId: "Azure Monitor's Action Group application id is the same in every public-cloud tenant",
+  fullSweepHours:
+    "a full sweep a day catches credentials that expired on unchanged objects; runs in between use /delta",
+  alertActionGroupAppId:
+    "Azure Monitor's Action Group application id is the same in every public-cloud tenant",
 };
 
 /**
