@@ -8,6 +8,7 @@ import { isConfigError, loadConfig, renderConfigTable } from "../shared/config.j
 import { parseSnapshot, planTenant, policiesFrom, SnapshotError } from "../shared/core/index.js";
 import { renderPlan } from "./render.js";
 
+import { safeLine } from "../shared/log.js";
 import { UsageError } from "./errors.js";
 import { apply, auditVerify, EXIT, rotate } from "./run.js";
 
@@ -238,14 +239,14 @@ export async function main(argv: string[]): Promise<number> {
         : EXIT.usage;
     }
     if (isConfigError(e)) {
-      process.stderr.write(`rollover: ${e.message}\n`);
+      process.stderr.write(`rollover: ${safeLine(e.message)}\n`);
       return EXIT.usage;
     }
     if (e instanceof UsageError) {
-      process.stderr.write(`rollover: ${e.message}\n`);
+      process.stderr.write(`rollover: ${safeLine(e.message)}\n`);
       return EXIT.usage;
     }
-    process.stderr.write(`rollover: failed: ${(e as Error).message}\n`);
+    process.stderr.write(`rollover: failed: ${safeLine((e as Error).message)}\n`);
     return EXIT.failed;
   }
 }

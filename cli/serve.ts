@@ -30,6 +30,7 @@ import { rolloverFor, type Runtime } from "../functions/runtime.js";
 import { decodeMessage, queueClient } from "../shared/azure/queue.js";
 import { oneLine } from "../shared/events/handle.js";
 import { EventParseError, eventsOf, parseEvent, validationCodeOf } from "../shared/events/parse.js";
+import { safeLine } from "../shared/log.js";
 import { errorSummary } from "../shared/rotation/engine.js";
 
 export interface ServeOptions {
@@ -127,7 +128,7 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
 }
 
 export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> {
-  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${safeLine(line)}\n`));
   const rt: Runtime = { env: opts.env ?? process.env, now: opts.now ?? Date.now, log };
   const defs = functionDefinitions(rt);
   // Build Rollover now, so bad settings stop the start with every problem listed.

@@ -2,6 +2,7 @@
 import type { InvocationContext, Timer } from "@azure/functions";
 import type { SpoolFlushResult } from "../shared/audit/writer.js";
 import { rolloverFor, type Runtime } from "./runtime.js";
+import { contextLogger } from "../shared/log.js";
 
 export function flushAuditHandler(rt: Runtime) {
   return async (
@@ -10,11 +11,11 @@ export function flushAuditHandler(rt: Runtime) {
   ): Promise<SpoolFlushResult | undefined> => {
     const audit = rolloverFor(rt).audit;
     if (!audit) {
-      context.log("flushAudit: no audit trail configured");
+      contextLogger(context).info("flushAudit: no audit trail configured");
       return undefined;
     }
-    const r = await audit.flushSpool({ log: (l) => context.log(l) });
-    context.log(`flushAudit: ${r.sent} sent, ${r.remaining} waiting, ${r.rejected} rejected`);
+    const r = await audit.flushSpool({ log: (l) => contextLogger(context).info(l) });
+    contextLogger(context).info(`flushAudit: ${r.sent} sent, ${r.remaining} waiting, ${r.rejected} rejected`);
     return r;
   };
 }

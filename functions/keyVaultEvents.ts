@@ -2,6 +2,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { handleKeyVaultEvent } from "../shared/events/handle.js";
 import { type Runtime, withRun } from "./runtime.js";
+import { contextLogger } from "../shared/log.js";
 
 export function keyVaultEventsHandler(rt: Runtime) {
   return async (event: unknown, context: InvocationContext): Promise<void> => {
@@ -14,11 +15,11 @@ export function keyVaultEventsHandler(rt: Runtime) {
       }),
     );
     if (out.status === "handled") {
-      context.log(
+      contextLogger(context).info(
         `${out.event.type} ${out.outcome.ref.certificateName}: ${out.outcome.result} (${out.outcome.reason})`,
       );
     } else {
-      context.log(`event ${out.status}: ${out.reason}`);
+      contextLogger(context).info(`event ${out.status}: ${out.reason}`);
     }
   };
 }

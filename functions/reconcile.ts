@@ -6,6 +6,7 @@ import type { InvocationContext, Timer } from "@azure/functions";
 import { listBindingRefs, type ReconcileSummary, reconcileAll } from "../shared/rotation/reconcile.js";
 import { fanoutStorage, startSweepRun } from "../shared/sweep/fanout.js";
 import { type Runtime, withRun } from "./runtime.js";
+import { contextLogger } from "../shared/log.js";
 
 export interface ReconcileResult {
   counts: ReconcileSummary["counts"];
@@ -19,7 +20,7 @@ export function reconcileHandler(rt: Runtime) {
       const refs = await listBindingRefs(run.rollover.vaults.values());
       const summary = await reconcileAll(run.engine, refs, { concurrency: config.concurrency });
       const c = summary.counts;
-      context.log(
+      contextLogger(context).info(
         `reconcile: ${refs.length} binding(s): ${c.converged} converged, ${c.waiting} waiting, ${c.refused} refused, ${c.locked} locked, ${c.failed} failed`,
       );
       const sweepRunId = await startSweepRun(fanoutStorage(run.rollover.storage), {
@@ -29,7 +30,7 @@ export function reconcileHandler(rt: Runtime) {
         dryRun: false,
         fullEveryMs: config.fullSweepHours * 3_600_000,
       });
-      context.log(`sweep ${sweepRunId}: first pages enqueued`);
+      contextLogger(context).info(`sweep ${sweepRunId}: first pages enqueued`);
       return { counts: c, sweepRunId };
     });
 }

@@ -10,6 +10,7 @@ import { checkSecureWebhook, WebhookAuthError } from "../shared/remediation/auth
 import { remediate } from "../shared/remediation/remediate.js";
 import { errorSummary } from "../shared/rotation/engine.js";
 import { rolloverFor, type Runtime, withRun } from "./runtime.js";
+import { contextLogger } from "../shared/log.js";
 
 /** Largest body read (Azure Monitor sends at most 256 KB). */
 export const MAX_ALERT_BODY = 1024 * 1024;
@@ -73,7 +74,9 @@ export function remediateAlertHandler(rt: Runtime) {
           },
         }),
       );
-      context.log(`remediateAlert: ${out.body.result} (${out.body.reason}) ${out.body.message}`);
+      contextLogger(context).info(
+        `remediateAlert: ${out.body.result} (${out.body.reason}) ${out.body.message}`,
+      );
       return {
         status: out.status,
         jsonBody: out.status >= 400 ? { error: oneLine(out.body.message), ...out.body } : out.body,
@@ -82,7 +85,7 @@ export function remediateAlertHandler(rt: Runtime) {
     } catch (e) {
       // Key Vault, Graph or storage failed: the Action Group retries 503.
       const why = errorSummary(e);
-      context.error(`remediateAlert failed: ${why}`);
+      contextLogger(context).error(`remediateAlert failed: ${why}`);
       return {
         status: 503,
         headers: { "Retry-After": "20" },

@@ -3,6 +3,7 @@ import type { InvocationContext } from "@azure/functions";
 import { oneLine } from "../shared/events/handle.js";
 import { fanoutStorage, type PageResult, runSweepPage, sweepPageMessage } from "../shared/sweep/fanout.js";
 import { type Runtime, withRun } from "./runtime.js";
+import { contextLogger } from "../shared/log.js";
 
 export function sweepPageHandler(rt: Runtime) {
   return async (message: unknown, context: InvocationContext): Promise<PageResult | undefined> => {
@@ -17,7 +18,7 @@ export function sweepPageHandler(rt: Runtime) {
           reason: "MalformedMessage",
           message: `sweep queue message dropped: ${why}`,
         });
-        context.warn(`sweepPage: malformed message dropped: ${why}`);
+        contextLogger(context).warn(`sweepPage: malformed message dropped: ${why}`);
         return undefined;
       });
     }
@@ -25,11 +26,13 @@ export function sweepPageHandler(rt: Runtime) {
     return withRun(rt, { trigger: "timer", runId: m.runId }, async (run) => {
       const out = await runSweepPage(fanoutStorage(run.rollover.storage), run.sweepDeps(), m);
       if (out.status === "done") {
-        context.log(
+        contextLogger(context).info(
           `sweep ${m.runId} ${m.collection} page ${m.page}: ${out.summary.targets} objects, ${out.summary.removed} removed, ${out.summary.deferred} deferred (${out.run.pagesDone}/${out.run.pagesEnqueued} pages)`,
         );
       } else {
-        context.log(`sweep ${m.runId} ${m.collection} page ${m.page}: skipped (${out.reason})`);
+        contextLogger(context).info(
+          `sweep ${m.runId} ${m.collection} page ${m.page}: skipped (${out.reason})`,
+        );
       }
       return out;
     });
