@@ -63,6 +63,11 @@ export interface SandboxHandle {
   ctx: SandboxContext;
   eventGrid: EventGridService;
   azurite?: AzuriteHandle;
+  /** Requests served per service since start or the last reset (benchmarks count them). */
+  requestCounts: {
+    get(): Record<string, number>;
+    reset(): void;
+  };
   /** The single JSON line `rollover sandbox` prints when ready. */
   readyLine(): string;
   close(): Promise<void>;
@@ -177,6 +182,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),
   };
 
+  const counts = new Map<string, number>();
+
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = newRequestId();
     const url = new URL(req.url ?? "/", baseUrl);
@@ -189,6 +196,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         : "methodMismatch" in match
           ? match.methodMismatch
           : match.route.service;
+    counts.set(service, (counts.get(service) ?? 0) + 1);
     try {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
@@ -279,6 +287,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ctx,
     eventGrid,
     ...(azurite ? { azurite } : {}),
+    requestCounts: {
+      get: () => Object.fromEntries(counts),
+      reset: () => counts.clear(),
+    },
     readyLine: () => JSON.stringify({ ...urls, env }),
     async close() {
       await eventGrid.close();

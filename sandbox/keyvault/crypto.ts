@@ -63,7 +63,24 @@ export class KeyPool {
   private readonly ready = new Map<number, KeyMaterial[]>();
   private readonly filling = new Map<number, Promise<void>>();
 
+  /** Benchmarks: a fixed set of keys handed out in turn, instead of a new key each time. */
+  private cycle?: { size: number; keys: KeyMaterial[]; next: number };
+
   constructor(private readonly depth = 4) {}
+
+  /**
+   * From now on hand out the same `count` keys of `size` in turn (undefined: back to new keys).
+   * For benchmarks that create thousands of certificates and measure the client, not key
+   * generation; every certificate is still a new, valid X.509 certificate.
+   */
+  async recycle(size: number, count: number | undefined): Promise<void> {
+    if (count === undefined) {
+      this.cycle = undefined;
+      return;
+    }
+    const keys = await Promise.all(Array.from({ length: Math.max(1, count) }, () => generate(size)));
+    this.cycle = { size, keys, next: 0 };
+  }
 
   /** Starts filling the pool for `size` in the background. */
   warm(size = 2048): void {
@@ -84,6 +101,8 @@ export class KeyPool {
   }
 
   async take(size: number): Promise<KeyMaterial> {
+    const c = this.cycle;
+    if (c && c.size === size) return c.keys[c.next++ % c.keys.length] as KeyMaterial;
     const list = this.ready.get(size);
     const key = list?.shift();
     if (size === 2048) this.warm(size);

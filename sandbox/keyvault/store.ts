@@ -227,6 +227,11 @@ export class SandboxVault implements VaultStore {
     return this.info(v);
   }
 
+  /** Benchmarks: reuse `count` RSA keys for every new certificate (see KeyPool.recycle). */
+  recycleKeys(count: number | undefined): Promise<void> {
+    return this.pool.recycle(2048, count);
+  }
+
   latest(name: string): CertificateVersionInfo | undefined {
     const v = this.entries.get(name)?.versions.at(-1);
     return v ? this.info(v) : undefined;

@@ -19,7 +19,7 @@ import { parseFaultSpec } from "../../sandbox/faults.js";
 import type { SandboxHandle } from "../../sandbox/index.js";
 import type { AuditTrail } from "../../shared/audit/index.js";
 import type { Boundary } from "../../shared/rotation/engine.js";
-import { makeEngine, sandboxVaultName, seedDueBinding } from "../helpers/engine.js";
+import { makeEngine, seedDueBinding } from "../helpers/engine.js";
 import { useSandbox } from "../helpers/sandbox.js";
 import {
   auditTrail,
@@ -170,7 +170,7 @@ async function runCase(index: number, boundary: Boundary, fault: FaultName): Pro
     gaps,
     emitted: emitted.length,
     stored: parent.raw + child.raw,
-    duplicates: parent.records.length - emitted.length > 0 ? parent.records.length - emitted.length : 0,
+    duplicates: Math.max(parent.records.length - emitted.length, 0),
     lost,
     ok: converged && renewals === 1 && gaps === 0 && lost === 0 && parent.records.length <= emitted.length,
     ...(note ? { note } : {}),
