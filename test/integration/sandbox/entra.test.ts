@@ -310,8 +310,12 @@ describe("managed identity endpoint (App Service)", () => {
         aud: "https://graph.microsoft.com",
         oid: ctx.managedIdentity.objectId,
         appid: ctx.managedIdentity.clientId,
-        roles: ["Application.ReadWrite.OwnedBy"],
       });
+      // Every seed grants Rollover's identity Application.Read.All; this test adds OwnedBy.
+      expect([...((decodeJwt(tok.token) as { roles: string[] }).roles ?? [])].sort()).toEqual([
+        "Application.Read.All",
+        "Application.ReadWrite.OwnedBy",
+      ]);
       expect(tok.expiresOnTimestamp).toBeGreaterThan(Date.now() + 30 * 60_000);
       const uai = await new ManagedIdentityCredential({ clientId: ctx.managedIdentity.clientId }).getToken(
         "https://vault.azure.net/.default",
