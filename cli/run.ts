@@ -45,6 +45,7 @@ function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean): RunAudit 
           events.push(e);
           writer.emit(e);
         },
+        flush: () => writer.flush(),
       },
       async close() {
         const res = await writer.close();

@@ -48,6 +48,11 @@ export interface AuditEvent {
 /** Where events go. The engine, the sweep and the handlers depend on this interface only. */
 export interface AuditSink {
   emit(event: AuditEvent): void;
+  /**
+   * Sends (or durably stores) what was emitted so far. Callers checkpoint around every change,
+   * so a process killed mid-run loses no record of a change it made.
+   */
+  flush?(): Promise<unknown>;
 }
 
 /** A sink that keeps events in memory (tests, dry runs that print instead of sending). */

@@ -132,8 +132,25 @@ export class VaultEdge {
     };
   }
 
+  // A version's certificate and key id never change, and a CryptographyClient pays a challenge
+  // and a key read on first use: both are kept for the life of this edge (bounded).
+  private readonly materials = new Map<string, Promise<VersionMaterial>>();
+  private readonly signers = new Map<string, DigestSigner>();
+
   /** The material Rollover needs of one version to sign with it and to attach it. */
-  async material(name: string, version: string): Promise<VersionMaterial> {
+  material(name: string, version: string): Promise<VersionMaterial> {
+    const key = `${name}/${version}`;
+    let m = this.materials.get(key);
+    if (!m) {
+      m = this.readMaterial(name, version);
+      m.catch(() => this.materials.delete(key));
+      this.materials.set(key, m);
+      if (this.materials.size > 4096) this.materials.delete(this.materials.keys().next().value!);
+    }
+    return m;
+  }
+
+  private async readMaterial(name: string, version: string): Promise<VersionMaterial> {
     const c = await this.client.getCertificateVersion(name, version);
     if (!c.cer || !c.keyId || !c.properties.notBefore || !c.properties.expiresOn) {
       throw new Error(`Key Vault returned certificate ${name}/${version} without cer, kid or validity`);
@@ -175,7 +192,13 @@ export class VaultEdge {
 
   /** A signer for JWTs, by Key Vault's `sign` on the key behind a certificate version. */
   signer(kid: string): DigestSigner {
-    const crypto = new CryptographyClient(kid, this.credential, vaultClientOptions(this.vaultUrl));
-    return async (alg, digest) => (await crypto.sign(alg, digest)).result;
+    let s = this.signers.get(kid);
+    if (!s) {
+      const crypto = new CryptographyClient(kid, this.credential, vaultClientOptions(this.vaultUrl));
+      s = async (alg, digest) => (await crypto.sign(alg, digest)).result;
+      this.signers.set(kid, s);
+      if (this.signers.size > 4096) this.signers.delete(this.signers.keys().next().value!);
+    }
+    return s;
   }
 }

@@ -331,7 +331,9 @@ export class RotationEngine {
         return this.stop(ref, "planned", plan.phase, steps, step.reason, describe(step));
       }
       try {
+        if (step.kind !== "verify") await this.intent(ref, g, step);
         const state = await this.act(ref, g, step, signal);
+        await this.checkpoint();
         await this.saveState(ref, state, plan.phase, signal);
         if (step.kind === "renew") nearExpiry = false;
       } catch (e) {
@@ -363,6 +365,25 @@ export class RotationEngine {
       Reason.PassLimit,
       `stopped after ${MAX_PASSES} steps; the next run continues`,
     );
+  }
+
+  /**
+   * Before a change: record the intent and make the record durable; after it: the same for the
+   * outcome. A run killed in between leaves the intent on record, and the next run, which sees
+   * the change done, goes on from there.
+   */
+  private async checkpoint(): Promise<void> {
+    await this.deps.audit.flush?.();
+  }
+
+  private async intent(ref: BindingRef, g: Gathered, step: BindingStep): Promise<void> {
+    this.emit(ref, g.binding, g.obs.target, {
+      action: step.kind as AuditEvent["action"],
+      outcome: "planned",
+      reason: step.reason,
+      message: `about to ${describe(step)}`,
+    });
+    await this.checkpoint();
   }
 
   private checkLease(signal: AbortSignal | undefined): void {

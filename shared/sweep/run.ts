@@ -139,6 +139,14 @@ export async function sweepPage(
       continue;
     }
     const target = byId.get(f.targetId)!;
+    deps.audit.emit({
+      ...findingFields(f),
+      action: "sweepRemoval",
+      outcome: "planned",
+      reason: r.reason,
+      message: `about to remove ${f.credential} ${f.keyId}`,
+    });
+    await deps.audit.flush?.();
     try {
       if (f.credential === "secret") {
         await removePassword(deps.client, target.type, target.id, f.keyId);
@@ -159,6 +167,7 @@ export async function sweepPage(
         reason: r.reason,
         message: `removed ${f.credential} ${f.keyId}`,
       });
+      await deps.audit.flush?.();
     } catch (e) {
       summary.failed += 1;
       deps.audit.emit({
