@@ -13,6 +13,7 @@ import { type Config, loadConfig, type SettingKey } from "./config.js";
 import { type Policies, policiesFrom } from "./core/plan.js";
 import { type EngineDeps, RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
 import { DeltaStore, SWEEP_DELTA_TABLE } from "./sweep/delta.js";
+import { RemovalJournal, SWEEP_JOURNAL_TABLE } from "./sweep/journal.js";
 import type { SweepDeps } from "./sweep/run.js";
 
 /** Settings the engine cannot run without. */
@@ -123,6 +124,7 @@ export function sweepDepsFor(
     now: opts.now ?? Date.now,
     dryRun: opts.dryRun ?? false,
     ...(opts.onPage ? { onPage: opts.onPage } : {}),
+    ...(opts.dryRun ? {} : { journal: new RemovalJournal(tableClient(r.storage, SWEEP_JOURNAL_TABLE)) }),
     ...(opts.incremental
       ? {
           delta: new DeltaStore(tableClient(r.storage, SWEEP_DELTA_TABLE)),

@@ -58,6 +58,11 @@ interface StateEntity {
   nextAttemptAt?: number;
   lastError?: string;
   phase?: string;
+  inFlightKind?: string;
+  inFlightVersion?: string;
+  inFlightKeyId?: string;
+  inFlightThumbprint?: string;
+  inFlightAt?: number;
 }
 
 export class StateStore {
@@ -83,6 +88,17 @@ export class StateStore {
         ...(e.renewRequestedFor ? { renewRequestedFor: e.renewRequestedFor } : {}),
         ...(typeof e.nextAttemptAt === "number" ? { nextAttemptAt: e.nextAttemptAt } : {}),
         ...(e.lastError ? { lastError: e.lastError } : {}),
+        ...(e.inFlightKind && typeof e.inFlightAt === "number"
+          ? {
+              inFlight: {
+                kind: e.inFlightKind as "renew" | "attach" | "retire",
+                at: e.inFlightAt,
+                ...(e.inFlightVersion ? { version: e.inFlightVersion } : {}),
+                ...(e.inFlightKeyId ? { keyId: e.inFlightKeyId } : {}),
+                ...(e.inFlightThumbprint ? { thumbprint: e.inFlightThumbprint } : {}),
+              },
+            }
+          : {}),
       };
     } catch (e) {
       if (e instanceof RestError && e.statusCode === 404) return undefined;
@@ -102,6 +118,15 @@ export class StateStore {
       ...(state.renewRequestedFor ? { renewRequestedFor: state.renewRequestedFor } : {}),
       ...(state.nextAttemptAt !== undefined ? { nextAttemptAt: state.nextAttemptAt } : {}),
       ...(state.lastError ? { lastError: state.lastError } : {}),
+      ...(state.inFlight
+        ? {
+            inFlightKind: state.inFlight.kind,
+            inFlightAt: state.inFlight.at,
+            ...(state.inFlight.version ? { inFlightVersion: state.inFlight.version } : {}),
+            ...(state.inFlight.keyId ? { inFlightKeyId: state.inFlight.keyId } : {}),
+            ...(state.inFlight.thumbprint ? { inFlightThumbprint: state.inFlight.thumbprint } : {}),
+          }
+        : {}),
     };
     await this.table.upsertEntity(entity, "Replace");
   }

@@ -84,6 +84,17 @@ export interface StateRecord {
   attempts: number;
   nextAttemptAt?: EpochMs;
   lastError?: string;
+  /**
+   * A change started and not yet recorded as done (written before acting, cleared after). If a
+   * run dies in between, the next run checks whether the change took effect and records it.
+   */
+  inFlight?: {
+    kind: "renew" | "attach" | "retire";
+    version?: string;
+    keyId?: string;
+    thumbprint?: string;
+    at: EpochMs;
+  };
 }
 
 export const EMPTY_STATE: StateRecord = { attempts: 0 };

@@ -52,6 +52,7 @@ export const Reason = {
   ReadFailed: "ReadFailed",
   PassLimit: "PassLimit",
   Error: "Error",
+  RecoveredStep: "RecoveredStep",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
@@ -102,4 +103,6 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   ReadFailed: "Reading the binding's state failed (throttling past retries, an outage); nothing was changed.",
   PassLimit: "The run stopped after its step limit; the next run continues.",
   Error: "An unexpected error; nothing further was changed in this run.",
+  RecoveredStep:
+    "A change an earlier run made but did not live to record, confirmed from Key Vault and Graph and recorded now.",
 };

@@ -17,6 +17,7 @@ import {
   type BindingStep,
   bindingFromTags,
   planBinding,
+  sortVersions,
 } from "../core/binding.js";
 import {
   type Binding,
@@ -274,6 +275,7 @@ export class RotationEngine {
         });
         return { ...g, steps };
       }
+      if (!this.deps.dryRun) await this.settleInFlight(ref, g, signal);
       const now = this.deps.now();
       const plan = planBinding(g.obs, this.deps.policy, now);
       phase = plan.phase;
@@ -331,7 +333,7 @@ export class RotationEngine {
         return this.stop(ref, "planned", plan.phase, steps, step.reason, describe(step));
       }
       try {
-        if (step.kind !== "verify") await this.intent(ref, g, step);
+        if (step.kind !== "verify") await this.intent(ref, g, step, plan.phase, signal);
         const state = await this.act(ref, g, step, signal);
         await this.checkpoint();
         await this.saveState(ref, state, plan.phase, signal);
@@ -376,7 +378,13 @@ export class RotationEngine {
     await this.deps.audit.flush?.();
   }
 
-  private async intent(ref: BindingRef, g: Gathered, step: BindingStep): Promise<void> {
+  private async intent(
+    ref: BindingRef,
+    g: Gathered,
+    step: BindingStep,
+    phase: Phase,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     this.emit(ref, g.binding, g.obs.target, {
       action: step.kind as AuditEvent["action"],
       outcome: "planned",
@@ -384,6 +392,55 @@ export class RotationEngine {
       message: `about to ${describe(step)}`,
     });
     await this.checkpoint();
+    if (step.kind !== "renew" && step.kind !== "attach" && step.kind !== "retire") return;
+    const thumbprint =
+      step.kind === "attach" ? g.obs.versions.find((v) => v.version === step.version)?.thumbprint : undefined;
+    const inFlight: NonNullable<StateRecord["inFlight"]> = {
+      kind: step.kind,
+      at: this.deps.now(),
+      ...(step.kind === "retire" ? { keyId: step.keyId } : { version: step.version }),
+      ...(thumbprint ? { thumbprint } : {}),
+    };
+    g.obs.state = { ...g.obs.state, inFlight };
+    await this.saveState(ref, g.obs.state, phase, signal);
+  }
+
+  /**
+   * A change an earlier run started and did not record as done (it died in between): if the
+   * observation shows it took effect, record that now; either way the journal entry is cleared
+   * (a renewal Key Vault is still issuing stays until it completes).
+   */
+  private async settleInFlight(ref: BindingRef, g: Gathered, signal: AbortSignal | undefined): Promise<void> {
+    const f = g.obs.state.inFlight;
+    if (!f) return;
+    const target = g.obs.target;
+    const newest = sortVersions(g.obs.versions).find((v) => v.enabled);
+    const done =
+      f.kind === "renew"
+        ? newest !== undefined && newest.version !== f.version
+        : f.kind === "attach"
+          ? !!target?.keyCredentials.some((k) => k.thumbprint === f.thumbprint)
+          : !!target && !target.keyCredentials.some((k) => k.keyId === f.keyId);
+    if (!done && f.kind === "renew" && g.obs.renewalPending) return;
+    if (done) {
+      this.emit(ref, g.binding, target, {
+        action: f.kind,
+        outcome: "succeeded",
+        reason: Reason.RecoveredStep,
+        message: `${f.kind} ${f.version ?? f.keyId ?? ""} took effect in an earlier run that stopped before recording it`,
+        ...(f.kind === "renew" && newest
+          ? { certificateVersion: newest.version }
+          : f.version
+            ? { certificateVersion: f.version }
+            : {}),
+        ...(f.keyId ? { keyId: f.keyId } : {}),
+        ...(f.thumbprint ? { thumbprint: f.thumbprint } : {}),
+      });
+      await this.checkpoint();
+    }
+    const { inFlight: _f, ...rest } = g.obs.state;
+    g.obs.state = rest;
+    await this.saveState(ref, rest, "pending", signal);
   }
 
   private checkLease(signal: AbortSignal | undefined): void {

@@ -20,6 +20,7 @@ import type { BindingLike } from "../core/bound.js";
 import type { TargetType } from "../core/model.js";
 import { planSweep } from "../core/sweep.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
+import { recoverRemovals } from "./journal.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
 
 export const SWEEP_RUNS_TABLE = "RolloverSweepRuns";
@@ -293,6 +294,7 @@ export async function runSweepPage(
   const run = await readSweepRun(st, m.runId);
   if (!run) return { status: "skipped", reason: "unknownRun" };
   if ((await pageState(st, m)) === "done") return { status: "skipped", reason: "alreadyDone" };
+  if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal });
   const type = COLLECTIONS[m.collection];
   let page: Awaited<ReturnType<typeof readTargetPage>>;
   try {

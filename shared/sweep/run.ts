@@ -25,6 +25,7 @@ import { Reason } from "../core/reasons.js";
 import { type Finding, planSweep, type SweepPlan, type SweepPolicy } from "../core/sweep.js";
 import type { Target } from "../core/model.js";
 import { errorSummary } from "../rotation/engine.js";
+import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journal.js";
 import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
 
 export interface SweepDeps {
@@ -43,6 +44,8 @@ export interface SweepDeps {
   delta?: DeltaStore;
   /** A full sweep at least this often (ROLLOVER_FULL_SWEEP_HOURS). */
   fullEveryMs?: number;
+  /** Removals in flight, so a removal made by a process that died is still recorded. */
+  journal?: RemovalJournal;
 }
 
 export interface SweepSummary {
@@ -147,6 +150,16 @@ export async function sweepPage(
       message: `about to remove ${f.credential} ${f.keyId}`,
     });
     await deps.audit.flush?.();
+    const entry: JournalEntry = {
+      tenantId: f.tenantId,
+      targetId: f.targetId,
+      targetType: target.type,
+      appId: f.appId,
+      displayName: f.displayName,
+      credential: f.credential,
+      keyId: f.keyId,
+    };
+    await deps.journal?.begin(entry);
     try {
       if (f.credential === "secret") {
         await removePassword(deps.client, target.type, target.id, f.keyId);
@@ -168,6 +181,7 @@ export async function sweepPage(
         message: `removed ${f.credential} ${f.keyId}`,
       });
       await deps.audit.flush?.();
+      await deps.journal?.end(entry);
     } catch (e) {
       summary.failed += 1;
       deps.audit.emit({
@@ -177,6 +191,7 @@ export async function sweepPage(
         reason: r.reason,
         message: `could not remove ${f.credential} ${f.keyId}: ${errorSummary(e)}`,
       });
+      await deps.journal?.end(entry);
     }
   }
   return plan;
@@ -184,6 +199,7 @@ export async function sweepPage(
 
 /** Sweeps the tenant in one process, page by page: in full, or only what changed (see delta.ts). */
 export async function runSweep(deps: SweepDeps): Promise<SweepSummary> {
+  if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal });
   const bindings = await gatherBindings(deps.vaults);
   const summary = emptySummary();
   for (const [collection, type] of [

@@ -232,12 +232,9 @@ describe("fault matrix: sweep boundaries × faults", () => {
             .every((n) => Number(n) <= CAP),
           `removals per run ${end}`,
         ).toBe(true);
-        expect(row.ok || fault === "SIGKILL", JSON.stringify(row)).toBe(true);
-        if (fault === "SIGKILL") {
-          // Converges and keeps the cap even so; a record lost with the killed process is the
-          // known gap reported by the rotation matrix.
-          expect(row.duplicates).toBe(0);
-        }
+        // Every removal is on record, a killed run's included: each is recorded (and flushed)
+        // before and after it is made.
+        expect(row.ok, JSON.stringify(row)).toBe(true);
       });
     }
   }

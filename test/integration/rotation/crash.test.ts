@@ -64,7 +64,7 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
       const t = urls.tenantId;
       const name = `crash-${i}`;
       const { app, ref } = await seedDueBinding(sb(), name);
-      const { engine } = makeEngine(sb());
+      const { engine, audit } = makeEngine(sb());
 
       if (boundary.endsWith("retire")) {
         // Get to the grace window first, then past it.
@@ -96,6 +96,11 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
       expect(keys.filter((k) => thumb(k.key) === latest.thumbprintHex)).toHaveLength(1);
       expect(keys).toHaveLength(1);
       expect(validKeys(app.id)).toBe(1);
+      // A change the killed run made but did not live to record is recorded by the rerun.
+      const step = /^after-(renew|attach|retire)$/.exec(boundary)?.[1];
+      if (step) {
+        expect(audit.events.some((e) => e.action === step && e.outcome === "succeeded" && e.reason === "RecoveredStep")).toBe(true);
+      }
     });
   }
 });
