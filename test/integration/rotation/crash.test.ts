@@ -99,7 +99,11 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
       // A change the killed run made but did not live to record is recorded by the rerun.
       const step = /^after-(renew|attach|retire)$/.exec(boundary)?.[1];
       if (step) {
-        expect(audit.events.some((e) => e.action === step && e.outcome === "succeeded" && e.reason === "RecoveredStep")).toBe(true);
+        expect(
+          audit.events.some(
+            (e) => e.action === step && e.outcome === "succeeded" && e.reason === "RecoveredStep",
+          ),
+        ).toBe(true);
       }
     });
   }
