@@ -26,7 +26,7 @@ describe("sweep fan-out over the queue", () => {
   }, async () => {
     const h = sb();
     const a = serveA();
-    serveB();
+    const b = serveB();
     // Rollover's identity reads every application and owns the first few hundred, so it may
     // remove their expired keys (Application.ReadWrite.OwnedBy).
     const mi = h.ctx.managedIdentity.objectId;
@@ -56,7 +56,8 @@ describe("sweep fan-out over the queue", () => {
     expect(run.removed).toBe(CAP);
     expect(run.reserved).toBe(CAP);
     expect(run.deferred).toBeGreaterThan(0);
-    await a.idle();
+    // Both instances must have finished (and flushed their audit records) before counting.
+    await Promise.all([a.idle(), b.idle()]);
     const records = auditRecords(h).filter((r) => r.RunId === sweepRunId);
     expect(records.filter((r) => r.Action === "sweepRemoval" && r.Outcome === "succeeded")).toHaveLength(CAP);
     expect(
