@@ -38,6 +38,19 @@ export function blobService(s: StorageSettings): BlobServiceClient {
   throw new Error("no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)");
 }
 
+/** A function that creates `table` once (an existing table is fine); a failed try is retried next call. */
+export function tableOnce(table: TableClient): () => Promise<unknown> {
+  let ready: Promise<unknown> | undefined;
+  return () => {
+    ready ??= table.createTable().catch((e: unknown) => {
+      if ((e as RestError).statusCode === 409) return;
+      ready = undefined;
+      throw e;
+    });
+    return ready;
+  };
+}
+
 /** Table keys may not contain / \ # ? or control characters. */
 function keyPart(s: string): string {
   let out = "";

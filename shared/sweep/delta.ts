@@ -9,6 +9,7 @@
  *   otherwise                       → incremental: follow the delta link
  */
 import { RestError, type TableClient } from "@azure/data-tables";
+import { tableOnce } from "../azure/storage.js";
 import { firstPageUrl } from "../azure/graph.js";
 
 export const SWEEP_DELTA_TABLE = "RolloverSweepDelta";
@@ -44,17 +45,9 @@ interface DeltaEntity {
 }
 
 export class DeltaStore {
-  private ready?: Promise<unknown>;
-  constructor(private readonly table: TableClient) {}
-
-  private ensure(): Promise<unknown> {
-    this.ready ??= this.table.createTable().catch((e: unknown) => {
-      if ((e as RestError).statusCode !== 409) {
-        this.ready = undefined;
-        throw e;
-      }
-    });
-    return this.ready;
+  private readonly ensure: () => Promise<unknown>;
+  constructor(private readonly table: TableClient) {
+    this.ensure = tableOnce(table);
   }
 
   async get(collection: SweepCollection): Promise<DeltaState> {

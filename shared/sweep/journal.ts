@@ -4,6 +4,7 @@
  * records the removal that took effect (`RecoveredStep`), so no removal goes unrecorded.
  */
 import { RestError, type TableClient } from "@azure/data-tables";
+import { tableOnce } from "../azure/storage.js";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import type { AuditSink } from "../audit/events.js";
 import type { GraphEdge } from "../azure/graph.js";
@@ -28,17 +29,9 @@ interface Entity extends JournalEntry {
 }
 
 export class RemovalJournal {
-  private ready?: Promise<unknown>;
-  constructor(private readonly table: TableClient) {}
-
-  private ensure(): Promise<unknown> {
-    this.ready ??= this.table.createTable().catch((e: unknown) => {
-      if ((e as RestError).statusCode !== 409) {
-        this.ready = undefined;
-        throw e;
-      }
-    });
-    return this.ready;
+  private readonly ensure: () => Promise<unknown>;
+  constructor(private readonly table: TableClient) {
+    this.ensure = tableOnce(table);
   }
 
   private row(e: JournalEntry): string {
