@@ -473,7 +473,7 @@ export class RotationEngine {
     const target = g.obs.target!;
     const tenantId = g.binding.tenantId ?? this.deps.rollover.tenantId;
     const ok = (s: StateRecord): StateRecord => {
-      const { lastError: _e, nextAttemptAt: _n, ...rest } = s;
+      const { lastError: _e, nextAttemptAt: _n, inFlight: _f, ...rest } = s;
       return { ...rest, attempts: 0 };
     };
     switch (step.kind) {

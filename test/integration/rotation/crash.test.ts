@@ -96,6 +96,13 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
       expect(keys.filter((k) => thumb(k.key) === latest.thumbprintHex)).toHaveLength(1);
       expect(keys).toHaveLength(1);
       expect(validKeys(app.id)).toBe(1);
+      // No change is recorded twice by the runs that lived.
+      for (const action of ["renew", "attach", "verify", "retire"]) {
+        expect(
+          audit.events.filter((e) => e.action === action && e.outcome === "succeeded").length,
+          action,
+        ).toBeLessThanOrEqual(1);
+      }
       // A change the killed run made but did not live to record is recorded by the rerun.
       const step = /^after-(renew|attach|retire)$/.exec(boundary)?.[1];
       if (step) {
