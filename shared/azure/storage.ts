@@ -79,15 +79,9 @@ interface StateEntity {
 }
 
 export class StateStore {
-  private ready?: Promise<void>;
-  constructor(private readonly table: TableClient) {}
-
-  private ensure(): Promise<void> {
-    this.ready ??= this.table.createTable().catch((e: unknown) => {
-      this.ready = undefined;
-      throw e;
-    });
-    return this.ready;
+  private readonly ensure: () => Promise<unknown>;
+  constructor(private readonly table: TableClient) {
+    this.ensure = tableOnce(table);
   }
 
   async get(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {

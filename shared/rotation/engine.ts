@@ -34,16 +34,18 @@ import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
 import type { LeaseManager, StateStore } from "../azure/storage.js";
 
-/** Names of the step boundaries, for crash tests. */
-export type Boundary =
-  | "before-renew"
-  | "after-renew"
-  | "before-attach"
-  | "after-attach"
-  | "before-verify"
-  | "after-verify"
-  | "before-retire"
-  | "after-retire";
+/** Names of the step boundaries, in order, for crash tests. */
+export const BOUNDARIES = [
+  "before-renew",
+  "after-renew",
+  "before-attach",
+  "after-attach",
+  "before-verify",
+  "after-verify",
+  "before-retire",
+  "after-retire",
+] as const;
+export type Boundary = (typeof BOUNDARIES)[number];
 
 export interface EngineDeps {
   vaults: ReadonlyMap<string, VaultEdge>;

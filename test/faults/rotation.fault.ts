@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseFaultSpec } from "../../sandbox/faults.js";
 import type { SandboxHandle } from "../../sandbox/index.js";
 import type { AuditTrail } from "../../shared/audit/index.js";
-import type { Boundary } from "../../shared/rotation/engine.js";
+import { BOUNDARIES, type Boundary } from "../../shared/rotation/engine.js";
 import { makeEngine, seedDueBinding } from "../helpers/engine.js";
 import { useSandbox } from "../helpers/sandbox.js";
 import {
@@ -33,16 +33,6 @@ import {
 } from "./harness.js";
 
 const HOUR = 3_600_000;
-const BOUNDARIES: Boundary[] = [
-  "before-renew",
-  "after-renew",
-  "before-attach",
-  "after-attach",
-  "before-verify",
-  "after-verify",
-  "before-retire",
-  "after-retire",
-];
 const FAULT_NAMES: FaultName[] = [...(Object.keys(FAULTS) as FaultName[]), "SIGKILL"];
 const CHILD = resolve(import.meta.dirname, "rotation-child.ts");
 const CHANGES = ["renew", "attach", "verify", "retire"];

@@ -8,22 +8,12 @@ import { createHash } from "node:crypto";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { describe, expect, it } from "vitest";
 import { LEASE_CONTAINER } from "../../../shared/azure/storage.js";
-import type { Boundary } from "../../../shared/rotation/engine.js";
+import { BOUNDARIES, type Boundary } from "../../../shared/rotation/engine.js";
 import { runNode } from "../../helpers/cli.js";
 import { makeEngine, seedDueBinding } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 
 const HOUR = 3_600_000;
-const BOUNDARIES: Boundary[] = [
-  "before-renew",
-  "after-renew",
-  "before-attach",
-  "after-attach",
-  "before-verify",
-  "after-verify",
-  "before-retire",
-  "after-retire",
-];
 
 describe("crash safety: SIGKILL at every step boundary, then run again", () => {
   const sb = useSandbox({ seed: "empty", azurite: true });
