@@ -299,6 +299,13 @@ export const SETTINGS = {
     default: "Custom-RolloverAudit_CL",
     parse: trimmed.regex(/^Custom-[A-Za-z0-9_]+$/, "a custom stream name like Custom-RolloverAudit_CL"),
   }),
+  auditSigningKeyId: spec({
+    env: "ROLLOVER_AUDIT_SIGNING_KEY_ID",
+    kind: "url",
+    description: "Versionless URL of the Key Vault key that signs audit chain heads",
+    example: "https://kv-rollover-0123456789.vault.azure.net/keys/rollover-audit-signing",
+    parse: httpsUrl,
+  }),
   storage: spec({
     env: "AzureWebJobsStorage",
     kind: "string",
