@@ -8,7 +8,8 @@
 set -eu
 
 reset() { azd env set ROLLOVER_WIRE_TRIGGERS false >/dev/null 2>&1 || true; }
-trap reset EXIT INT TERM
+trap reset EXIT
+trap "exit 130" INT TERM
 
 echo "Wiring the Event Grid subscription and the alerts to the deployed functions..."
 azd env set ROLLOVER_WIRE_TRIGGERS true
