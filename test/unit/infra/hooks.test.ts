@@ -61,7 +61,12 @@ else if (cmd === "provision") process.exit(${provisionExit});
 
 describe("postdeploy", () => {
   it("provisions with the triggers wired after every deploy, and leaves the flag false", () => {
-    for (const before of [{}, { ROLLOVER_WIRE_TRIGGERS: "true" }, { ROLLOVER_WIRE_TRIGGERS: "false" }]) {
+    const befores: Record<string, string>[] = [
+      {},
+      { ROLLOVER_WIRE_TRIGGERS: "true" },
+      { ROLLOVER_WIRE_TRIGGERS: "false" },
+    ];
+    for (const before of befores) {
       const r = runHook("postdeploy.sh", before);
       expect(r.status).toBe(0);
       expect(r.calls).toEqual([
