@@ -2,7 +2,9 @@
 # Event Grid (keyVaultEvents) and the alerts (remediateAlert) by provisioning again with
 # ROLLOVER_WIRE_TRIGGERS=true, then set it back to false, so a later `azd provision` or
 # `azd up` after `azd down` never wires triggers before the code is deployed.
-$ErrorActionPreference = 'Stop'
+# Native commands report failure through $LASTEXITCODE, checked after each call; 'Continue'
+# keeps Windows PowerShell 5.1 from turning a redirected stderr line into a terminating error.
+$ErrorActionPreference = 'Continue'
 
 Write-Host 'Wiring the Event Grid subscription and the alerts to the deployed functions...'
 try {

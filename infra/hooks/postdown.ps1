@@ -1,6 +1,8 @@
 # After `azd down` (Windows twin of postdown.sh): clear the wiring flag, and give the next vault
 # a new name suffix, because the soft-deleted vault (purge protection) keeps its name.
-$ErrorActionPreference = 'Stop'
+# Native commands report failure through $LASTEXITCODE, checked after each call; 'Continue'
+# keeps Windows PowerShell 5.1 from turning a redirected stderr line into a terminating error.
+$ErrorActionPreference = 'Continue'
 
 azd env set ROLLOVER_WIRE_TRIGGERS false
 if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }

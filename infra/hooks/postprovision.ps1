@@ -1,11 +1,14 @@
 # After `azd provision` (Windows twin of postprovision.sh): when the Microsoft Graph application
 # permissions were left to an administrator, print the exact commands to run (docs/deploy.md).
-$ErrorActionPreference = 'Stop'
+# Native commands report failure through $LASTEXITCODE, checked after each call; 'Continue'
+# keeps Windows PowerShell 5.1 from turning a redirected stderr line into a terminating error.
+$ErrorActionPreference = 'Continue'
 
 $granted = azd env get-value ROLLOVER_GRAPH_PERMISSIONS_GRANTED 2>$null
 if ($granted -ne 'false') { exit 0 }
 
 $mi = azd env get-value ROLLOVER_IDENTITY_OBJECT_ID
+if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 $managed = azd env get-value ROLLOVER_MANAGED_MODE 2>$null
 
 function Show-Grant([string]$roleId, [string]$roleName) {
