@@ -503,6 +503,14 @@ describe("role assignments", () => {
     expect(renewer).toMatch(/principalId: appPrincipalId/);
   });
 
+  it("are the ones docs/permissions.md names for Rollover's Key Vault role", () => {
+    const doc = read("docs/permissions.md");
+    for (const a of ROLLOVER_KEY_VAULT_DATA_ACTIONS)
+      expect(doc, a).toContain(`\`${a.replace("Microsoft.KeyVault/vaults/", "")}\``);
+    expect(doc).toContain("Rollover Key Vault certificate renewer");
+    expect(rbac).toContain("roleName: 'Rollover Key Vault certificate renewer (");
+  });
+
   it("take the deployer's principal type from azd (AZURE_PRINCIPAL_TYPE), User by default", () => {
     expect(main).toMatch(
       /@allowed\(\['User', 'ServicePrincipal', 'Group'\]\)\s+(@description\('[^\n]*'\)\s+)?param principalType string = 'User'/,
@@ -682,6 +690,14 @@ describe("loaded files", () => {
       [],
     );
     expect(loads.some((f) => f.startsWith("infra/workbook/"))).toBe(true);
+  });
+
+  it("parameters file maps only azd variables docs/deploy.md documents", () => {
+    const doc = read("docs/deploy.md");
+    for (const { value } of Object.values(mainParams)) {
+      const name = /^\$\{(\w+)/.exec(value)?.[1] as string;
+      expect(doc, name).toContain(`| \`${name}\` |`);
+    }
   });
 
   it("parameters file names only parameters main.bicep declares", () => {
