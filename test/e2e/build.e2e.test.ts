@@ -9,6 +9,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,10 +53,24 @@ describe("the deployment package", () => {
     expect(pkg.main).toBe(`${dist}/index.js`);
     execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "pipe" });
     const folder = join(root, dist as string);
-    const meta = JSON.parse(readFileSync(join(folder, "meta.json"), "utf8")) as { inputs: object };
+    const meta = JSON.parse(readFileSync(join(folder, "meta.json"), "utf8")) as {
+      inputs: object;
+      outputs: Record<string, { imports: { path: string; external?: boolean }[] }>;
+    };
     const inputs = Object.keys(meta.inputs);
     expect(inputs.filter((p) => /^(test|sandbox|cli|bench|infra)\//.test(p))).toEqual([]);
     expect(inputs).toContain("functions/index.ts");
+    // Whatever the bundle loads from outside, now or later (a lazy require), is Node's own or
+    // the worker's: no npm package is left for Azure to install.
+    const external = new Set(
+      (meta.outputs[`${dist}/index.js`]?.imports ?? []).filter((i) => i.external).map((i) => i.path),
+    );
+    expect(external.has("@azure/functions-core")).toBe(true);
+    expect(
+      [...external].filter(
+        (m) => m !== "@azure/functions-core" && !builtinModules.includes(m.replace(/^node:/, "")),
+      ),
+    ).toEqual([]);
 
     // What azd uploads.
     const entries = azdZipEntries(folder);
