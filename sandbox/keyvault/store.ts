@@ -20,6 +20,7 @@ import {
   x5tOf,
 } from "./crypto.js";
 import { ImportError, readPem, readPkcs12 } from "./import.js";
+import { apiVersionAtLeast } from "./api-version.js";
 import { buildPfx } from "./pkcs12.js";
 import {
   autoRenewAt,
@@ -780,7 +781,8 @@ export class SandboxVault implements VaultStore {
       policy: policyJson(entry.policy, `${this.url}/certificates/${v.name}/policy`),
       ...(entry.pending ? { pending: { id: `${this.url}/certificates/${v.name}/pending` } } : {}),
       ...(Object.keys(v.tags).length > 0 ? { tags: { ...v.tags } } : {}),
-      ...(v.preserveCertOrder !== undefined && apiVersion !== "7.5"
+      // preserveCertOrder came with api-version 7.6 (REST spec stable/7.6 certificates.json).
+      ...(v.preserveCertOrder !== undefined && apiVersionAtLeast(apiVersion, "7.6")
         ? { preserveCertOrder: v.preserveCertOrder }
         : {}),
     };

@@ -129,7 +129,7 @@ describe("Key Vault: authentication challenge and request gate", () => {
     expect(bad.json().error).toEqual({
       code: "BadParameter",
       message:
-        "The specified version (7.9) is not recognized. Consider using the latest supported version (2025-07-01).",
+        "The specified version (7.9) is not recognized. Consider using the latest supported version (2026-04-01).",
     });
     for (const v of ["7.5", "7.6", "2025-07-01"]) {
       const res = await raw(`${vaultUrl}certificates?api%2Dversion=${v}`, { headers: auth });
