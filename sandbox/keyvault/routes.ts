@@ -347,8 +347,11 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
       const n = name(req);
       const version = req.params.version || undefined;
       if (req.method === "PATCH") {
+        // UpdateCertificate answers the bundle without policy or pending (REST spec
+        // stable/7.5/examples/UpdateCertificate-example.json).
         const { entry, v } = vault.updateVersion(n, version, objectBody(req));
-        return ok(vault.certificateBundle(entry, v, call.apiVersion));
+        const { policy: _p, pending: _o, ...bundle } = vault.certificateBundle(entry, v, call.apiVersion);
+        return ok(bundle);
       }
       const found = vault.findVersion(n, version);
       if (!found) {

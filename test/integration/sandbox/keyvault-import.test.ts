@@ -230,13 +230,24 @@ describe("Key Vault: certificate import", () => {
     await expect(certs().getCertificate(name)).rejects.toMatchObject({ statusCode: 404 });
   });
 
-  it("answers 409 while a create is pending, and 400 for a body without value", async () => {
+  // create-certificate-scenarios.md, "Create (or Import) when pending request exists": 409 with
+  // code Forbidden, for create and import alike.
+  it("answers 409 Forbidden to an import or a create while a create is pending, and 400 for a body without value", async () => {
     const name = "import-conflict";
     await certs().beginCreateCertificate(name, { issuerName: "Unknown", subject: "CN=pending" });
     const made = await issuedCert();
+    const conflict = {
+      statusCode: 409,
+      code: "Forbidden",
+      message:
+        "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+    };
     await expect(
       certs().importCertificate(name, encryptedPfx([made.leaf], made.pkcs8, "pw"), { password: "pw" }),
-    ).rejects.toMatchObject({ statusCode: 409, code: "Conflict" });
+    ).rejects.toMatchObject(conflict);
+    await expect(
+      certs().beginCreateCertificate(name, { issuerName: "Unknown", subject: "CN=pending" }),
+    ).rejects.toMatchObject(conflict);
 
     const res = await importRaw(`${name}-2`, { pwd: "x" });
     expect(res.status).toBe(400);

@@ -357,6 +357,23 @@ describe("Key Vault: certificates through @azure/keyvault-certificates", () => {
       tags: { "rollover-target": "abc", "rollover-mode": "self" },
     });
     expect(props.properties.tags).toEqual({ "rollover-target": "abc", "rollover-mode": "self" });
+    // The update answers the bundle without policy or pending (UpdateCertificate-example.json).
+    const { token } = await vaultToken(sb);
+    const patched = await raw(`${sb().urls.vaultUrl}certificates/tagged/?api-version=7.6`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ tags: { "rollover-target": "abc", "rollover-mode": "self" } }),
+    });
+    expect(patched.status).toBe(200);
+    expect(Object.keys(patched.json()).sort()).toEqual([
+      "attributes",
+      "cer",
+      "id",
+      "kid",
+      "sid",
+      "tags",
+      "x5t",
+    ]);
     const again = await client.getCertificate("tagged");
     expect(again.properties.tags).toEqual({ "rollover-target": "abc", "rollover-mode": "self" });
     const listed: Record<string, Record<string, string> | undefined> = {};
