@@ -160,6 +160,16 @@ describe("Key Vault: certificate import", () => {
     ).toBe(true);
   });
 
+  it("reads a PKCS#12 file encrypted the legacy way (3DES, SHA-1 MAC), as .NET exports it", async () => {
+    const made = await issuedCert({ subject: "CN=legacy.contoso.test" });
+    const pfx = encryptedPfx([made.leaf], made.pkcs8, "legacy-pw", { legacy: true });
+    const imported = await certs().importCertificate("import-legacy", pfx, { password: "legacy-pw" });
+    expect(imported.properties.x509ThumbprintString?.toUpperCase()).toBe(made.sha1Hex);
+    await expect(
+      certs().importCertificate("import-legacy", pfx, { password: "not-it" }),
+    ).rejects.toMatchObject({ statusCode: 400, code: "BadParameter" });
+  });
+
   // @azure/keyvault-certificates 4.10 does not serialize the `policy` option of importCertificate
   // (it reads `certificatePolicy`), so a PEM import, which needs `secret_props.contentType`, is
   // sent raw here, as the REST page describes it.
