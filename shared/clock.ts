@@ -42,7 +42,22 @@ export class SandboxClock implements Clock {
     return this.system() + this.offsetMs;
   };
 
+  /** Reads the sandbox's clock; a refused or failed read is tried twice more (100 ms, 300 ms apart). */
   async sync(): Promise<void> {
+    let last: Error | undefined;
+    for (const pause of [0, 100, 300]) {
+      if (pause) await new Promise((r) => setTimeout(r, pause));
+      try {
+        return await this.read();
+      } catch (e) {
+        last = e as Error;
+        if ((e as { final?: boolean }).final) break;
+      }
+    }
+    throw last as Error;
+  }
+
+  private async read(): Promise<void> {
     const url = `${this.controlUrl.replace(/\/+$/, "")}/clock`;
     const before = this.system();
     let res: Response;
@@ -56,10 +71,14 @@ export class SandboxClock implements Clock {
     const after = this.system();
     const body = (await res.json().catch(() => undefined)) as { epochMs?: unknown } | undefined;
     const epochMs = body?.epochMs;
-    if (!res.ok || typeof epochMs !== "number" || !Number.isFinite(epochMs))
-      throw new Error(
+    if (!res.ok || typeof epochMs !== "number" || !Number.isFinite(epochMs)) {
+      const err = new Error(
         `cannot read the sandbox clock at ${url} (ROLLOVER_SANDBOX_CONTROL_URL): HTTP ${res.status}, expected {"epochMs": number}`,
       );
+      // Only a throttled or failing server may answer better on a second try.
+      if (res.ok || (res.status < 500 && res.status !== 429)) Object.assign(err, { final: true });
+      throw err;
+    }
     // The sandbox read its clock somewhere between `before` and `after`.
     this.offsetMs = epochMs - Math.round((before + after) / 2);
     this.synced = true;

@@ -3,6 +3,7 @@
  * ROLLOVER_SANDBOX_CONTROL_URL is set, refused next to real Azure, the system's otherwise.
  */
 import { describe, expect, it } from "vitest";
+import { parseFaultSpec } from "../../sandbox/faults.js";
 import { clockFor, SandboxClock, systemClock } from "../../shared/clock.js";
 import { isConfigError, loadConfig } from "../../shared/config.js";
 import { useSandbox } from "../helpers/sandbox.js";
@@ -23,6 +24,23 @@ describe("the process clock", () => {
     await r.clock.sync();
     expect(Math.abs(r.clock.now() - sb().ctx.clock.now())).toBeLessThan(2_000);
     expect(r.clock.now() - Date.now()).toBeGreaterThan(9 * DAY);
+  });
+
+  it("reads the clock through a passing failure of the control API", async () => {
+    const c = new SandboxClock(sb().urls.controlUrl);
+    sb().ctx.faults.set(parseFaultSpec("control:/clock=503x2"), 1);
+    try {
+      await c.sync();
+    } finally {
+      sb().ctx.faults.clear();
+    }
+    expect(Math.abs(c.now() - sb().ctx.clock.now())).toBeLessThan(2_000);
+    sb().ctx.faults.set(parseFaultSpec("control:/clock=503x3"), 1);
+    try {
+      await expect(new SandboxClock(sb().urls.controlUrl).sync()).rejects.toThrow(/HTTP 503/);
+    } finally {
+      sb().ctx.faults.clear();
+    }
   });
 
   it("is one clock per control URL in a process", () => {
