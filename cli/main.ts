@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { clockFor } from "../shared/clock.js";
 import { isConfigError, loadConfig, renderConfigTable } from "../shared/config.js";
 import { parseSnapshot, planTenant, policiesFrom, SnapshotError } from "../shared/core/index.js";
 import { renderPlan } from "./render.js";
@@ -57,7 +58,10 @@ export function buildProgram(): Command {
       "plan from a tenant snapshot (JSON); without it, plan live from Azure (ROLLOVER_* settings)",
     )
     .option("--json", "print the plan as JSON")
-    .option("--now <iso>", "plan as of this instant (default: the snapshot's `now`, else the current time)")
+    .option(
+      "--now <iso>",
+      "plan as of this instant (default: the snapshot's `now`, else the current time: the sandbox's against the sandbox)",
+    )
     .action(async (opts: { snapshot?: string; json?: boolean; now?: string }) => {
       const config = loadConfig(process.env);
       if (!opts.snapshot) {
@@ -74,7 +78,12 @@ export function buildProgram(): Command {
           throw e;
         }
       })();
-      let now = snapshot.now ?? Date.now();
+      let now = snapshot.now;
+      if (now === undefined) {
+        const clock = clockFor(config);
+        await clock.sync();
+        now = clock.now();
+      }
       if (opts.now !== undefined) {
         const t = Date.parse(opts.now);
         if (!Number.isFinite(t))

@@ -112,6 +112,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
   if (opts.maxRemovals !== undefined) env.ROLLOVER_MAX_REMOVALS_PER_RUN = String(opts.maxRemovals);
   if (opts.removeMode) env.ROLLOVER_SWEEP_MODE = "remove";
   const r = buildRollover(env);
+  await r.clock.sync();
   const dryRun = !opts.yes;
   const out = opts.out ?? ((t: string) => process.stdout.write(t));
   const audit = openRunAudit(r, opts.trigger ?? "cli", dryRun);
@@ -167,6 +168,7 @@ export async function rotate(
   opts: { vault?: string; dryRun?: boolean; env?: NodeJS.ProcessEnv; json?: boolean },
 ): Promise<number> {
   const r = buildRollover(opts.env ?? process.env);
+  await r.clock.sync();
   const vaults = opts.vault
     ? [...r.vaults.values()].filter((v) => v.name === opts.vault)
     : [...r.vaults.values()];

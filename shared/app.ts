@@ -6,6 +6,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { AuditSink } from "./audit/events.js";
 import { type AuditTrail, openAuditTrail } from "./audit/open.js";
 import { rolloverCredential } from "./azure/entra.js";
+import { type Clock, clockFor } from "./clock.js";
 import { GraphEdge } from "./azure/graph.js";
 import { VaultEdge } from "./azure/keyvault.js";
 import { LeaseManager, STATE_TABLE, StateStore, type StorageSettings, tableClient } from "./azure/storage.js";
@@ -31,6 +32,8 @@ export interface Rollover {
   /** Undefined when the Logs Ingestion settings are absent (a CLI dry run may do without). */
   audit?: AuditTrail;
   selfIds: string[];
+  /** Where this process reads the time (the sandbox's clock against the sandbox; see shared/clock.ts). */
+  clock: Clock;
 }
 
 export function buildRollover(
@@ -52,9 +55,10 @@ export function buildRollover(
     accountName: config.storageAccountName,
     credential,
   };
+  const clock = clockFor(config);
   const audit =
     config.logsIngestionEndpoint && config.dcrImmutableId && (config.storage || config.storageAccountName)
-      ? openAuditTrail(config, credential)
+      ? openAuditTrail(config, credential, { writer: { clock: () => new Date(clock.now()) } })
       : undefined;
   return {
     config,
@@ -69,6 +73,7 @@ export function buildRollover(
     selfIds: [config.identityObjectId, config.clientId]
       .filter((x): x is string => !!x)
       .map((x) => x.toLowerCase()),
+    clock,
   };
 }
 
@@ -94,7 +99,7 @@ export function engineFor(
     policy: r.policies.binding,
     verifyTimeoutMs: r.config.verifyTimeoutSeconds * 1000,
     renewWaitMs: 60_000,
-    now: opts.now ?? Date.now,
+    now: opts.now ?? r.clock.now,
     ...(opts.random ? { random: opts.random } : {}),
     ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.onBoundary ? { onBoundary: opts.onBoundary } : {}),
@@ -121,7 +126,7 @@ export function sweepDepsFor(
     selfIds: r.selfIds,
     policy: r.policies.sweep,
     audit: opts.audit,
-    now: opts.now ?? Date.now,
+    now: opts.now ?? r.clock.now,
     dryRun: opts.dryRun ?? false,
     ...(opts.onPage ? { onPage: opts.onPage } : {}),
     ...(opts.dryRun ? {} : { journal: new RemovalJournal(tableClient(r.storage, SWEEP_JOURNAL_TABLE)) }),

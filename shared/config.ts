@@ -333,7 +333,7 @@ export const SETTINGS = {
     env: "ROLLOVER_SANDBOX_CONTROL_URL",
     kind: "url",
     description:
-      "Sandbox only: its control API, where `rollover audit verify` reads ingested records and the demo moves the clock.",
+      "Sandbox only: its control API. Every Rollover process then reads the time from the sandbox's virtual clock (at start and before each run), and `rollover audit verify` reads ingested records there. Refused when the other settings point at Azure.",
     example: "https://127.0.0.1:8443/_sandbox",
     parse: httpsUrl,
   }),
