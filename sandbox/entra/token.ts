@@ -377,23 +377,41 @@ function checkCertificateAssertion(
       `Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${certInfo(match.key).sha1Hex}', ${portalHint}]`,
     );
   const p = jwt.payload;
-  const aud = typeof p.aud === "string" ? p.aud : Array.isArray(p.aud) ? String(p.aud[0]) : "";
-  if (!assertionAudiences(ctx, tenantSegment, tenantId).has(aud.toLowerCase().replace(/\/$/, "")))
-    throw fail(
-      700212,
-      401,
-      "invalid_client",
-      `No matching federated identity record found for presented assertion audience '${aud}'. The client assertion audience must be the token endpoint ${ctx.urls.authorityHost}/${tenantSegment}/oauth2/v2.0/token.`,
-    );
-  if (
-    String(p.iss ?? "").toLowerCase() !== holder.appId ||
-    String(p.sub ?? "").toLowerCase() !== holder.appId
-  )
+  // Codes from entra-docs identity-platform/reference-error-codes.md: AADSTS50027 InvalidJwtToken
+  // ("unexpected audience", "unexpected issuer", "token format isn't proper") and AADSTS50048
+  // SubjectMismatchesIssuer ("Subject mismatches Issuer claim in the client assertion"). The
+  // certificate-credentials page asks for `aud` as the token endpoint (one string): an array is
+  // refused, the strictest reading.
+  if (typeof p.aud !== "string")
     throw fail(
       50027,
       401,
       "invalid_client",
-      `JWT token is invalid or malformed. The client assertion's 'iss' and 'sub' claims must both be the client id '${holder.appId}'.`,
+      `JWT token is invalid or malformed. The client assertion's 'aud' claim must be one string, the token endpoint ${ctx.urls.authorityHost}/${tenantSegment}/oauth2/v2.0/token.`,
+    );
+  const aud = p.aud;
+  if (!assertionAudiences(ctx, tenantSegment, tenantId).has(aud.toLowerCase().replace(/\/$/, "")))
+    throw fail(
+      50027,
+      401,
+      "invalid_client",
+      `JWT token is invalid or malformed: unexpected audience '${aud}'. The client assertion audience must be the token endpoint ${ctx.urls.authorityHost}/${tenantSegment}/oauth2/v2.0/token.`,
+    );
+  const iss = String(p.iss ?? "").toLowerCase();
+  const sub = String(p.sub ?? "").toLowerCase();
+  if (iss !== sub)
+    throw fail(
+      50048,
+      401,
+      "invalid_client",
+      "Subject mismatches Issuer claim in the client assertion. The 'iss' and 'sub' claims must both be the client id.",
+    );
+  if (iss !== holder.appId)
+    throw fail(
+      50027,
+      401,
+      "invalid_client",
+      `JWT token is invalid or malformed: unexpected issuer. The client assertion's 'iss' and 'sub' claims must both be the client id '${holder.appId}'.`,
     );
   const nbf = numberClaim(p, "nbf");
   const exp = numberClaim(p, "exp");
