@@ -12,6 +12,7 @@ import type { AuditSink } from "../audit/events.js";
 import {
   firstPageUrl,
   isExpiredDeltaToken,
+  isGraphNotFound,
   type GraphEdge,
   readTargetPage,
   removePassword,
@@ -180,6 +181,19 @@ export async function sweepPage(
       await deps.audit.flush?.();
       await deps.journal?.end(entry);
     } catch (e) {
+      if (isGraphNotFound(e)) {
+        // Already gone: the list this plan came from was a read that did not show an earlier
+        // removal yet (Entra is eventually consistent). Not a failure, and nothing to redo.
+        deps.audit.emit({
+          ...findingFields(f),
+          action: "sweepRemoval",
+          outcome: "skipped",
+          reason: r.reason,
+          message: `${f.credential} ${f.keyId} was already gone`,
+        });
+        await deps.journal?.end(entry);
+        continue;
+      }
       summary.failed += 1;
       deps.audit.emit({
         ...findingFields(f),

@@ -64,6 +64,8 @@ describe("incremental sweep through /delta", () => {
     }
     const second = await runSweep(deps());
     expect(second.kinds).toEqual({ applications: "incremental", servicePrincipals: "incremental" });
+    // Each changed object comes from /delta with its id and its changed passwordCredentials only;
+    // its credentials are read by id before it is planned (a missing collection is not empty).
     expect(second.targets).toBe(apps.length);
     expect(second.pages).toBe(2);
     expect(second.findings.CredentialExpired ?? 0).toBeGreaterThanOrEqual(apps.length);
@@ -78,6 +80,18 @@ describe("incremental sweep through /delta", () => {
     const s = await runSweep(d);
     expect(s.kinds.applications).toBe("fullDelta");
     expect((await d.delta.get("applications")).deltaLink).toMatch(/\$deltatoken=/);
+  });
+
+  it("a delta link older than 7 days (400 syncStateNotFound) starts a new enumeration", async () => {
+    const d = { ...deps(), fullEveryMs: 30 * DAY };
+    await runSweep(d);
+    const stored = (await d.delta.get("applications")).deltaLink;
+    expect(stored).toMatch(/\$deltatoken=/);
+    await sb().ctx.clock.advance(7 * DAY + 60_000);
+    const s = await runSweep(d);
+    expect(s.kinds.applications).toBe("fullDelta");
+    expect(s.targets).toBeGreaterThan(3000);
+    expect((await d.delta.get("applications")).deltaLink).not.toBe(stored);
   });
 
   it("after the full-sweep interval the plain list is read in full", async () => {
