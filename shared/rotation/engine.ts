@@ -345,7 +345,7 @@ export class RotationEngine {
         if (step.kind === "renew") nearExpiry = false;
       } catch (e) {
         if (e instanceof LeaseLostError) throw e;
-        const message = errorSummary(e);
+        const message = `${errorSummary(e)}${permissionHint(e, g.binding, step)}`;
         const attempts = g.obs.state.attempts + 1;
         const failed: StateRecord = {
           ...g.obs.state,
@@ -708,6 +708,18 @@ export class RotationEngine {
       : { vaultName: ref.vaultName, certificateName: ref.certificateName };
     this.deps.audit.emit({ ...base, ...e } as AuditEvent);
   }
+}
+
+/**
+ * What a 403 on a self-mode change of an agent identity blueprint means: its own principal lacks
+ * AgentIdentityBlueprint.AddRemoveCreds.All (agentidentityblueprint-addkey.md lists no
+ * permission-free self-roll; docs/permissions.md).
+ */
+function permissionHint(e: unknown, binding: Binding, step: BindingStep): string {
+  const status = (e as { statusCode?: number }).statusCode;
+  if (status !== 403 || binding.targetType !== "agentIdentityBlueprint") return "";
+  if (step.kind !== "attach" && step.kind !== "retire") return "";
+  return ": grant the blueprint's principal AgentIdentityBlueprint.AddRemoveCreds.All so it can roll its own key";
 }
 
 function displayName(ref: BindingRef, m: VersionMaterial): string {

@@ -81,6 +81,34 @@ describe("rotation engine: managed mode, blueprints, locking, lost state", () =>
     });
   });
 
+  it("agent identity blueprint whose principal lacks AgentIdentityBlueprint.AddRemoveCreds.All: attach is refused by Graph (403), audited with the grant it needs", async () => {
+    const { engine, audit } = makeEngine(sb());
+    const { ctx, urls } = sb();
+    const t = urls.tenantId;
+    const bp = ctx.directory.createApplication(t, {
+      displayName: "ungranted-blueprint",
+      kind: "agentIdentityBlueprint",
+    });
+    const now = ctx.clock.now();
+    const v1 = await ctx.vault.createCertificate("ungranted-blueprint", {
+      tags: { "rollover-target": bp.id, "rollover-target-type": "agentIdentityBlueprint" },
+      notBefore: Math.floor((now - 340 * 86_400_000) / 1000),
+      expires: Math.floor((now + 20 * 86_400_000) / 1000),
+    });
+    ctx.directory.addKeyCredential(t, bp.id, { certificateDer: v1.cerDer });
+    const out = await engine.reconcile({ vaultName: vaultName(), certificateName: "ungranted-blueprint" });
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach"]);
+    expect(out.result).toBe("failed");
+    expect(out.message).toMatch(
+      /HTTP 403 Authorization_RequestDenied: grant the blueprint's principal AgentIdentityBlueprint\.AddRemoveCreds\.All/,
+    );
+    expect(ctx.directory.get(t, bp.id)!.keyCredentials).toHaveLength(1);
+    expect(audit.events.filter((e) => e.certificateName === "ungranted-blueprint").at(-1)).toMatchObject({
+      action: "attach",
+      outcome: "failed",
+    });
+  });
+
   it("a certificate Key Vault cannot renew alone (Unknown issuer) is refused with an alert-worthy record; nothing changes", async () => {
     const { engine, audit } = makeEngine(sb());
     const { ctx, urls } = sb();
