@@ -12,6 +12,7 @@ import { tableClient } from "../../../shared/azure/storage.js";
 import { loadConfig } from "../../../shared/config.js";
 import { policiesFrom } from "../../../shared/core/plan.js";
 import { DeltaStore, SWEEP_DELTA_TABLE } from "../../../shared/sweep/delta.js";
+import { fanoutStorage, runSweepPage, startSweepRun } from "../../../shared/sweep/fanout.js";
 import { runSweep, type SweepDeps } from "../../../shared/sweep/run.js";
 import { useSandboxIdentity } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
@@ -69,6 +70,41 @@ describe("incremental sweep through /delta", () => {
     expect(second.targets).toBe(apps.length);
     expect(second.pages).toBe(2);
     expect(second.findings.CredentialExpired ?? 0).toBeGreaterThanOrEqual(apps.length);
+  });
+
+  it("the Functions path (runSweepPage) also reads partial /delta objects by id before planning", async () => {
+    const h = sb();
+    const d = deps();
+    await runSweep(d);
+    const t = h.urls.tenantId;
+    const changed = [11, 22, 33].map((i) => `5ca1e000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`);
+    for (const id of changed) {
+      h.ctx.directory.addPasswordCredential(t, id, {
+        startDateTime: new Date(h.ctx.clock.now() - 400 * DAY).toISOString(),
+        endDateTime: new Date(h.ctx.clock.now() - 10 * DAY).toISOString(),
+      });
+    }
+    const st = fanoutStorage({ connectionString: h.env.AzureWebJobsStorage });
+    const runId = `partial-${Date.now()}`;
+    await startSweepRun(st, {
+      runId,
+      maxRemovals: 0,
+      now: h.ctx.clock.now(),
+      dryRun: true,
+      fullEveryMs: DAY,
+    });
+    const link = (await st.delta.get("applications")).deltaLink!;
+    const r = await runSweepPage(st, d, {
+      runId,
+      collection: "applications",
+      page: 1,
+      url: link,
+      kind: "incremental",
+    });
+    expect(r.status).toBe("done");
+    if (r.status !== "done") return;
+    expect(r.summary.targets).toBe(changed.length);
+    expect(r.summary.findings.CredentialExpired ?? 0).toBeGreaterThanOrEqual(changed.length);
   });
 
   it("a delta link Graph no longer honours starts a new enumeration", async () => {
