@@ -39,7 +39,12 @@ export interface DirObject {
   propSeq?: Record<string, number>;
   deleted: boolean;
   /** What readers may still see while writes replicate (only kept while a `stale` fault is on). */
-  lag?: { base: ReplicaView; writes: Array<{ at: number; view: ReplicaView }> };
+  lag?: {
+    base: ReplicaView;
+    writes: Array<{ at: number; view: ReplicaView }>;
+    /** `seq` after the last remembered write: a later change was not lagged (see staleView). */
+    seq: number;
+  };
 }
 
 /** The replicated parts of an object: what a lagging read may still show. */
@@ -65,7 +70,9 @@ export function replicaView(o: DirObject): ReplicaView {
  * Graph (seeds, tests' setup) are not lagged.
  */
 export function staleView(o: DirObject, staleMs: number, now: number): DirObject {
-  if (!o.lag || staleMs <= 0) return o;
+  // Changed since without a lagged write (seeds, a test's setup, a write while no lag was on):
+  // that change is visible at once, and with it everything before.
+  if (!o.lag || staleMs <= 0 || o.lag.seq !== o.seq) return o;
   const cutoff = now - staleMs;
   let view = o.lag.base;
   for (const w of o.lag.writes) if (w.at <= cutoff) view = w.view;
@@ -78,6 +85,7 @@ export function staleView(o: DirObject, staleMs: number, now: number): DirObject
  */
 export function lagWrite(o: DirObject, now: number, keepMs: number): () => void {
   const before = replicaView(o);
+  if (o.lag && o.lag.seq !== o.seq) o.lag = undefined;
   if (o.lag) {
     // Forget writes every reader sees by now (their state becomes the base).
     const old = o.lag.writes.filter((w) => w.at <= now - keepMs);
@@ -85,9 +93,11 @@ export function lagWrite(o: DirObject, now: number, keepMs: number): () => void 
       o.lag.base = (old[old.length - 1] as { view: ReplicaView }).view;
       o.lag.writes = o.lag.writes.filter((w) => w.at > now - keepMs);
     }
-  } else o.lag = { base: before, writes: [] };
+  } else o.lag = { base: before, writes: [], seq: o.seq };
+  const lag = o.lag;
   return () => {
-    o.lag?.writes.push({ at: now, view: replicaView(o) });
+    lag.writes.push({ at: now, view: replicaView(o) });
+    lag.seq = o.seq;
   };
 }
 

@@ -308,6 +308,28 @@ describe("Graph and Entra: strictest documented behaviour", () => {
     expect(faults.hits.stale).toBeGreaterThanOrEqual(3);
   });
 
+  it("replication lag: a change made outside Graph (a test's setup) shows at once, with everything before it", async () => {
+    const { ctx } = sb();
+    const t = ctx.directory.defaultTenantId;
+    const app = ctx.directory.createApplication(t, { displayName: "strict-lag-setup" });
+    ctx.directory.addKeyCredential(t, app.id, { certificateDer: cert.der });
+    ctx.faults.set(parseFaultSpec("graph=stale/60000"));
+    const self = graph(new ClientCertificateCredential(t, app.appId, { certificate: cert.pem }, opts()));
+    await self.api(`/applications/${app.id}/addKey`).post({
+      keyCredential: { type: "AsymmetricX509Cert", usage: "Verify", key: next.base64 },
+      passwordCredential: null,
+      proof: await proof(cert, app.id),
+    });
+    const reads = graph(reader.cred);
+    expect(
+      (await reads.api(`/applications/${app.id}`).select("keyCredentials").get()).keyCredentials,
+    ).toHaveLength(1);
+    ctx.directory.addPasswordCredential(t, app.id, { endDateTime: new Date(Date.now() + DAY).toISOString() });
+    const now = await reads.api(`/applications/${app.id}`).select("keyCredentials,passwordCredentials").get();
+    expect(now.keyCredentials).toHaveLength(2);
+    expect(now.passwordCredentials).toHaveLength(1);
+  });
+
   it("the stale fault is Graph's and needs its lag: graph=stale/2000 parses; others are refused", () => {
     expect(parseFaultSpec("graph=stale/2000")).toEqual([{ service: "graph", kind: "stale", param: 2000 }]);
     expect(() => parseFaultSpec("keyvault=stale/2000")).toThrow(FaultSpecError);
