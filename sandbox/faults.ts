@@ -10,11 +10,13 @@
  *   graph,POST=reset@0.1   10 % of Graph POSTs have their connection reset
  *   entra=timeout@0.05     5 % of token requests hang until the client gives up
  *   graph=stale/2000       Graph reads see the directory as it was 2000 ms ago (replication lag)
+ *   entra=stale/2000       the token endpoint checks credentials as they were 2000 ms ago
  *
  * Kinds: latency (param: ms), 429 (param: Retry-After seconds, default 1), 500, 503 (param:
  * Retry-After seconds, optional), down (503 on every request), reset, timeout, stale (param: ms
- * of replication lag; Graph only: a matching read sees the state of `param` ms ago on the virtual
- * clock, so the lag heals as real time passes or at once when the clock is moved).
+ * of replication lag; graph or entra: a matching Graph read, or the token endpoint's check of a
+ * client's credentials, sees the state of `param` ms ago on the virtual clock, so the lag heals as
+ * real time passes or at once when the clock is moved).
  */
 import type { ServiceName } from "./http.js";
 
@@ -91,9 +93,12 @@ export function parseFaultSpec(spec: string): FaultRule[] {
         `bad fault rule "${raw}": unknown kind "${kind}" (one of ${[...KINDS].join(", ")})`,
       );
     }
-    if (kind === "stale" && (service !== "graph" || param === undefined || !(Number(param) > 0))) {
+    if (
+      kind === "stale" &&
+      ((service !== "graph" && service !== "entra") || param === undefined || !(Number(param) > 0))
+    ) {
       throw new FaultSpecError(
-        `bad fault rule "${raw}": stale applies to graph and needs the lag in ms, e.g. graph=stale/2000`,
+        `bad fault rule "${raw}": stale applies to graph or entra and needs the lag in ms, e.g. graph=stale/2000`,
       );
     }
     const probability = prob === undefined ? undefined : Number(prob);

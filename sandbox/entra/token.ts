@@ -13,6 +13,7 @@ import { serviceError } from "../errors.js";
 import { formBody, type SandboxRequest, type SandboxResponse } from "../http.js";
 import type { DirectoryObjectSnapshot, SandboxContext, SignInEntry, StoredKeyCredential } from "../types.js";
 import { certInfo, hexToB64url } from "../graph/certs.js";
+import { Directory, staleView } from "../graph/directory.js";
 import { decodeJwt, numberClaim, timeWindowHolds, verifyRsaSignature } from "./jwt.js";
 import {
   canonicalResource,
@@ -137,7 +138,7 @@ export function tokenHandler(ctx: SandboxContext) {
       if (principal.kind === "agentIdentity") {
         outcome = await agentIdentityLeg(ctx, tenantId, principal, assertion, assertionType, secret);
       } else {
-        const holder = app ?? principal;
+        const holder = replicated(ctx, req, app ?? principal);
         if (secret !== undefined && assertion !== undefined)
           throw new OAuthError(
             400,
@@ -295,6 +296,25 @@ function checkSecret(ctx: SandboxContext, holder: DirectoryObjectSnapshot, secre
       `Invalid client secret provided. The secret for app '${holder.appId}' is not valid yet.`,
     );
   return { entry: { credentialType: "secret", credential: match.keyId } };
+}
+
+/**
+ * Entra is eventually consistent (devblogs.microsoft.com/identity, "designing for eventual
+ * consistency for Microsoft Entra"): with an `entra=stale/N` fault the token endpoint checks a
+ * client's credentials as they were N ms ago on the virtual clock, so a certificate just added
+ * through Graph is not usable at once (AADSTS700027), as in a tenant right after addKey.
+ */
+function replicated(
+  ctx: SandboxContext,
+  req: SandboxRequest,
+  holder: DirectoryObjectSnapshot,
+): DirectoryObjectSnapshot {
+  const ms = ctx.faults.staleMs("entra", req.method, req.url.pathname);
+  if (ms <= 0 || !(ctx.directory instanceof Directory)) return holder;
+  const o = ctx.directory.object(holder.tenantId, holder.id);
+  if (!o) return holder;
+  const seen = staleView(o, ms, ctx.clock.now());
+  return { ...holder, keyCredentials: seen.keyCredentials, passwordCredentials: seen.passwordCredentials };
 }
 
 /** The audiences Entra accepts in a client assertion: the tenant's token endpoints (v2 and v1). */

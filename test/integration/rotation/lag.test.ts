@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { SandboxHandle } from "../../../sandbox/index.js";
+import { parseFaultSpec } from "../../../sandbox/faults.js";
 import { DEMO } from "../../../sandbox/seeds.js";
 import { makeEngine } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
@@ -73,5 +74,18 @@ describe("rotation engine under replication lag (graph=stale)", () => {
     const again = await engine.reconcile(ref);
     expect(again.steps.map((s) => s.kind)).toEqual(["none"]);
     expect(audit.events.filter((e) => e.outcome === "failed")).toEqual([]);
+  });
+
+  it("Entra lag too (entra=stale): verify retries until the token endpoint knows the new key", async () => {
+    const { engine, audit } = makeEngine(sb());
+    const { ctx } = sb();
+    ctx.faults.set(parseFaultSpec("graph=stale/60000;entra=stale/1500"));
+    const app = DEMO.apps.payments;
+    const out = await engine.reconcile({ vaultName: vault(), certificateName: app.certificate });
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach", "verify", "wait"]);
+    const verified = audit.events.find((e) => e.action === "verify" && e.outcome === "succeeded")!;
+    const attempts = Number(/after (\d+) attempt/.exec(verified.message ?? "")?.[1]);
+    expect(attempts).toBeGreaterThan(1);
+    expect(ctx.signIns.entries().some((e) => !e.success && e.errorCode === 700027)).toBe(true);
   });
 });

@@ -270,7 +270,7 @@ describe("Graph and Entra: strictest documented behaviour", () => {
     });
   });
 
-  it("replication lag (graph=stale/N): a read sees the state of N ms ago on the virtual clock; writes and tokens see the latest", async () => {
+  it("replication lag (graph=stale/N): a read sees the state of N ms ago on the virtual clock; writes and tokens see the latest (entra=stale lags tokens)", async () => {
     const { ctx, urls } = sb();
     const t = ctx.directory.defaultTenantId;
     const app = ctx.directory.createApplication(t, { displayName: "strict-lag" });
@@ -302,6 +302,22 @@ describe("Graph and Entra: strictest documented behaviour", () => {
     await ctx.clock.advance(2001);
     const fresh = await reads.api(`/applications/${app.id}`).select("keyCredentials").get();
     expect(fresh.keyCredentials).toHaveLength(2);
+    // With entra=stale the token endpoint, too, knows the new key only N ms later.
+    ctx.faults.set(parseFaultSpec("entra=stale/60000"));
+    const app2 = ctx.directory.createApplication(t, { displayName: "strict-entra-lag" });
+    ctx.directory.addKeyCredential(t, app2.id, { certificateDer: cert.der });
+    await graph(new ClientCertificateCredential(t, app2.appId, { certificate: cert.pem }, opts()))
+      .api(`/applications/${app2.id}/addKey`)
+      .post({
+        keyCredential: { type: "AsymmetricX509Cert", usage: "Verify", key: next.base64 },
+        passwordCredential: null,
+        proof: await proof(cert, app2.id),
+      });
+    await expect(
+      new ClientCertificateCredential(t, app2.appId, { certificate: next.pem }, opts()).getToken(GRAPH),
+    ).rejects.toThrow(/AADSTS700027/);
+    await ctx.clock.advance(60_001);
+    await new ClientCertificateCredential(t, app2.appId, { certificate: next.pem }, opts()).getToken(GRAPH);
     const faults = (await (await fetch(`${urls.controlUrl}/faults`)).json()) as {
       hits: Record<string, number>;
     };
@@ -332,6 +348,7 @@ describe("Graph and Entra: strictest documented behaviour", () => {
 
   it("the stale fault is Graph's and needs its lag: graph=stale/2000 parses; others are refused", () => {
     expect(parseFaultSpec("graph=stale/2000")).toEqual([{ service: "graph", kind: "stale", param: 2000 }]);
+    expect(parseFaultSpec("entra=stale/500")).toEqual([{ service: "entra", kind: "stale", param: 500 }]);
     expect(() => parseFaultSpec("keyvault=stale/2000")).toThrow(FaultSpecError);
     expect(() => parseFaultSpec("graph=stale")).toThrow(/needs the lag in ms/);
   });
