@@ -32,7 +32,7 @@ import { Reason } from "../core/reasons.js";
 import { OWN_WRITE_TRUST_MS, withOwnWrites } from "../core/own-writes.js";
 import { thumbprintOfKey } from "../core/snapshot.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
-import { type GraphEdge, graphScope } from "../azure/graph.js";
+import { type GraphEdge, graphScope, isGraphNotFound } from "../azure/graph.js";
 import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
 import type { LeaseManager, StateStore } from "../azure/storage.js";
@@ -591,7 +591,13 @@ export class RotationEngine {
         await this.boundary("before-retire");
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
-          await this.deps.graph.removeKey(client, g.binding.targetType, target.id, step.keyId, proof);
+          // 404: the key is already gone (an earlier run removed it and a read did not show that
+          // yet): the retirement is done, not failed.
+          await this.deps.graph
+            .removeKey(client, g.binding.targetType, target.id, step.keyId, proof)
+            .catch((e: unknown) => {
+              if (!isGraphNotFound(e)) throw e;
+            });
         } else {
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),

@@ -31,7 +31,7 @@ describe("rotation engine under replication lag (graph=stale)", () => {
   const vault = () => engineVaultName(sb().urls.vaultUrl);
 
   it("self mode: attaches once, verifies and waits though reads do not show the new key; retires once", async () => {
-    const { engine, audit } = makeEngine(sb());
+    const { engine, audit, deps } = makeEngine(sb());
     const { ctx, urls } = sb();
     const app = DEMO.apps.orders;
     const ref = { vaultName: vault(), certificateName: app.certificate };
@@ -49,6 +49,13 @@ describe("rotation engine under replication lag (graph=stale)", () => {
     // The removal is not visible to the next read yet: nothing is removed again, nothing fails.
     const after = await engine.reconcile(ref);
     expect(after.steps.map((s) => s.kind)).toEqual(["none"]);
+    // Had the run died before recording its removal, the next one would retire again from the
+    // stale read: Graph's 404 for the key says it is gone, and that is no failure.
+    const record = (await deps.state.get(ref.vaultName, ref.certificateName))!;
+    const { writes: _forgotten, ...lost } = record;
+    await deps.state.put(ref.vaultName, ref.certificateName, lost, "verified");
+    const redo = await engine.reconcile(ref);
+    expect(redo.steps.map((s) => s.kind)).toEqual(["retire", "none"]);
     expect(thumbs(sb(), app.id)).toEqual([ctx.vault.latest(app.certificate)!.thumbprintHex]);
     expect(audit.events.filter((e) => e.outcome === "failed")).toEqual([]);
     expect(ctx.faults.hits.get("stale") ?? 0).toBeGreaterThan(0);
