@@ -12,7 +12,7 @@ import { tableClient } from "../../../shared/azure/storage.js";
 import { loadConfig } from "../../../shared/config.js";
 import { policiesFrom } from "../../../shared/core/plan.js";
 import { DeltaStore, SWEEP_DELTA_TABLE } from "../../../shared/sweep/delta.js";
-import { fanoutStorage, runSweepPage, startSweepRun } from "../../../shared/sweep/fanout.js";
+import { fanoutStorage, readSweepRun, runSweepPage, startSweepRun } from "../../../shared/sweep/fanout.js";
 import { runSweep, type SweepDeps } from "../../../shared/sweep/run.js";
 import { useSandboxIdentity } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
@@ -135,5 +135,32 @@ describe("incremental sweep through /delta", () => {
     const s = await runSweep(deps());
     expect(s.kinds).toEqual({ applications: "full", servicePrincipals: "full" });
     expect(s.targets).toBeGreaterThan(3000);
+  });
+  it("the Functions path: a delta link older than 7 days starts a new enumeration of that collection", async () => {
+    const h = sb();
+    const d = deps();
+    await runSweep({ ...d, fullEveryMs: 30 * DAY });
+    const st = fanoutStorage({ connectionString: h.env.AzureWebJobsStorage });
+    const link = (await st.delta.get("servicePrincipals")).deltaLink!;
+    const runId = `expired-${Date.now()}`;
+    await startSweepRun(st, {
+      runId,
+      maxRemovals: 0,
+      now: h.ctx.clock.now(),
+      dryRun: true,
+      fullEveryMs: 30 * DAY,
+    });
+    await h.ctx.clock.advance(7 * DAY + 60_000);
+    const r = await runSweepPage(st, d, {
+      runId,
+      collection: "servicePrincipals",
+      page: 1,
+      url: link,
+      kind: "incremental",
+    });
+    expect(r).toEqual({ status: "skipped", reason: "deltaExpired" });
+    expect((await st.delta.get("servicePrincipals")).deltaLink).toBeFalsy();
+    const run = (await readSweepRun(st, runId))!;
+    expect(run.pagesEnqueued).toBe(3); // the two first pages, and the new enumeration
   });
 });
