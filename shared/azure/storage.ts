@@ -9,7 +9,7 @@
 import type { TokenCredential } from "@azure/identity";
 import { RestError, TableClient } from "@azure/data-tables";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
-import type { StateRecord } from "../core/model.js";
+import type { OwnWrite, StateRecord } from "../core/model.js";
 
 export interface StorageSettings {
   /** A connection string (AzureWebJobsStorage), or… */
@@ -76,6 +76,28 @@ interface StateEntity {
   inFlightKeyId?: string;
   inFlightThumbprint?: string;
   inFlightAt?: number;
+  /** StateRecord.writes, as JSON. */
+  writes?: string;
+}
+
+/** Reads the remembered writes back; an unreadable value is dropped (the read is then the truth). */
+function parseWrites(raw: string): OwnWrite[] {
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (!Array.isArray(v)) return [];
+    return v.filter(
+      (w): w is OwnWrite =>
+        typeof w === "object" &&
+        w !== null &&
+        (w.kind === "attach" || w.kind === "retire") &&
+        typeof w.keyId === "string" &&
+        typeof w.at === "number" &&
+        (w.kind === "retire" ||
+          (typeof w.thumbprint === "string" && typeof w.start === "number" && typeof w.end === "number")),
+    );
+  } catch {
+    return [];
+  }
 }
 
 export class StateStore {
@@ -106,6 +128,7 @@ export class StateStore {
               },
             }
           : {}),
+        ...(e.writes ? { writes: parseWrites(e.writes) } : {}),
       };
     } catch (e) {
       if (e instanceof RestError && e.statusCode === 404) return undefined;
@@ -134,6 +157,7 @@ export class StateStore {
             ...(state.inFlight.thumbprint ? { inFlightThumbprint: state.inFlight.thumbprint } : {}),
           }
         : {}),
+      ...(state.writes?.length ? { writes: JSON.stringify(state.writes) } : {}),
     };
     await this.table.upsertEntity(entity, "Replace");
   }

@@ -3,6 +3,7 @@ export * from "./backoff.js";
 export * from "./binding.js";
 export * from "./bound.js";
 export * from "./model.js";
+export * from "./own-writes.js";
 export * from "./plan.js";
 export * from "./reasons.js";
 export * from "./renewal.js";

@@ -20,6 +20,7 @@ export const Reason = {
   UpToDate: "UpToDate",
   BackingOff: "BackingOff",
   NotYetValid: "NotYetValid",
+  ReplicationPending: "ReplicationPending",
   // Refusals (no change for this binding; the run goes on)
   BindingTagsMissing: "BindingTagsMissing",
   BindingTagsInvalid: "BindingTagsInvalid",
@@ -74,6 +75,8 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   UpToDate: "Nothing to do: the newest version is attached, verified and not due for renewal.",
   BackingOff: "An earlier attempt failed; the next attempt waits for the back-off to pass.",
   NotYetValid: "The newest version is not valid yet (its notBefore is in the future).",
+  ReplicationPending:
+    "Graph does not show Rollover's own last change to this target yet (eventual consistency); a read-modify-write waits for it.",
   BindingTagsMissing: "The certificate has no rollover-target tag.",
   BindingTagsInvalid: "The certificate's rollover-* tags are malformed.",
   TargetNotFound: "The target object named by the binding does not exist.",

@@ -23,13 +23,16 @@ import {
   type Binding,
   type CertificateVersion,
   EMPTY_STATE,
+  type OwnWrite,
   type Phase,
   type StateRecord,
   type Target,
 } from "../core/model.js";
 import { Reason } from "../core/reasons.js";
+import { OWN_WRITE_TRUST_MS, withOwnWrites } from "../core/own-writes.js";
+import { thumbprintOfKey } from "../core/snapshot.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
-import { type GraphEdge, graphScope } from "../azure/graph.js";
+import { type GraphEdge, graphScope, isGraphNotFound } from "../azure/graph.js";
 import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
 import type { LeaseManager, StateStore } from "../azure/storage.js";
@@ -295,7 +298,7 @@ export class RotationEngine {
             message: "nothing to do",
           });
         }
-        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        await this.saveState(ref, this.settled(g), plan.phase, signal);
         return this.stop(ref, "converged", plan.phase, steps, step.reason, "up to date");
       }
       if (step.kind === "wait") {
@@ -307,7 +310,7 @@ export class RotationEngine {
           reason: step.reason,
           message: `waiting${until}`,
         });
-        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        await this.saveState(ref, this.settled(g), plan.phase, signal);
         return this.stop(ref, "waiting", plan.phase, steps, step.reason, `waiting${until}`);
       }
       if (step.kind === "refuse") {
@@ -342,7 +345,7 @@ export class RotationEngine {
         if (step.kind === "renew") nearExpiry = false;
       } catch (e) {
         if (e instanceof LeaseLostError) throw e;
-        const message = errorSummary(e);
+        const message = `${errorSummary(e)}${permissionHint(e, g.binding, step)}`;
         const attempts = g.obs.state.attempts + 1;
         const failed: StateRecord = {
           ...g.obs.state,
@@ -497,9 +500,10 @@ export class RotationEngine {
         const m = await vault.material(ref.certificateName, step.version);
         this.checkLease(signal);
         await this.boundary("before-attach");
+        let keyId: string;
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
-          await this.deps.graph.addKey(
+          keyId = await this.deps.graph.addKey(
             client,
             g.binding.targetType,
             target.id,
@@ -508,27 +512,28 @@ export class RotationEngine {
             displayName(ref, m),
           );
         } else {
+          const newKeyId = randomUUID();
+          keyId = newKeyId;
           const b64 = Buffer.from(m.cer).toString("base64");
-          const cki = Buffer.from(m.thumbprintHex, "hex").toString("base64");
+          // Matched by the certificate itself (the read carries each key), never by customKeyIdentifier.
+          const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === m.thumbprintHex;
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
             target.id,
             (cur) =>
-              cur.some((k) => k.customKeyIdentifier === cki)
+              cur.some(isNew)
                 ? cur
                 : [
                     ...cur,
                     {
-                      keyId: randomUUID(),
+                      keyId: newKeyId,
                       type: "AsymmetricX509Cert",
                       usage: "Verify",
                       key: b64,
-                      customKeyIdentifier: cki,
                       displayName: displayName(ref, m),
                     },
                   ],
-            (after) => after.some((k) => k.customKeyIdentifier === cki),
           );
         }
         await this.boundary("after-attach");
@@ -542,7 +547,16 @@ export class RotationEngine {
           notBefore: new Date(m.notBefore).toISOString(),
           notAfter: new Date(m.expires).toISOString(),
         });
-        return ok(g.obs.state);
+        return ok(
+          this.remember(g, {
+            kind: "attach",
+            keyId,
+            thumbprint: m.thumbprintHex,
+            start: m.notBefore,
+            end: m.expires,
+            at: this.deps.now(),
+          }),
+        );
       }
       case "verify": {
         const m = await vault.material(ref.certificateName, step.version);
@@ -577,14 +591,19 @@ export class RotationEngine {
         await this.boundary("before-retire");
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
-          await this.deps.graph.removeKey(client, g.binding.targetType, target.id, step.keyId, proof);
+          // 404: the key is already gone (an earlier run removed it and a read did not show that
+          // yet): the retirement is done, not failed.
+          await this.deps.graph
+            .removeKey(client, g.binding.targetType, target.id, step.keyId, proof)
+            .catch((e: unknown) => {
+              if (!isGraphNotFound(e)) throw e;
+            });
         } else {
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
             target.id,
             (cur) => cur.filter((k) => k.keyId.toLowerCase() !== step.keyId),
-            (after) => !after.some((k) => k.keyId.toLowerCase() === step.keyId),
           );
         }
         await this.boundary("after-retire");
@@ -596,11 +615,35 @@ export class RotationEngine {
           keyId: step.keyId,
           thumbprint: step.thumbprint,
         });
-        return ok(g.obs.state);
+        return ok(this.remember(g, { kind: "retire", keyId: step.keyId, at: this.deps.now() }));
       }
       default:
         return g.obs.state;
     }
+  }
+
+  /**
+   * The state with a write Graph accepted added to the writes Rollover trusts over a stale read,
+   * and the writes a read already shows (or that are too old to trust) dropped.
+   */
+  private remember(g: Gathered, write: OwnWrite): StateRecord {
+    return { ...g.obs.state, writes: [...this.unconfirmed(g), write] };
+  }
+
+  private unconfirmed(g: Gathered): OwnWrite[] {
+    return withOwnWrites(
+      g.obs.target,
+      g.obs.state.writes,
+      this.deps.now(),
+      this.deps.policy.ownWriteTrustMs ?? OWN_WRITE_TRUST_MS,
+    ).unconfirmed;
+  }
+
+  /** The state to save when nothing was changed: remembered writes pruned as in `remember`. */
+  private settled(g: Gathered): StateRecord {
+    const { writes: _w, ...rest } = g.obs.state;
+    const writes = this.unconfirmed(g);
+    return writes.length ? { ...rest, writes } : rest;
   }
 
   /**
@@ -671,6 +714,18 @@ export class RotationEngine {
       : { vaultName: ref.vaultName, certificateName: ref.certificateName };
     this.deps.audit.emit({ ...base, ...e } as AuditEvent);
   }
+}
+
+/**
+ * What a 403 on a self-mode change of an agent identity blueprint means: its own principal lacks
+ * AgentIdentityBlueprint.AddRemoveCreds.All (agentidentityblueprint-addkey.md lists no
+ * permission-free self-roll; docs/permissions.md).
+ */
+function permissionHint(e: unknown, binding: Binding, step: BindingStep): string {
+  const status = (e as { statusCode?: number }).statusCode;
+  if (status !== 403 || binding.targetType !== "agentIdentityBlueprint") return "";
+  if (step.kind !== "attach" && step.kind !== "retire") return "";
+  return ": grant the blueprint's principal AgentIdentityBlueprint.AddRemoveCreds.All so it can roll its own key";
 }
 
 function displayName(ref: BindingRef, m: VersionMaterial): string {

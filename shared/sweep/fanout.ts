@@ -20,6 +20,7 @@ import type { BindingLike } from "../core/bound.js";
 import type { TargetType } from "../core/model.js";
 import { planSweep } from "../core/sweep.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
+import { completeTargets } from "./complete.js";
 import { recoverRemovals } from "./journal.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
 
@@ -340,8 +341,9 @@ export async function runSweepPage(
       nextEnqueued = true;
     }
   }
-  deps.onPage?.({ collection: m.collection, page: m.page, targets: page.targets.length });
   const bindings = await bindingsFor(m.runId, deps);
+  const targets = await completeTargets(deps, page, bindings);
+  deps.onPage?.({ collection: m.collection, page: m.page, targets: targets.length });
   const now = deps.now();
   const frozen: SweepDeps = { ...deps, now: () => now };
   // Take this page's share of the budget first: plan against what is left, reserve what the
@@ -350,7 +352,7 @@ export async function runSweepPage(
   await updateRun(st, m.runId, (r) => {
     const left = Math.max(0, r.maxRemovals - r.reserved);
     const plan = planSweep(
-      { targets: page.targets, bindings, selfIds: deps.selfIds },
+      { targets, bindings, selfIds: deps.selfIds },
       { ...deps.policy, maxRemovals: left },
       now,
     );
@@ -358,12 +360,7 @@ export async function runSweepPage(
     return { reserved: r.reserved + share };
   });
   const summary = emptySummary();
-  await sweepPage(
-    { ...frozen, policy: { ...deps.policy, maxRemovals: share } },
-    bindings,
-    page.targets,
-    summary,
-  );
+  await sweepPage({ ...frozen, policy: { ...deps.policy, maxRemovals: share } }, bindings, targets, summary);
   const after = await updateRun(st, m.runId, (r) => ({
     pagesDone: r.pagesDone + 1,
     targets: r.targets + summary.targets,
