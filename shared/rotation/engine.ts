@@ -27,7 +27,7 @@ import {
   type StateRecord,
   type Target,
 } from "../core/model.js";
-import { Reason } from "../core/reasons.js";
+import { Reason, type ReasonCode } from "../core/reasons.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
 import { type GraphEdge, graphScope } from "../azure/graph.js";
 import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
@@ -82,7 +82,7 @@ export interface BindingOutcome {
   phase: Phase;
   steps: BindingStep[];
   /** Reason code of the last step or the failure. */
-  reason: string;
+  reason: ReasonCode;
   message: string;
 }
 
@@ -238,7 +238,7 @@ export class RotationEngine {
     result: BindingResult,
     phase: Phase,
     steps: BindingStep[],
-    reason: string,
+    reason: ReasonCode,
     message: string,
   ): BindingOutcome {
     return { ref, result, phase, steps, reason, message };
