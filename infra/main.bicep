@@ -52,6 +52,12 @@ param dataCollectionRuleName string = ''
 param eventGridSystemTopicName string = ''
 param actionGroupName string = ''
 
+@description('Comma-separated e-mail addresses told about every outcome that needs a person (app/alerts.bicep).')
+param alertEmails string = ''
+
+@description('Resource id of an existing action group told about every outcome that needs a person.')
+param peopleActionGroupId string = ''
+
 // ---------------------------------------------------------------------------------------------
 // Existing resources
 // ---------------------------------------------------------------------------------------------
@@ -377,6 +383,8 @@ module alerts 'app/alerts.bicep' = if (wireTriggers) {
     webhookAppObjectId: graph.outputs.webhookAppObjectId
     webhookIdentifierUri: graph.outputs.webhookIdentifierUri
     resourceToken: resourceToken
+    alertEmails: alertEmails
+    peopleActionGroupId: peopleActionGroupId
   }
 }
 

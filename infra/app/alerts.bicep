@@ -1,8 +1,13 @@
-// Alerts that call Rollover back: an action group whose secure webhook posts the common alert
-// schema to remediateAlert (route `alerts`), and two log search rules over the audit table.
-// The rules tell remediateAlert what to do through custom properties (rollover-action) and
-// which target through the TargetObjectId dimension (docs/deploy.md: pointing alert rules at
-// remediation).
+// Alerts over the audit table.
+//
+// - Rollover calls itself back: an action group whose secure webhook posts the common alert
+//   schema to remediateAlert (route `alerts`); the "rotation failed" rule tells remediateAlert
+//   what to do through a custom property (rollover-action) and which target through the
+//   TargetObjectId dimension (docs/deploy.md: pointing alert rules at remediation).
+// - People are told: every record whose ReasonClass is needsPerson (docs/reason-codes.md) fires
+//   a rule whose action groups reach people: e-mail receivers (alertEmails) and/or an existing
+//   action group (peopleActionGroupId). test/unit/infra/alerts-registry.test.ts checks that
+//   every needsPerson code of the registry is matched by such a rule.
 
 param location string
 param tags object
@@ -13,6 +18,12 @@ param functionAppName string
 param webhookAppObjectId string
 param webhookIdentifierUri string
 param resourceToken string
+
+@description('Comma-separated e-mail addresses told about every outcome that needs a person (refusals, read failures, credentials expiring with no binding, …).')
+param alertEmails string = ''
+
+@description('Resource id of an existing action group (on-call, ITSM, Teams, …) told about every outcome that needs a person.')
+param peopleActionGroupId string = ''
 
 @description('How often the rules run, and the window they look at.')
 param evaluationFrequency string = 'PT15M'
@@ -46,6 +57,32 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
     ]
   }
 }
+
+var emails = filter(map(split(alertEmails, ','), address => trim(address)), address => !empty(address))
+
+// The people: an action group of e-mail receivers (when addresses are given), plus an existing
+// action group (when its id is given).
+resource peopleGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(emails)) {
+  name: '${actionGroupName}-people'
+  location: 'Global'
+  tags: tags
+  properties: {
+    groupShortName: take('rollppl${resourceToken}', 12)
+    enabled: true
+    emailReceivers: [
+      for (address, i) in emails: {
+        name: 'email-${i}'
+        emailAddress: address
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+var peopleGroups = concat(
+  empty(emails) ? [] : [resourceId('Microsoft.Insights/actionGroups', '${actionGroupName}-people')],
+  empty(peopleActionGroupId) ? [] : [peopleActionGroupId]
+)
 
 // A rotation step failed: rotate that target again now (the engine is idempotent).
 resource rotationFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
@@ -93,8 +130,8 @@ resource rotationFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
-// The sweep found credentials expiring soon with no binding to renew them: sweep that target
-// (report, or remove what policy allows, per ROLLOVER_SWEEP_MODE).
+// The sweep found credentials expiring soon that no binding will renew: only a person can renew
+// them (or bind them to a Key Vault certificate), so the people are told, one alert per object.
 resource expiringUnbound 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'sqr-rollover-expiring-unbound-${resourceToken}'
   location: location
@@ -102,8 +139,8 @@ resource expiringUnbound 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'Rollover: credentials expiring with no binding'
-    description: 'The sweep reported credentials that expire soon and that no Key Vault binding will renew.'
-    severity: 3
+    description: 'The sweep reported credentials that expire soon and that no Key Vault binding will renew. Renew them, or bind them to a Key Vault certificate (docs/bindings.md).'
+    severity: 2
     enabled: true
     scopes: [workspaceId]
     evaluationFrequency: 'PT6H'
@@ -132,12 +169,55 @@ resource expiringUnbound 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
       ]
     }
     actions: {
-      actionGroups: [actionGroup.id]
-      customProperties: {
-        'rollover-action': 'sweep'
-      }
+      actionGroups: peopleGroups
+    }
+  }
+}
+
+// Every other outcome that needs a person (ReasonClass needsPerson: refusals, read failures,
+// guardrails that leave a target with no valid credential, events from vaults not configured,
+// alerts that name nothing Rollover knows, …), one alert per reason code.
+resource needsPerson 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'sqr-rollover-needs-person-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Rollover: needs a person'
+    description: 'Rollover recorded an outcome it cannot resolve by itself (ReasonClass needsPerson). The Reason dimension names it; docs/reason-codes.md says what it means, and `rollover status` shows the bindings concerned.'
+    severity: 2
+    enabled: true
+    scopes: [workspaceId]
+    evaluationFrequency: evaluationFrequency
+    windowSize: windowSize
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: '${auditTableName} | where ReasonClass == "needsPerson" and Reason != "ExpiringUnbound" | summarize Records = count() by Reason'
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'Records'
+          operator: 'GreaterThan'
+          threshold: 0
+          dimensions: [
+            {
+              name: 'Reason'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: peopleGroups
     }
   }
 }
 
 output actionGroupId string = actionGroup.id
+output peopleActionGroupIds array = peopleGroups
