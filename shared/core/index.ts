@@ -9,3 +9,5 @@ export * from "./renewal.js";
 export * from "./snapshot.js";
 export * from "./sweep.js";
 export * from "./time.js";
+export * from "./ids.js";
+export * from "./grants.js";

@@ -27,6 +27,7 @@ import {
   type StateRecord,
   type Target,
 } from "../core/model.js";
+import { sameTenant } from "../core/ids.js";
 import { Reason, type ReasonCode } from "../core/reasons.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
 import { type GraphEdge, graphScope } from "../azure/graph.js";
@@ -107,10 +108,9 @@ export class RotationEngine {
     const key = `rollover/${tenantId}`;
     let c = this.graphClients.get(key);
     if (!c) {
-      const cred =
-        tenantId === this.deps.rollover.tenantId
-          ? this.deps.rollover.credential
-          : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
+      const cred = sameTenant(tenantId, this.deps.rollover.tenantId)
+        ? this.deps.rollover.credential
+        : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
       c = this.deps.graph.client(cred);
       this.graphClients.set(key, c);
     }
@@ -165,7 +165,7 @@ export class RotationEngine {
     }
     const binding = parsed.binding;
     const tenantId = binding.tenantId ?? this.deps.rollover.tenantId;
-    const foreignTenant = tenantId !== this.deps.rollover.tenantId.toLowerCase();
+    const foreignTenant = !sameTenant(tenantId, this.deps.rollover.tenantId);
     let target: Target | undefined;
     if (foreignTenant) {
       // Rollover's identity has no standing in another tenant: it reads (and changes) the target

@@ -128,6 +128,7 @@ const SET_BY_INFRA: Partial<Record<SettingKey, string>> = {
   dcrImmutableId: "the data collection rule the deployment creates",
   dcrStreamName: "the stream declared in that rule",
   storageAccountName: "the host and the app use storage through the identity",
+  storageEndpointSuffix: "follows the cloud the deployment is in (national clouds)",
   reconcileSchedule: "operators tune how often the safety net runs",
   managedMode: "must agree with the Graph permission granted in graph.bicep",
   sweepMode: "report or remove is an operator's decision per deployment",
