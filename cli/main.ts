@@ -1,6 +1,6 @@
 /**
- * The `rollover` command. Exit codes: 0 done, 1 failed, 2 bad usage or settings, 3 partial
- * (done, but removals were deferred by the cap).
+ * The `rollover` command. Exit codes (EXIT in cli/run.ts): 0 done, 1 failed or refused, 2 bad
+ * usage or settings, 3 partial (done, but removals were deferred by the cap), 4 locked.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
@@ -151,6 +151,17 @@ export function buildProgram(): Command {
         ...(opts.dryRun ? { dryRun: true } : {}),
         ...(opts.json ? { json: true } : {}),
       });
+    });
+
+  program
+    .command("status")
+    .description(
+      "Show every binding, named by its certificate: target, mode, phase, current and newest version, verification, when the old key retires, and the next action with its reason; what needs a person first. Reads only.",
+    )
+    .option("--json", "print the status as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const { status } = await import("./status.js");
+      process.exitCode = await status(opts.json ? { json: true } : {});
     });
 
   program

@@ -99,6 +99,11 @@ export class StateStore {
 
   async get(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {
     await this.ensure();
+    return this.peek(vaultName, certificateName);
+  }
+
+  /** Reads the record without creating the table first (`rollover status` only reads). */
+  async peek(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {
     try {
       const e = await this.table.getEntity<StateEntity>(keyPart(vaultName), keyPart(certificateName));
       return {

@@ -11,3 +11,4 @@ export * from "./sweep.js";
 export * from "./time.js";
 export * from "./ids.js";
 export * from "./grants.js";
+export * from "./status.js";

@@ -16,6 +16,7 @@ import {
   type BindingPolicy,
   type BindingStep,
   bindingFromTags,
+  type BindingPlan,
   planBinding,
   sortVersions,
 } from "../core/binding.js";
@@ -93,6 +94,14 @@ export class LeaseLostError extends Error {
 
 const MAX_PASSES = 8;
 
+/** What `inspect` read about one binding: its observation and plan, or why it could not be read. */
+export interface BindingInspection {
+  ref: BindingRef;
+  obs?: BindingObservation;
+  plan?: BindingPlan;
+  refusal?: { reason: ReasonCode; message: string };
+}
+
 interface Gathered {
   binding: Binding;
   obs: BindingObservation;
@@ -144,7 +153,32 @@ export class RotationEngine {
     }
   }
 
-  private async gather(ref: BindingRef, nearExpiryEvent: boolean): Promise<Gathered | BindingOutcome> {
+  /**
+   * Reads one binding (Key Vault, Graph, the state record) and plans its next step, changing
+   * nothing: no lease, no writes, no audit record. `rollover status` is built on it.
+   */
+  async inspect(ref: BindingRef): Promise<BindingInspection> {
+    let g: Gathered | BindingOutcome;
+    try {
+      g = await this.gather(ref, false, true);
+    } catch (e) {
+      return {
+        ref,
+        refusal: {
+          reason: Reason.ReadFailed,
+          message: `could not read the binding's state: ${errorSummary(e)}`,
+        },
+      };
+    }
+    if ("result" in g) return { ref, refusal: { reason: g.reason, message: g.message } };
+    return { ref, obs: g.obs, plan: planBinding(g.obs, this.deps.policy, this.deps.now()) };
+  }
+
+  private async gather(
+    ref: BindingRef,
+    nearExpiryEvent: boolean,
+    readOnly = false,
+  ): Promise<Gathered | BindingOutcome> {
     const vault = this.vault(ref.vaultName);
     const kv = await vault.observe(ref.certificateName);
     if (!kv) {
@@ -189,7 +223,10 @@ export class RotationEngine {
         binding.targetId,
       );
     }
-    const state = (await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
+    const state =
+      (readOnly
+        ? await this.deps.state.peek(ref.vaultName, ref.certificateName)
+        : await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
     return {
       binding,
       tags: kv.tags,
