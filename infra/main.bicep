@@ -58,6 +58,9 @@ param alertEmails string = ''
 @description('Resource id of an existing action group told about every outcome that needs a person.')
 param peopleActionGroupId string = ''
 
+@description('E-mail the subscription\'s Owners about every outcome that needs a person (app/alerts.bicep).')
+param alertNotifyOwners bool = true
+
 // ---------------------------------------------------------------------------------------------
 // Existing resources
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +388,7 @@ module alerts 'app/alerts.bicep' = if (wireTriggers) {
     resourceToken: resourceToken
     alertEmails: alertEmails
     peopleActionGroupId: peopleActionGroupId
+    notifyOwners: alertNotifyOwners
   }
 }
 

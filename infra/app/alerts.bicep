@@ -5,8 +5,8 @@
 //   what to do through a custom property (rollover-action) and which target through the
 //   TargetObjectId dimension (docs/deploy.md: pointing alert rules at remediation).
 // - People are told: every record whose ReasonClass is needsPerson (docs/reason-codes.md) fires
-//   a rule whose action groups reach people: e-mail receivers (alertEmails) and/or an existing
-//   action group (peopleActionGroupId). test/unit/infra/alerts-registry.test.ts checks that
+//   a rule whose action groups reach people: e-mail to the subscription's Owners (notifyOwners,
+//   on by default) and to alertEmails, and/or an existing action group (peopleActionGroupId). test/unit/infra/alerts-registry.test.ts checks that
 //   every needsPerson code of the registry is matched by such a rule.
 
 param location string
@@ -24,6 +24,9 @@ param alertEmails string = ''
 
 @description('Resource id of an existing action group (on-call, ITSM, Teams, …) told about every outcome that needs a person.')
 param peopleActionGroupId string = ''
+
+@description('Also e-mail the subscription\'s Owners (Azure Monitor ARM role receiver), so that someone is told even when no address is given.')
+param notifyOwners bool = true
 
 @description('How often the rules run, and the window they look at.')
 param evaluationFrequency string = 'PT15M'
@@ -60,9 +63,14 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 
 var emails = filter(map(split(alertEmails, ','), address => trim(address)), address => !empty(address))
 
-// The people: an action group of e-mail receivers (when addresses are given), plus an existing
-// action group (when its id is given).
-resource peopleGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(emails)) {
+// The people: an action group that e-mails the given addresses and the subscription's Owners
+// (ARM role receiver, built-in role Owner; Azure Monitor e-mails the users holding it at
+// subscription scope: https://learn.microsoft.com/azure/azure-monitor/alerts/action-groups),
+// plus an existing action group when its id is given.
+var ownerRoleId = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635'
+var peopleGroupDeployed = notifyOwners || !empty(emails)
+
+resource peopleGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (peopleGroupDeployed) {
   name: '${actionGroupName}-people'
   location: 'Global'
   tags: tags
@@ -76,11 +84,20 @@ resource peopleGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(e
         useCommonAlertSchema: true
       }
     ]
+    armRoleReceivers: notifyOwners
+      ? [
+          {
+            name: 'subscription-owners'
+            roleId: ownerRoleId
+            useCommonAlertSchema: true
+          }
+        ]
+      : []
   }
 }
 
 var peopleGroups = concat(
-  empty(emails) ? [] : [resourceId('Microsoft.Insights/actionGroups', '${actionGroupName}-people')],
+  peopleGroupDeployed ? [resourceId('Microsoft.Insights/actionGroups', '${actionGroupName}-people')] : [],
   empty(peopleActionGroupId) ? [] : [peopleActionGroupId]
 )
 

@@ -206,6 +206,9 @@ describe("alert rules and the reason registry", () => {
   it("the action groups for people have e-mail receivers and take an existing action group", () => {
     expect(bicep).toMatch(/param alertEmails string/);
     expect(bicep).toMatch(/param peopleActionGroupId string/);
+    // Someone is told even when no address is given: the subscription's Owners, by default.
+    expect(bicep).toMatch(/param notifyOwners bool = true/);
+    expect(bicep).toMatch(/armRoleReceivers: notifyOwners/);
     expect(bicep).toMatch(/emailReceivers: \[/);
     expect(bicep).toMatch(/var peopleGroups = concat\(/);
   });
