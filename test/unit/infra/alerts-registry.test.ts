@@ -209,6 +209,10 @@ describe("alert rules and the reason registry", () => {
     // Someone is told even when no address is given: the subscription's Owners, by default.
     expect(bicep).toMatch(/param notifyOwners bool = true/);
     expect(bicep).toMatch(/armRoleReceivers: notifyOwners/);
+    // The Owner role id only names whom to e-mail (no role assignment in this file).
+    expect(bicep.match(/\bownerRoleId\b/g)).toHaveLength(2);
+    expect(bicep).toMatch(/roleId: ownerRoleId/);
+    expect(bicep).not.toMatch(/Microsoft\.Authorization\/roleAssignments/);
     expect(bicep).toMatch(/emailReceivers: \[/);
     expect(bicep).toMatch(/var peopleGroups = concat\(/);
   });
