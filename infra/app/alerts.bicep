@@ -6,8 +6,9 @@
 //   TargetObjectId dimension (docs/deploy.md: pointing alert rules at remediation).
 // - People are told: every record whose ReasonClass is needsPerson (docs/reason-codes.md) fires
 //   a rule whose action groups reach people: e-mail to the subscription's Owners (notifyOwners,
-//   on by default) and to alertEmails, and/or an existing action group (peopleActionGroupId). test/unit/infra/alerts-registry.test.ts checks that
-//   every needsPerson code of the registry is matched by such a rule.
+//   on by default) and to alertEmails, and/or an existing action group (peopleActionGroupId).
+//   test/unit/infra/alerts-registry.test.ts checks that every needsPerson code of the registry
+//   is matched by such a rule.
 
 param location string
 param tags object
@@ -189,6 +190,7 @@ resource expiringUnbound 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
       actionGroups: peopleGroups
     }
   }
+  dependsOn: [peopleGroup]
 }
 
 // Every other outcome that needs a person (ReasonClass needsPerson: refusals, read failures,
@@ -234,6 +236,7 @@ resource needsPerson 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
       actionGroups: peopleGroups
     }
   }
+  dependsOn: [peopleGroup]
 }
 
 output actionGroupId string = actionGroup.id
