@@ -148,6 +148,51 @@ resource rotationFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
+// A binding keeps failing: remediation and the back-off retry a failed step by themselves, but
+// more than three failures of one target in a day mean retrying is not going to fix it.
+resource keepsFailing 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'sqr-rollover-keeps-failing-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Rollover: a binding keeps failing'
+    description: 'A renew, attach, verify or retire step of one target failed more than three times in a day; retrying by itself has not fixed it. `rollover status` shows the binding and its last error.'
+    severity: 2
+    enabled: true
+    scopes: [workspaceId]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'P1D'
+    autoMitigate: false
+    criteria: {
+      allOf: [
+        {
+          query: '${auditTableName} | where Outcome == "failed" and Action in ("renew", "attach", "verify", "retire") and isnotempty(TargetObjectId) | summarize Failures = count() by TargetObjectId'
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'Failures'
+          operator: 'GreaterThan'
+          threshold: 3
+          dimensions: [
+            {
+              name: 'TargetObjectId'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: peopleGroups
+    }
+  }
+  dependsOn: [peopleGroup]
+}
+
 // The sweep found credentials expiring soon that no binding will renew: only a person can renew
 // them (or bind them to a Key Vault certificate), so the people are told, one alert per object.
 resource expiringUnbound 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {

@@ -185,7 +185,7 @@ describe("alert rules and the reason registry", () => {
     expect(unmatched).toEqual([]);
   });
 
-  it("no rule for people fires on a fine or transient outcome", () => {
+  it("no rule for people fires on a fine or transient outcome that did not fail", () => {
     const noisy = reasonRegistry()
       .filter((r) => r.class !== "needsPerson")
       .filter((r) =>
@@ -193,6 +193,22 @@ describe("alert rules and the reason registry", () => {
       )
       .map((r) => r.code);
     expect(noisy).toEqual([]);
+  });
+
+  it("a binding whose steps keep failing reaches people; a single failure goes to remediation", () => {
+    const failed = {
+      Reason: "AttachNewVersion",
+      ReasonClass: "fine",
+      Action: "attach",
+      Outcome: "failed",
+      TargetObjectId: "t",
+    };
+    const rulesFor = (row: Row) => all.filter((r) => matches(r.query, row));
+    expect(rulesFor(failed).some((r) => r.toPeople)).toBe(true);
+    expect(rulesFor(failed).some((r) => !r.toPeople)).toBe(true);
+    const keepsFailing = rulesFor(failed).find((r) => r.toPeople)!;
+    const body = bicep.slice(bicep.indexOf(`resource ${keepsFailing.name} `));
+    expect(body.slice(0, body.indexOf("\nresource ", 1))).toMatch(/threshold: [1-9]/);
   });
 
   it("ExpiringUnbound goes to people, not to a sweep", () => {
