@@ -95,6 +95,13 @@ export function renderStatus(
       lines.push(field("newest", ver(r.newest)));
       lines.push(field("verified", r.verifiedAt !== undefined ? relative(r.verifiedAt, now) : "—"));
       lines.push(field("old key", r.retiresAt !== undefined ? `retires ${relative(r.retiresAt, now)}` : "—"));
+      if (r.lastError) {
+        const again =
+          r.lastError.nextAttemptAt !== undefined
+            ? `, next attempt ${relative(r.lastError.nextAttemptAt, now)}`
+            : "";
+        lines.push(field("failed", `${r.lastError.attempts}× in a row${again}: ${r.lastError.message}`));
+      }
     }
     const until = r.next.until !== undefined ? ` (ends ${relative(r.next.until, now)})` : "";
     lines.push(field("next", `${r.next.action}${until} [${r.next.reason}] ${r.next.text}`));
@@ -114,6 +121,7 @@ export function statusJson(rows: readonly StatusRow[], now: number): unknown {
       newest: r.newest && { version: r.newest.version, expires: d(r.newest.expires) },
       verifiedAt: d(r.verifiedAt),
       retiresAt: d(r.retiresAt),
+      lastError: r.lastError && { ...r.lastError, nextAttemptAt: d(r.lastError.nextAttemptAt) },
       next: { ...r.next, until: d(r.next.until) },
     })),
   };

@@ -37,6 +37,8 @@ export interface StatusRow {
   verifiedAt?: EpochMs;
   /** When the replaced key goes (end of the grace window). */
   retiresAt?: EpochMs;
+  /** The last failed step's error and how many attempts failed in a row (from the state record). */
+  lastError?: { message: string; attempts: number; nextAttemptAt?: EpochMs };
   next: {
     action: BindingStep["kind"];
     reason: ReasonCode;
@@ -101,6 +103,15 @@ export function statusRow(input: StatusInput, policy: Pick<BindingPolicy, "grace
     ...(usable[0] ? { newest: version(usable[0]) } : {}),
     ...(verified && obs.state.verifiedAt !== undefined ? { verifiedAt: obs.state.verifiedAt } : {}),
     ...(graceEnds !== undefined ? { retiresAt: graceEnds } : {}),
+    ...(obs.state.lastError && obs.state.attempts > 0
+      ? {
+          lastError: {
+            message: obs.state.lastError,
+            attempts: obs.state.attempts,
+            ...(obs.state.nextAttemptAt !== undefined ? { nextAttemptAt: obs.state.nextAttemptAt } : {}),
+          },
+        }
+      : {}),
     next: {
       action: step.kind,
       reason: step.reason,

@@ -109,6 +109,20 @@ describe("statusOf", () => {
     });
   });
 
+  it("a binding whose step failed shows the error, the attempts and the next attempt", () => {
+    const input = observed("svc");
+    input.obs!.state = {
+      attempts: 3,
+      lastError: "HTTP 503 ServiceUnavailable",
+      nextAttemptAt: NOW + 240_000,
+    };
+    const [row] = statusOf([{ ...input, plan: planBinding(input.obs!, policy, NOW) }], policy);
+    expect(row).toMatchObject({
+      lastError: { message: "HTTP 503 ServiceUnavailable", attempts: 3, nextAttemptAt: NOW + 240_000 },
+      next: { action: "wait", reason: "BackingOff", class: "transient" },
+    });
+  });
+
   it("an attached but unverified key: current is the attached version, nothing retires yet", () => {
     const [row] = statusOf([observed("svc")], policy);
     expect(row?.current?.version).toBe("v2");
