@@ -231,3 +231,11 @@ export function reasonRegistry(): ReasonInfo[] {
 export function reasonsOfClass(c: ReasonClass): ReasonCode[] {
   return (Object.values(Reason) as ReasonCode[]).filter((r) => REASON_CLASS[r] === c);
 }
+
+/** The registry as a Markdown table (docs/reason-codes.md; `npm run docs:reasons` rewrites it). */
+export function renderReasonTable(): string {
+  const rows = reasonRegistry().map(
+    (r) => `| \`${r.code}\` | ${r.class} | ${r.text.replace(/\|/g, "\\|")} |`,
+  );
+  return ["| Code | Class | Meaning |", "|---|---|---|", ...rows].join("\n");
+}

@@ -8,6 +8,7 @@ import {
   REASON_TEXT,
   reasonRegistry,
   reasonsOfClass,
+  renderReasonTable,
 } from "../../../shared/core/index.js";
 import { AlertReason } from "../../../shared/remediation/remediate.js";
 import { EventReason } from "../../../shared/events/handle.js";
@@ -48,11 +49,13 @@ describe("reason codes", () => {
       expect(REASON_CLASS[c as keyof typeof REASON_CLASS]).toBe("needsPerson");
   });
 
-  it("docs/reason-codes.md lists every code with its class", () => {
+  it("docs/reason-codes.md lists every code with its class (npm run docs:reasons)", () => {
     const doc = readFileSync(new URL("../../../docs/reason-codes.md", import.meta.url), "utf8");
     const wrong = reasonRegistry()
       .filter((r) => !doc.includes(`| \`${r.code}\` | ${r.class} |`))
       .map((r) => r.code);
     expect(wrong).toEqual([]);
+    const m = /<!-- reason-table:start -->\n([\s\S]*?)\n<!-- reason-table:end -->/.exec(doc);
+    expect(m?.[1], "run npm run docs:reasons").toBe(renderReasonTable());
   });
 });
