@@ -71,6 +71,15 @@ param dataCollectionRuleName string = ''
 param eventGridSystemTopicName string = ''
 param actionGroupName string = ''
 
+@description('Comma-separated e-mail addresses told about every outcome that needs a person (app/alerts.bicep).')
+param alertEmails string = ''
+
+@description('Resource id of an existing action group told about every outcome that needs a person.')
+param peopleActionGroupId string = ''
+
+@description('E-mail the subscription\'s Owners about every outcome that needs a person (app/alerts.bicep).')
+param alertNotifyOwners bool = true
+
 // ---------------------------------------------------------------------------------------------
 // Existing resources
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +428,9 @@ module alerts 'app/alerts.bicep' = if (wireTriggers) {
     webhookAppObjectId: graph.outputs.webhookAppObjectId
     webhookIdentifierUri: graph.outputs.webhookIdentifierUri
     resourceToken: resourceToken
+    alertEmails: alertEmails
+    peopleActionGroupId: peopleActionGroupId
+    notifyOwners: alertNotifyOwners
   }
 }
 

@@ -18,7 +18,7 @@ import { RemovalJournal, SWEEP_JOURNAL_TABLE } from "./sweep/journal.js";
 import type { SweepDeps } from "./sweep/run.js";
 
 /** Settings the engine cannot run without. */
-export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls"];
+export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls", "storage"];
 
 export interface Rollover {
   config: Config;
@@ -53,6 +53,7 @@ export function buildRollover(
   const storage: StorageSettings = {
     connectionString: config.storage,
     accountName: config.storageAccountName,
+    endpointSuffix: config.storageEndpointSuffix,
     credential,
   };
   const clock = clockFor(config);
@@ -100,7 +101,8 @@ export function engineFor(
     verifyTimeoutMs: r.config.verifyTimeoutSeconds * 1000,
     renewWaitMs: 60_000,
     now: opts.now ?? r.clock.now,
-    ...(opts.random ? { random: opts.random } : {}),
+    // Jitter spreads retries of many bindings that failed together (shared/core/backoff.ts).
+    random: opts.random ?? Math.random,
     ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.onBoundary ? { onBoundary: opts.onBoundary } : {}),
   });

@@ -179,6 +179,8 @@ var appSettings = {
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
+  // The cloud's storage DNS suffix: Rollover's own storage clients build endpoints from it.
+  ROLLOVER_STORAGE_ENDPOINT_SUFFIX: environment().suffixes.storage
   // Telemetry with Entra ID sign-in (local auth is off on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'

@@ -43,6 +43,7 @@ import { GraphError } from "./graph-error.js";
 import { checkProof } from "./proof.js";
 import { GraphThrottle } from "./throttle.js";
 import { certInfo } from "./certs.js";
+import { appRoleAssignments } from "./appRoleAssignments.js";
 
 export interface GraphState {
   dir: Directory;
@@ -178,7 +179,7 @@ async function authenticate(ctx: SandboxContext, g: GraphRequest): Promise<Calle
   };
 }
 
-function denied(): GraphError {
+export function denied(): GraphError {
   return new GraphError(
     403,
     "Authorization_RequestDenied",
@@ -199,7 +200,7 @@ function canReadCollection(c: Caller, kinds: "applications" | "servicePrincipals
   return false;
 }
 
-function canRead(c: Caller, o: DirObject): boolean {
+export function canRead(c: Caller, o: DirObject): boolean {
   if (hasAny(c, READ_ROLES)) return true;
   if (o.kind === "agentIdentityBlueprint" || o.kind === "agentIdentityBlueprintPrincipal")
     return hasAny(c, BLUEPRINT_READ_ROLES) || o.owners.includes(c.oid);
@@ -275,7 +276,7 @@ function writeLag(ctx: SandboxContext, o: DirObject): () => void {
   return lagWrite(o, ctx.clock.now(), ctx.faults.maxStaleMs());
 }
 
-function charge(
+export function charge(
   ctx: SandboxContext,
   g: GraphRequest,
   c: Caller,
@@ -332,7 +333,7 @@ function kindMatchesCast(o: DirObject, cast: string | undefined): boolean {
   return o.kind === cast;
 }
 
-function methodNotAllowed(): GraphError {
+export function methodNotAllowed(): GraphError {
   return new GraphError(
     405,
     "Request_BadRequest",
@@ -405,6 +406,8 @@ async function route(ctx: SandboxContext, g: GraphRequest): Promise<SandboxRespo
     return credentialAction(ctx, g, caller, target, actionName);
   }
   if (action === "owners") return owners(ctx, g, caller, target, tail.slice(1));
+  if (action === "approleassignments" && coll.collection === "servicePrincipals")
+    return appRoleAssignments(ctx, g, caller, target, tail.slice(1));
   throw new GraphError(400, "BadRequest", `Resource not found for the segment '${tail[0]}'.`);
 }
 
@@ -420,7 +423,7 @@ function base(ctx: SandboxContext, g: GraphRequest): string {
   return `${ctx.urls.graphBaseUrl.replace(/\/$/, "")}/${g.version}`;
 }
 
-function contextUrl(ctx: SandboxContext, g: GraphRequest, what: string): string {
+export function contextUrl(ctx: SandboxContext, g: GraphRequest, what: string): string {
   return `${base(ctx, g)}/$metadata#${what}`;
 }
 
@@ -433,7 +436,7 @@ function selectOf(g: GraphRequest, collection: Collection): string[] | undefined
   }
 }
 
-function ok(body: unknown, headers: Record<string, string>, status = 200): SandboxResponse {
+export function ok(body: unknown, headers: Record<string, string>, status = 200): SandboxResponse {
   return { status, headers: { "OData-Version": "4.0", ...headers }, body };
 }
 
@@ -476,7 +479,7 @@ function candidates(
   return { items: all, predicate: f.predicate };
 }
 
-function pageSize(g: GraphRequest, fallback: number, max = 999): number {
+export function pageSize(g: GraphRequest, fallback: number, max = 999): number {
   const top = g.query.get("$top");
   if (top !== undefined) {
     const n = Number(top);
@@ -494,7 +497,7 @@ function pageSize(g: GraphRequest, fallback: number, max = 999): number {
 }
 
 /** Rebuilds the request's URL with new query values (nextLink / deltaLink). */
-function link(
+export function link(
   ctx: SandboxContext,
   g: GraphRequest,
   set: Record<string, string | undefined>,

@@ -162,6 +162,27 @@ export class GraphEdge {
     }
   }
 
+  /**
+   * The app role ids granted to a service principal (its application permissions), every page.
+   * GET /servicePrincipals/{id}/appRoleAssignments — Application.Read.All
+   * (https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignments).
+   */
+  async appRoleIds(client: Client, servicePrincipalId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let page = (await client
+      .api(`/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/appRoleAssignments`)
+      .select("appRoleId,resourceDisplayName")
+      .top(999)
+      .get()) as { value?: Array<{ appRoleId?: string }>; "@odata.nextLink"?: string };
+    for (;;) {
+      for (const a of page.value ?? [])
+        if (typeof a.appRoleId === "string") ids.push(a.appRoleId.toLowerCase());
+      const next = page["@odata.nextLink"];
+      if (!next) return ids;
+      page = (await client.api(next).get()) as typeof page;
+    }
+  }
+
   /** Self mode: adds a certificate as the target itself. Returns the new key's id. */
   async addKey(
     client: Client,

@@ -10,3 +10,6 @@ export * from "./renewal.js";
 export * from "./snapshot.js";
 export * from "./sweep.js";
 export * from "./time.js";
+export * from "./ids.js";
+export * from "./grants.js";
+export * from "./status.js";

@@ -16,6 +16,7 @@ import {
   type BindingPolicy,
   type BindingStep,
   bindingFromTags,
+  type BindingPlan,
   planBinding,
   sortVersions,
 } from "../core/binding.js";
@@ -28,7 +29,8 @@ import {
   type StateRecord,
   type Target,
 } from "../core/model.js";
-import { Reason } from "../core/reasons.js";
+import { sameTenant } from "../core/ids.js";
+import { Reason, type ReasonCode } from "../core/reasons.js";
 import { OWN_WRITE_TRUST_MS, withOwnWrites } from "../core/own-writes.js";
 import { thumbprintOfKey } from "../core/snapshot.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
@@ -85,7 +87,7 @@ export interface BindingOutcome {
   phase: Phase;
   steps: BindingStep[];
   /** Reason code of the last step or the failure. */
-  reason: string;
+  reason: ReasonCode;
   message: string;
 }
 
@@ -94,6 +96,14 @@ export class LeaseLostError extends Error {
 }
 
 const MAX_PASSES = 8;
+
+/** What `inspect` read about one binding: its observation and plan, or why it could not be read. */
+export interface BindingInspection {
+  ref: BindingRef;
+  obs?: BindingObservation;
+  plan?: BindingPlan;
+  refusal?: { reason: ReasonCode; message: string };
+}
 
 interface Gathered {
   binding: Binding;
@@ -110,10 +120,9 @@ export class RotationEngine {
     const key = `rollover/${tenantId}`;
     let c = this.graphClients.get(key);
     if (!c) {
-      const cred =
-        tenantId === this.deps.rollover.tenantId
-          ? this.deps.rollover.credential
-          : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
+      const cred = sameTenant(tenantId, this.deps.rollover.tenantId)
+        ? this.deps.rollover.credential
+        : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
       c = this.deps.graph.client(cred);
       this.graphClients.set(key, c);
     }
@@ -147,7 +156,32 @@ export class RotationEngine {
     }
   }
 
-  private async gather(ref: BindingRef, nearExpiryEvent: boolean): Promise<Gathered | BindingOutcome> {
+  /**
+   * Reads one binding (Key Vault, Graph, the state record) and plans its next step, changing
+   * nothing: no lease, no writes, no audit record. `rollover status` is built on it.
+   */
+  async inspect(ref: BindingRef): Promise<BindingInspection> {
+    let g: Gathered | BindingOutcome;
+    try {
+      g = await this.gather(ref, false, true);
+    } catch (e) {
+      return {
+        ref,
+        refusal: {
+          reason: Reason.ReadFailed,
+          message: `could not read the binding's state: ${errorSummary(e)}`,
+        },
+      };
+    }
+    if ("result" in g) return { ref, refusal: { reason: g.reason, message: g.message } };
+    return { ref, obs: g.obs, plan: planBinding(g.obs, this.deps.policy, this.deps.now()) };
+  }
+
+  private async gather(
+    ref: BindingRef,
+    nearExpiryEvent: boolean,
+    readOnly = false,
+  ): Promise<Gathered | BindingOutcome> {
     const vault = this.vault(ref.vaultName);
     const kv = await vault.observe(ref.certificateName);
     if (!kv) {
@@ -168,7 +202,7 @@ export class RotationEngine {
     }
     const binding = parsed.binding;
     const tenantId = binding.tenantId ?? this.deps.rollover.tenantId;
-    const foreignTenant = tenantId !== this.deps.rollover.tenantId.toLowerCase();
+    const foreignTenant = !sameTenant(tenantId, this.deps.rollover.tenantId);
     let target: Target | undefined;
     if (foreignTenant) {
       // Rollover's identity has no standing in another tenant: it reads (and changes) the target
@@ -192,7 +226,10 @@ export class RotationEngine {
         binding.targetId,
       );
     }
-    const state = (await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
+    const state =
+      (readOnly
+        ? await this.deps.state.peek(ref.vaultName, ref.certificateName)
+        : await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
     return {
       binding,
       tags: kv.tags,
@@ -241,7 +278,7 @@ export class RotationEngine {
     result: BindingResult,
     phase: Phase,
     steps: BindingStep[],
-    reason: string,
+    reason: ReasonCode,
     message: string,
   ): BindingOutcome {
     return { ref, result, phase, steps, reason, message };
