@@ -76,6 +76,20 @@ interface StateEntity {
   inFlightKeyId?: string;
   inFlightThumbprint?: string;
   inFlightAt?: number;
+  /** Thumbprints Rollover attached for this binding, as JSON. */
+  attached?: string;
+}
+
+/** Attached thumbprints from the state entity; anything that is not a list of hex strings is dropped. */
+function parseThumbprints(raw: string): string[] {
+  try {
+    const v: unknown = JSON.parse(raw);
+    return Array.isArray(v)
+      ? v.filter((x): x is string => typeof x === "string" && /^[0-9A-F]{40}$/.test(x))
+      : [];
+  } catch {
+    return [];
+  }
 }
 
 export class StateStore {
@@ -95,6 +109,7 @@ export class StateStore {
         ...(e.renewRequestedFor ? { renewRequestedFor: e.renewRequestedFor } : {}),
         ...(typeof e.nextAttemptAt === "number" ? { nextAttemptAt: e.nextAttemptAt } : {}),
         ...(e.lastError ? { lastError: e.lastError } : {}),
+        ...(e.attached ? { attached: parseThumbprints(e.attached) } : {}),
         ...(e.inFlightKind && typeof e.inFlightAt === "number"
           ? {
               inFlight: {
@@ -125,6 +140,7 @@ export class StateStore {
       ...(state.renewRequestedFor ? { renewRequestedFor: state.renewRequestedFor } : {}),
       ...(state.nextAttemptAt !== undefined ? { nextAttemptAt: state.nextAttemptAt } : {}),
       ...(state.lastError ? { lastError: state.lastError } : {}),
+      ...(state.attached?.length ? { attached: JSON.stringify(state.attached) } : {}),
       ...(state.inFlight
         ? {
             inFlightKind: state.inFlight.kind,

@@ -267,7 +267,10 @@ export function findingsFor(
         !protectedThumbprints.has(c.thumbprint);
       out.push(
         mine
-          ? f(Reason.KeyOrphaned, "Rollover attached this key and no Key Vault version of its bindings backs it any more")
+          ? f(
+              Reason.KeyOrphaned,
+              "Rollover attached this key and no Key Vault version of its bindings backs it any more",
+            )
           : f(
               Reason.KeyUnmanaged,
               c.marked
@@ -379,7 +382,8 @@ export function removalPath(
     .filter((b) => b.binding.targetId.toLowerCase() === id)
     .sort(
       (a, b) =>
-        cmp(a.binding.vaultName, b.binding.vaultName) || cmp(a.binding.certificateName, b.binding.certificateName),
+        cmp(a.binding.vaultName, b.binding.vaultName) ||
+        cmp(a.binding.certificateName, b.binding.certificateName),
     );
   if (f.credential === "key") {
     for (const b of bound) {
@@ -392,7 +396,9 @@ export function removalPath(
           v.notBefore <= now &&
           now < v.expires &&
           v.thumbprint !== f.thumbprint &&
-          target.keyCredentials.some((k) => k.thumbprint === v.thumbprint && k.keyId !== f.keyId && isValid(k, now)),
+          target.keyCredentials.some(
+            (k) => k.thumbprint === v.thumbprint && k.keyId !== f.keyId && isValid(k, now),
+          ),
       );
       if (signer) {
         return {

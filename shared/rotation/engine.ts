@@ -26,6 +26,7 @@ import {
   type Phase,
   type StateRecord,
   type Target,
+  withAttached,
 } from "../core/model.js";
 import { Reason } from "../core/reasons.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
@@ -441,8 +442,8 @@ export class RotationEngine {
       await this.checkpoint();
     }
     const { inFlight: _f, ...rest } = g.obs.state;
-    g.obs.state = rest;
-    await this.saveState(ref, rest, "pending", signal);
+    g.obs.state = done && f.kind === "attach" && f.thumbprint ? withAttached(rest, f.thumbprint) : rest;
+    await this.saveState(ref, g.obs.state, "pending", signal);
   }
 
   private checkLease(signal: AbortSignal | undefined): void {
@@ -542,7 +543,8 @@ export class RotationEngine {
           notBefore: new Date(m.notBefore).toISOString(),
           notAfter: new Date(m.expires).toISOString(),
         });
-        return ok(g.obs.state);
+        // On record: the sweep treats only keys Rollover attached (or its bindings back) as its own.
+        return ok(withAttached(g.obs.state, m.thumbprintHex));
       }
       case "verify": {
         const m = await vault.material(ref.certificateName, step.version);
@@ -607,34 +609,18 @@ export class RotationEngine {
    * Self mode: a Graph client signed in as the target and a proof-of-possession, both made with
    * the key of `signWith` (a version whose certificate is on the target) by Key Vault's sign.
    */
-  private async asTarget(
+  private asTarget(
     vault: VaultEdge,
     ref: BindingRef,
     tenantId: string,
     target: Target,
     signWith: string,
   ): Promise<{ client: Client; proof: string }> {
-    const signer = await vault.material(ref.certificateName, signWith);
-    const proof = await proofOfPossession({
-      objectId: target.id,
-      certificate: signer,
-      sign: vault.signer(signer.kid),
-      now: this.deps.now(),
-    });
-    return { client: this.targetGraph(tenantId, target.appId, signer, vault), proof };
+    return asTarget(this.deps, vault, ref.certificateName, tenantId, target, signWith);
   }
 
   private targetGraph(tenantId: string, clientId: string, signer: VersionMaterial, vault: VaultEdge): Client {
-    return this.deps.graph.client(
-      certificateCredential({
-        authorityHost: this.deps.authorityHost,
-        tenantId,
-        clientId,
-        certificate: signer,
-        sign: vault.signer(signer.kid),
-        now: this.deps.now,
-      }),
-    );
+    return targetGraph(this.deps, tenantId, clientId, signer, vault);
   }
 
   private baseEvent(
@@ -671,6 +657,50 @@ export class RotationEngine {
       : { vaultName: ref.vaultName, certificateName: ref.certificateName };
     this.deps.audit.emit({ ...base, ...e } as AuditEvent);
   }
+}
+
+type SelfModeDeps = Pick<EngineDeps, "graph" | "authorityHost" | "now">;
+
+/**
+ * Self mode: a Graph client signed in as the target and a proof-of-possession, both made with
+ * the key of `signWith` (a version whose certificate is on the target) by Key Vault's sign.
+ * The engine (attach, retire) and the sweep (removeKey) both act as the target through this.
+ */
+export async function asTarget(
+  deps: SelfModeDeps,
+  vault: VaultEdge,
+  certificateName: string,
+  tenantId: string,
+  target: Pick<Target, "id" | "appId">,
+  signWith: string,
+): Promise<{ client: Client; proof: string }> {
+  const signer = await vault.material(certificateName, signWith);
+  const proof = await proofOfPossession({
+    objectId: target.id,
+    certificate: signer,
+    sign: vault.signer(signer.kid),
+    now: deps.now(),
+  });
+  return { client: targetGraph(deps, tenantId, target.appId, signer, vault), proof };
+}
+
+function targetGraph(
+  deps: SelfModeDeps,
+  tenantId: string,
+  clientId: string,
+  signer: VersionMaterial,
+  vault: VaultEdge,
+): Client {
+  return deps.graph.client(
+    certificateCredential({
+      authorityHost: deps.authorityHost,
+      tenantId,
+      clientId,
+      certificate: signer,
+      sign: vault.signer(signer.kid),
+      now: deps.now,
+    }),
+  );
 }
 
 function displayName(ref: BindingRef, m: VersionMaterial): string {
