@@ -272,6 +272,7 @@ export class Directory implements DirectoryStore {
       startDateTime?: string;
       endDateTime?: string;
       keyId?: string;
+      customKeyIdentifier?: string;
     },
   ): StoredKeyCredential {
     const o = this.mustObject(tenantId, objectId);
