@@ -70,7 +70,12 @@ export function policiesFrom(s: {
   };
 }
 
-export function planTenant(snapshot: TenantSnapshot, policies: Policies, now: EpochMs): TenantPlan {
+export function planTenant(
+  snapshot: TenantSnapshot,
+  policies: Policies,
+  now: EpochMs,
+  opts: { managedMode?: boolean } = {},
+): TenantPlan {
   const byId = new Map(snapshot.targets.map((t) => [t.id, t]));
   const bindings: BindingEntry[] = [];
   const bound: BindingLike[] = [];
@@ -113,7 +118,15 @@ export function planTenant(snapshot: TenantSnapshot, policies: Policies, now: Ep
     });
   }
   const sweep = planSweep(
-    { targets: snapshot.targets, bindings: bound, selfIds: snapshot.selfIds, protectedThumbprints },
+    {
+      targets: snapshot.targets,
+      bindings: bound,
+      selfIds: snapshot.selfIds,
+      protectedThumbprints,
+      firstSeen: snapshot.firstSeen,
+      runStartedAt: now,
+      access: { managedMode: opts.managedMode === true, owned: new Set(snapshot.owned) },
+    },
     policies.sweep,
     now,
   );

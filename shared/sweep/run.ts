@@ -186,23 +186,43 @@ export async function sweepPage(
   };
   const candidates = removalCandidates(base, deps.policy, now);
   const firstSeen = deps.firstSeen ? await deps.firstSeen.observe(candidates, now, !deps.dryRun) : new Map();
-  const owned = new Set<string>();
-  if (deps.managedMode && deps.ownerId) {
-    const byId = new Map(targets.map((t) => [t.id, t]));
-    for (const id of new Set(candidates.map((c) => c.targetId))) {
-      const t = byId.get(id);
-      if (t && (await deps.graph.ownedBy(deps.client, t.type, t.id, deps.ownerId))) owned.add(id);
-    }
-  }
-  const input: SweepInput = {
-    ...base,
-    firstSeen,
-    access: { managedMode: deps.managedMode === true, owned },
-  };
   const left = reserve
     ? deps.policy.maxRemovals
     : Math.max(0, deps.policy.maxRemovals - summary.removed - summary.reportedOnly);
-  const plan = planSweep(input, { ...deps.policy, maxRemovals: left }, now);
+  // Ownership is read only for removals the plan would make in managed mode: plan as if every
+  // candidate's target were owned, check those the plan picks, and plan again without the ones
+  // Rollover does not own, until every managed removal in the plan is on a target it owns. A
+  // target not checked (beyond the cap) stays deferred, never reported as not permitted.
+  const notOwned = new Set<string>();
+  const checked = new Set<string>();
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  const candidateTargets = [...new Set(candidates.map((c) => c.targetId))];
+  let input: SweepInput;
+  let plan: SweepPlan;
+  for (;;) {
+    input = {
+      ...base,
+      firstSeen,
+      access: {
+        managedMode: deps.managedMode === true && deps.ownerId !== undefined,
+        owned: new Set(candidateTargets.filter((id) => !notOwned.has(id))),
+      },
+    };
+    plan = planSweep(input, { ...deps.policy, maxRemovals: left }, now);
+    const unchecked = [
+      ...new Set(
+        plan.removals
+          .filter((r) => r.path?.kind === "managed" && !checked.has(r.finding.targetId))
+          .map((r) => r.finding.targetId),
+      ),
+    ];
+    if (unchecked.length === 0) break;
+    for (const id of unchecked) {
+      const t = byId.get(id)!;
+      checked.add(id);
+      if (!(await deps.graph.ownedBy(deps.client, t.type, t.id, deps.ownerId!))) notOwned.add(id);
+    }
+  }
   // The run's cap (fanned out: the page's share of it), then, for removals that will be made, the
   // budget every run shares.
   let allowed = reserve ? await reserve(plan.removals.length) : plan.removals.length;
@@ -216,7 +236,6 @@ export async function sweepPage(
   }
   summary.pages += 1;
   summary.targets += targets.length;
-  const byId = new Map(targets.map((t) => [t.id, t]));
   for (const f of plan.findings) {
     summary.findings[f.reason] = (summary.findings[f.reason] ?? 0) + 1;
     deps.audit.emit({
