@@ -130,6 +130,10 @@ export function sweepDepsFor(
     authorityHost: r.config.authorityHost,
     ...(r.config.identityObjectId ? { ownerId: r.config.identityObjectId } : {}),
     ...(opts.onPage ? { onPage: opts.onPage } : {}),
+    // A dry run reads first sight (to show what remove mode would do) but records nothing.
+    ...(opts.dryRun && (r.config.storage || r.config.storageAccountName)
+      ? { firstSeen: new FirstSeenStore(tableClient(r.storage, SWEEP_SEEN_TABLE)) }
+      : {}),
     ...(opts.dryRun
       ? {}
       : {
