@@ -26,7 +26,7 @@ const sb = useSandbox({ seed: "empty", azurite: true });
 beforeEach(() => freshTenant(sb()));
 
 describe("the sweep removes only what it should, with the permission it holds", () => {
-  it("keeps a valid key a person added to a bound app, whatever its identifier or name, past the grace window", async () => {
+  it("keeps a valid key a person added to a bound app (whatever its identifier or name) and a key of a binding with malformed tags, past the grace window", async () => {
     const h = sb();
     const t = h.urls.tenantId;
     const { app } = await seedDueBinding(h, "bound-app", { expiresInDays: 200 });
@@ -42,13 +42,19 @@ describe("the sweep removes only what it should, with the permission it holds", 
       certificateDer: spoof.der,
       displayName: `rollover:${sandboxVaultName(h)}/bound-app/0000`,
     });
+    // A second certificate for the same app whose tags are malformed: its key is not the
+    // sweep's to judge.
+    const invalid = await h.ctx.vault.createCertificate("bound-app-typo", {
+      tags: { "rollover-target": app.id, "rollover-target-type": "aplication" },
+    });
+    h.ctx.directory.addKeyCredential(t, app.id, { certificateDer: invalid.cerDer, displayName: "typo" });
     const before = keyIds(h, app.id);
     const first = await sweep(h);
     await h.ctx.clock.advance(30 * DAY);
     h.requestCounts.reset();
     const { s, audit } = await sweep(h);
-    expect(first.s.findings[Reason.KeyUnmanaged]).toBe(2);
-    expect(s.findings[Reason.KeyUnmanaged]).toBe(2);
+    expect(first.s.findings[Reason.KeyUnmanaged]).toBe(3);
+    expect(s.findings[Reason.KeyUnmanaged]).toBe(3);
     expect(s.findings[Reason.KeyOrphaned] ?? 0).toBe(0);
     expect(s.removed).toBe(0);
     expect(graphWrites(h)).toBe(0);
