@@ -355,6 +355,7 @@ export async function runSweepPage(
   // planned, before anything is removed, so the cap holds however many instances work at once.
   const summary = emptySummary();
   await sweepPage(deps, bindings, page.targets, summary, async (want) => {
+    if (want === 0) return 0;
     let share = 0;
     await updateRun(st, m.runId, (r) => {
       share = Math.min(want, Math.max(0, r.maxRemovals - r.reserved));

@@ -18,6 +18,8 @@ const settings = {
   ROLLOVER_MAX_REMOVALS_PER_RUN: String(CAP),
   ROLLOVER_MANAGED_MODE: "true",
   ROLLOVER_GRACE_HOURS: "1",
+  // The second run, two hours on, reads the tenant in full again (not only what changed).
+  ROLLOVER_FULL_SWEEP_HOURS: "1",
 };
 const sb = useSandbox({ seed: `scale:${N}`, azurite: true });
 const pagesBy: Record<string, string[]> = { a: [], b: [] };
