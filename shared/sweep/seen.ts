@@ -12,6 +12,7 @@ import { tableOnce } from "../azure/storage.js";
 import { firstSeenKey } from "../core/sweep.js";
 
 export const SWEEP_SEEN_TABLE = "RolloverSweepSeen";
+const PARALLEL = 16;
 
 interface SeenEntity {
   partitionKey: string;
@@ -36,27 +37,29 @@ export class FirstSeenStore {
   ): Promise<Map<string, number>> {
     await this.ensure();
     const out = new Map<string, number>();
-    for (const c of credentials) {
-      const key = firstSeenKey(c.targetId, c.keyId);
-      if (out.has(key)) continue;
-      const pk = c.targetId.toLowerCase();
-      const rk = c.keyId.toLowerCase();
-      const existing = await this.read(pk, rk);
-      if (existing !== undefined) {
-        out.set(key, existing);
-        continue;
-      }
-      if (!record) continue;
-      try {
-        await this.table.createEntity<SeenEntity>({ partitionKey: pk, rowKey: rk, firstSeen: now });
-        out.set(key, now);
-      } catch (e) {
-        if (!(e instanceof RestError && e.statusCode === 409)) throw e;
-        const first = await this.read(pk, rk);
-        if (first !== undefined) out.set(key, first);
-      }
+    const todo = [...new Map(credentials.map((c) => [firstSeenKey(c.targetId, c.keyId), c])).entries()];
+    // Point reads (and first writes), a few at a time: a page's candidates, never more.
+    for (let i = 0; i < todo.length; i += PARALLEL) {
+      await Promise.all(
+        todo.slice(i, i + PARALLEL).map(async ([key, c]) => {
+          const seen = await this.one(c.targetId.toLowerCase(), c.keyId.toLowerCase(), now, record);
+          if (seen !== undefined) out.set(key, seen);
+        }),
+      );
     }
     return out;
+  }
+
+  private async one(pk: string, rk: string, now: number, record: boolean): Promise<number | undefined> {
+    const existing = await this.read(pk, rk);
+    if (existing !== undefined || !record) return existing;
+    try {
+      await this.table.createEntity<SeenEntity>({ partitionKey: pk, rowKey: rk, firstSeen: now });
+      return now;
+    } catch (e) {
+      if (!(e instanceof RestError && e.statusCode === 409)) throw e;
+      return this.read(pk, rk);
+    }
   }
 
   /** Forgets a credential that was removed. */
