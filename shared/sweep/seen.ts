@@ -7,12 +7,14 @@
  * gets 409 and reads the first). Only candidates are looked up, page by page, so the sweep holds
  * no more than one page's worth; an entry is deleted when its credential is removed.
  */
-import { RestError, type TableClient } from "@azure/data-tables";
+import { odata, RestError, type TableClient } from "@azure/data-tables";
 import { tableOnce } from "../azure/storage.js";
 import { firstSeenKey } from "../core/sweep.js";
 
 export const SWEEP_SEEN_TABLE = "RolloverSweepSeen";
 const PARALLEL = 16;
+/** Two comparisons per credential; Table storage allows 15 in one filter. */
+const PER_QUERY = 7;
 
 interface SeenEntity {
   partitionKey: string;
@@ -37,22 +39,41 @@ export class FirstSeenStore {
   ): Promise<Map<string, number>> {
     await this.ensure();
     const out = new Map<string, number>();
-    const todo = [...new Map(credentials.map((c) => [firstSeenKey(c.targetId, c.keyId), c])).entries()];
-    // Point reads (and first writes), a few at a time: a page's candidates, never more.
-    for (let i = 0; i < todo.length; i += PARALLEL) {
+    const todo = [...new Map(credentials.map((c) => [firstSeenKey(c.targetId, c.keyId), c])).values()];
+    // Known ones in batches: one query for up to PER_QUERY credentials (Table storage takes at
+    // most 15 comparisons in a filter), a few queries at a time — a page's candidates, never more.
+    const batches: Array<typeof todo> = [];
+    for (let i = 0; i < todo.length; i += PER_QUERY) batches.push(todo.slice(i, i + PER_QUERY));
+    for (let i = 0; i < batches.length; i += PARALLEL) {
       await Promise.all(
-        todo.slice(i, i + PARALLEL).map(async ([key, c]) => {
-          const seen = await this.one(c.targetId.toLowerCase(), c.keyId.toLowerCase(), now, record);
-          if (seen !== undefined) out.set(key, seen);
+        batches.slice(i, i + PARALLEL).map(async (batch) => {
+          const filter = batch
+            .map(
+              (c) =>
+                odata`(PartitionKey eq ${c.targetId.toLowerCase()} and RowKey eq ${c.keyId.toLowerCase()})`,
+            )
+            .join(" or ");
+          for await (const e of this.table.listEntities<SeenEntity>({ queryOptions: { filter } })) {
+            if (typeof e.firstSeen === "number") out.set(firstSeenKey(e.partitionKey, e.rowKey), e.firstSeen);
+          }
+        }),
+      );
+    }
+    if (!record) return out;
+    // New ones are recorded; a concurrent first writer wins (409), and its time is read back.
+    const unseen = todo.filter((c) => !out.has(firstSeenKey(c.targetId, c.keyId)));
+    for (let i = 0; i < unseen.length; i += PARALLEL) {
+      await Promise.all(
+        unseen.slice(i, i + PARALLEL).map(async (c) => {
+          const seen = await this.record(c.targetId.toLowerCase(), c.keyId.toLowerCase(), now);
+          if (seen !== undefined) out.set(firstSeenKey(c.targetId, c.keyId), seen);
         }),
       );
     }
     return out;
   }
 
-  private async one(pk: string, rk: string, now: number, record: boolean): Promise<number | undefined> {
-    const existing = await this.read(pk, rk);
-    if (existing !== undefined || !record) return existing;
+  private async record(pk: string, rk: string, now: number): Promise<number | undefined> {
     try {
       await this.table.createEntity<SeenEntity>({ partitionKey: pk, rowKey: rk, firstSeen: now });
       return now;
