@@ -8,7 +8,9 @@
  * a marker per page), then plans the page against the budget left and acts. The budget is taken
  * from the run record with ETag-conditional updates before anything is removed, so the cap holds
  * however many instances work on the run at once; a page that is delivered again never spends
- * more than what is left.
+ * more than what is left. Removals also draw from the budget every run shares (budget.ts), and
+ * each page owns the removals it journals (journal.ts): it recovers only entries whose owner is
+ * gone.
  */
 import { randomUUID } from "node:crypto";
 import { RestError, type TableClient } from "@azure/data-tables";
