@@ -20,6 +20,7 @@ import type {
   TargetType,
 } from "./model.js";
 import { TARGET_TYPES } from "./model.js";
+import { isTrustedVersion } from "./provenance.js";
 import { Reason, type ReasonCode } from "./reasons.js";
 import { type RenewalPolicy, renewalDue } from "./renewal.js";
 import type { EpochMs } from "./time.js";
@@ -104,8 +105,6 @@ export interface BindingObservation {
   state: StateRecord;
   /** Key Vault is issuing a new version right now (a pending certificate operation). */
   renewalPending: boolean;
-  /** A CertificateNearExpiry event was received for the newest version. */
-  nearExpiryEvent?: boolean;
   /** Object ids and app ids of Rollover's own identity. */
   selfIds: readonly string[];
   /**
@@ -119,7 +118,11 @@ export interface BindingPolicy {
   renewal: RenewalPolicy;
   graceMs: number;
   managedModeAllowed: boolean;
+  /** A step that failed this many times in a row is not tried again on its own (default 5). */
+  maxStepFailures?: number;
 }
+
+export const DEFAULT_MAX_STEP_FAILURES = 5;
 
 export type AttachMode = "self" | "managed";
 
@@ -193,8 +196,32 @@ export function chooseMode(
   return policy.managedModeAllowed || obs.binding.mode === "managed" ? { mode: "managed" } : undefined;
 }
 
-/** The next step for one binding. Pure: same observation and clock, same step. */
+/**
+ * The next step for one binding. Pure: same observation and clock, same step.
+ *
+ * A step that failed `maxStepFailures` times in a row is refused (`StepFailureLimit`, needs a
+ * person) instead of tried again, so an alert that fires on every failure cannot loop.
+ */
 export function planBinding(obs: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
+  const plan = planNext(obs, policy, now);
+  const failed = obs.state.failedStep;
+  const limit = policy.maxStepFailures ?? DEFAULT_MAX_STEP_FAILURES;
+  if (failed === undefined || obs.state.attempts < limit) return plan;
+  // The step the binding would take now, back-off aside.
+  const { nextAttemptAt: _n, ...rest } = obs.state;
+  const next = obs.state.nextAttemptAt !== undefined ? planNext({ ...obs, state: rest }, policy, now) : plan;
+  if (next.step.kind !== failed) return plan;
+  return {
+    ...next,
+    step: {
+      kind: "refuse",
+      reason: Reason.StepFailureLimit,
+      message: `${failed} failed ${obs.state.attempts} times in a row (last: ${obs.state.lastError ?? "unknown"}); not retried on its own`,
+    },
+  };
+}
+
+function planNext(obs: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
   const target = obs.target;
   if (!target) {
     return {
@@ -235,7 +262,8 @@ export function planBinding(obs: BindingObservation, policy: BindingPolicy, now:
   }
 
   // 1. Renewal of the newest version comes first: a due certificate is replaced before anything else.
-  const due = renewalDue(current, now, policy.renewal, obs.nearExpiryEvent === true);
+  // Decided from Key Vault's data alone (dates, the policy's lifetime actions), never an event.
+  const due = renewalDue(current, now, policy.renewal, obs.policy.lifetimeTriggers);
   if (due.due) {
     if (obs.renewalPending) {
       return {
@@ -255,6 +283,26 @@ export function planBinding(obs: BindingObservation, policy: BindingPolicy, now:
         },
       };
     }
+    if (obs.policy.exportable) {
+      return {
+        phase: phaseOf(obs, current),
+        current,
+        step: {
+          kind: "refuse",
+          reason: Reason.KeyExportable,
+          message: "the certificate policy lets the private key be exported (key_props.exportable); set it to false",
+        },
+      };
+    }
+    // At most one renewal per buffer window, whatever asked for it.
+    const last = obs.state.renewRequestedAt;
+    if (last !== undefined && now - last < policy.renewal.bufferMs && now >= last) {
+      return {
+        phase: phaseOf(obs, current),
+        current,
+        step: { kind: "wait", reason: Reason.RecentlyRenewed, until: last + policy.renewal.bufferMs },
+      };
+    }
     return {
       phase: phaseOf(obs, current),
       current,
@@ -271,6 +319,30 @@ export function planBinding(obs: BindingObservation, policy: BindingPolicy, now:
     };
   }
   if (!keyFor(target, current.thumbprint)) {
+    // Only versions Rollover caused Key Vault to issue, or that a person adopted, go on a target:
+    // anyone who can import into the vault could otherwise make their own key the target's.
+    if (!isTrustedVersion(obs.state, current.version)) {
+      return {
+        phase: "pending",
+        current,
+        step: {
+          kind: "refuse",
+          reason: Reason.VersionNotIssuedByRollover,
+          message: `version ${current.version} was not issued by a renewal Rollover requested; if it is wanted, a person adopts it: rollover adopt ${obs.binding.certificateName} --version ${current.version}`,
+        },
+      };
+    }
+    if (obs.policy.exportable && !obs.state.provenance?.adopted.some((a) => a.version === current.version)) {
+      return {
+        phase: "pending",
+        current,
+        step: {
+          kind: "refuse",
+          reason: Reason.KeyExportable,
+          message: `the certificate policy lets the key of version ${current.version} be exported; set key_props.exportable to false, or adopt the version on purpose`,
+        },
+      };
+    }
     const mode = chooseMode(obs, policy, now);
     if (!mode) {
       return {

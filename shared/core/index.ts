@@ -9,3 +9,4 @@ export * from "./renewal.js";
 export * from "./snapshot.js";
 export * from "./sweep.js";
 export * from "./time.js";
+export * from "./provenance.js";

@@ -95,7 +95,6 @@ export function planTenant(snapshot: TenantSnapshot, policies: Policies, now: Ep
         target,
         state: snapshot.state.get(stateKey(c.vaultName, c.name)) ?? EMPTY_STATE,
         renewalPending: c.renewalPending,
-        nearExpiryEvent: c.nearExpiryEvent,
         selfIds: snapshot.selfIds,
       },
       policies.binding,

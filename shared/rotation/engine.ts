@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import type { AuditEvent, AuditSink } from "../audit/events.js";
+import { redact, redactionCounter } from "../audit/redact.js";
 import { nextAttemptAt } from "../core/backoff.js";
 import {
   type BindingObservation,
@@ -692,20 +693,22 @@ function describe(step: BindingStep): string {
   }
 }
 
-/** A one-line, secret-free summary of an error: HTTP status, service code, AADSTS code. */
+/**
+ * A one-line, secret-free summary of an error: HTTP status, service code, and the service's own
+ * message (first line, bounded, through the redaction guard), so a 403 says which permission
+ * was missing.
+ */
 export function errorSummary(e: unknown): string {
   const err = e as { statusCode?: number; code?: string; message?: string; name?: string };
   const parts: string[] = [];
   if (err.statusCode) parts.push(`HTTP ${err.statusCode}`);
   if (err.code && typeof err.code === "string") parts.push(err.code);
-  const aad = /AADSTS\d+/.exec(String(err.message ?? ""));
-  if (aad) parts.push(aad[0]);
-  if (parts.length === 0)
-    parts.push(
-      (err.message ?? String(e))
-        .split("\n")[0]!
-        .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "[jwt]")
-        .slice(0, 200),
-    );
-  return parts.join(" ");
+  const first = String(err.message ?? (parts.length ? "" : String(e)))
+    .split("\n")[0]!
+    .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "[jwt]")
+    .trim();
+  const message = redact(first, { counter: redactionCounter }).slice(0, 300);
+  const head = parts.join(" ");
+  if (!message || message === err.code) return head || "error";
+  return head ? `${head}: ${message}` : message;
 }
