@@ -14,7 +14,7 @@ export function keyVaultEventsHandler(rt: Runtime) {
         vaults: run.rollover.vaults,
         allowedVaults: run.rollover.config.allowedVaults ?? [],
         audit: run.audit,
-        reconcile: (ref, opts) => run.engine.reconcile(ref, opts),
+        reconcile: (ref) => run.engine.reconcile(ref),
       }),
     );
     if (out.status === "handled") {

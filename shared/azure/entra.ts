@@ -95,14 +95,17 @@ export async function verifyCredential(
   scope: string,
   timeoutMs: number,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  /** Aborted (the binding's lease was lost): stop retrying at once. */
+  signal?: AbortSignal,
 ): Promise<VerifyResult> {
   const started = Date.now();
   let attempts = 0;
   let delay = 1000;
   for (;;) {
+    if (signal?.aborted) throw signal.reason ?? new Error("verify aborted");
     attempts += 1;
     try {
-      const t = await credential.getToken(scope);
+      const t = await credential.getToken(scope, signal ? { abortSignal: signal } : {});
       if (t?.token) return { ok: true, attempts };
       throw new Error("no token returned");
     } catch (e) {

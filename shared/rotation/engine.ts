@@ -28,10 +28,15 @@ import {
   type StateRecord,
   type Target,
 } from "../core/model.js";
+import {
+  isTrustedVersion,
+  markIssuedByRollover,
+  markRenewalRequested,
+} from "../core/provenance.js";
 import { Reason } from "../core/reasons.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
 import { type GraphEdge, graphScope } from "../azure/graph.js";
-import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
+import type { OperationInfo, VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
 import type { LeaseManager, StateStore } from "../azure/storage.js";
 
@@ -97,6 +102,22 @@ interface Gathered {
   binding: Binding;
   obs: BindingObservation;
   tags: Record<string, string>;
+  /** Key Vault's certificate operation, if it still holds one. */
+  operation?: OperationInfo;
+}
+
+/** Refusals that need a person: recorded as failed, so the rotation-failure alert fires. */
+const NEEDS_PERSON: ReadonlySet<string> = new Set([
+  Reason.RenewalNotSupported,
+  Reason.NoSigningKey,
+  Reason.VersionNotIssuedByRollover,
+  Reason.KeyExportable,
+  Reason.StepFailureLimit,
+]);
+
+/** The lease and state key of a binding: Key Vault names are case-insensitive, so folded. */
+export function bindingKey(ref: BindingRef): string {
+  return `${ref.vaultName}/${ref.certificateName}`.toLowerCase();
 }
 
 export class RotationEngine {
@@ -124,11 +145,20 @@ export class RotationEngine {
     return v;
   }
 
-  /** Reconciles one binding to a resting state, under its lease. */
-  async reconcile(ref: BindingRef, opts: { nearExpiryEvent?: boolean } = {}): Promise<BindingOutcome> {
-    const key = `${ref.vaultName}/${ref.certificateName}`;
-    const lease = this.deps.dryRun ? undefined : await this.deps.leases.acquire(key);
+  /**
+   * Reconciles one binding to a resting state, under its lease. What to do is decided from Key
+   * Vault's and Graph's own data; whoever asked (an event, an alert, the timer) only wakes it.
+   */
+  async reconcile(ref: BindingRef): Promise<BindingOutcome> {
+    const lease = this.deps.dryRun ? undefined : await this.deps.leases.acquire(bindingKey(ref));
     if (!this.deps.dryRun && !lease) {
+      // Not a failure: the run holding the lease observes Key Vault itself; callers retry later.
+      this.emit(ref, undefined, undefined, {
+        action: "wait",
+        outcome: "skipped",
+        reason: Reason.Locked,
+        message: "another run holds this binding's lease; tried again later",
+      });
       return {
         ref,
         result: "locked",
@@ -139,13 +169,13 @@ export class RotationEngine {
       };
     }
     try {
-      return await this.run(ref, opts, lease?.signal);
+      return await this.run(ref, lease?.signal);
     } finally {
       await lease?.release();
     }
   }
 
-  private async gather(ref: BindingRef, nearExpiryEvent: boolean): Promise<Gathered | BindingOutcome> {
+  private async gather(ref: BindingRef): Promise<Gathered | BindingOutcome> {
     const vault = this.vault(ref.vaultName);
     const kv = await vault.observe(ref.certificateName);
     if (!kv) {
@@ -194,6 +224,7 @@ export class RotationEngine {
     return {
       binding,
       tags: kv.tags,
+      ...(kv.operation ? { operation: kv.operation } : {}),
       obs: {
         binding,
         versions: kv.versions,
@@ -201,7 +232,6 @@ export class RotationEngine {
         target,
         state,
         renewalPending: kv.renewalPending,
-        nearExpiryEvent,
         selfIds: this.deps.rollover.selfIds,
         foreignTenant,
       },
@@ -245,18 +275,13 @@ export class RotationEngine {
     return { ref, result, phase, steps, reason, message };
   }
 
-  private async run(
-    ref: BindingRef,
-    opts: { nearExpiryEvent?: boolean },
-    signal: AbortSignal | undefined,
-  ): Promise<BindingOutcome> {
+  private async run(ref: BindingRef, signal: AbortSignal | undefined): Promise<BindingOutcome> {
     const steps: BindingStep[] = [];
-    let nearExpiry = opts.nearExpiryEvent === true;
     let phase: Phase = "pending";
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       let g: Gathered | BindingOutcome;
       try {
-        g = await this.gather(ref, nearExpiry);
+        g = await this.gather(ref);
       } catch (e) {
         // Reading failed (throttled past the SDK's retries, an outage): nothing was changed in this
         // pass, so stop cleanly; the next run (or Event Grid's retry) starts again from what it reads.
@@ -278,7 +303,10 @@ export class RotationEngine {
         });
         return { ...g, steps };
       }
-      if (!this.deps.dryRun) await this.settleInFlight(ref, g, signal);
+      if (!this.deps.dryRun) {
+        await this.settleProvenance(ref, g, signal);
+        await this.settleInFlight(ref, g, signal);
+      }
       const now = this.deps.now();
       const plan = planBinding(g.obs, this.deps.policy, now);
       phase = plan.phase;
@@ -313,8 +341,9 @@ export class RotationEngine {
       }
       if (step.kind === "refuse") {
         // Refusals that need a person (a certificate Key Vault cannot renew alone, a target with
-        // no key to sign with) are recorded as failed, so the rotation-failure alert fires.
-        const needsPerson = step.reason === Reason.RenewalNotSupported || step.reason === Reason.NoSigningKey;
+        // no key to sign with, a version Rollover did not issue, a step that keeps failing) are
+        // recorded as failed, so the rotation-failure alert fires.
+        const needsPerson = NEEDS_PERSON.has(step.reason);
         this.deps.audit.emit({
           ...base,
           action: "refuse",
@@ -337,16 +366,22 @@ export class RotationEngine {
       }
       try {
         if (step.kind !== "verify") await this.intent(ref, g, step, plan.phase, signal);
-        const state = await this.act(ref, g, step, signal);
+        const state = await this.act(ref, g, step, plan.phase, signal);
         await this.checkpoint();
         await this.saveState(ref, state, plan.phase, signal);
-        if (step.kind === "renew") nearExpiry = false;
       } catch (e) {
-        if (e instanceof LeaseLostError) throw e;
+        if (e instanceof LeaseLostError || signal?.aborted) {
+          throw e instanceof LeaseLostError
+            ? e
+            : new LeaseLostError("the binding's lease was lost during the step; stopped");
+        }
         const message = errorSummary(e);
-        const attempts = g.obs.state.attempts + 1;
+        // Failures of the same step in a row: N of them and the step is not tried on its own again.
+        const same = g.obs.state.failedStep === step.kind;
+        const attempts = same ? g.obs.state.attempts + 1 : 1;
         const failed: StateRecord = {
           ...g.obs.state,
+          failedStep: step.kind as NonNullable<StateRecord["failedStep"]>,
           attempts,
           nextAttemptAt: nextAttemptAt(this.deps.now(), attempts, undefined, this.deps.random?.() ?? 0),
           lastError: `${step.kind}: ${message}`,
@@ -404,7 +439,12 @@ export class RotationEngine {
       ...(step.kind === "retire" ? { keyId: step.keyId } : { version: step.version }),
       ...(thumbprint ? { thumbprint } : {}),
     };
-    g.obs.state = { ...g.obs.state, inFlight };
+    g.obs.state = {
+      ...g.obs.state,
+      inFlight,
+      // At most one renewal per buffer window, counted from the moment Rollover asks.
+      ...(step.kind === "renew" ? { renewRequestedAt: inFlight.at } : {}),
+    };
     await this.saveState(ref, g.obs.state, phase, signal);
   }
 
@@ -446,6 +486,41 @@ export class RotationEngine {
     await this.saveState(ref, rest, "pending", signal);
   }
 
+  /**
+   * Records which version Key Vault issued for the certificate operation Rollover started: the
+   * newest version whose public key is the one in that operation's CSR. A run that died between
+   * starting the operation and recording it (its journal says `renew`, no operation recorded)
+   * takes the operation Key Vault still holds.
+   */
+  private async settleProvenance(
+    ref: BindingRef,
+    g: Gathered,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let state = g.obs.state;
+    let changed = false;
+    const op = g.operation;
+    const f = state.inFlight;
+    const known = (id: string) =>
+      state.provenance?.pending?.requestId === id || !!state.provenance?.issued.some((i) => i.requestId === id);
+    if (f?.kind === "renew" && op?.spkiSha256 && !known(op.requestId)) {
+      state = markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, f.at);
+      changed = true;
+    }
+    const pending = state.provenance?.pending;
+    const newest = sortVersions(g.obs.versions).find((v) => v.enabled);
+    if (pending && newest && !isTrustedVersion(state, newest.version)) {
+      const m = await this.vault(ref.vaultName).material(ref.certificateName, newest.version);
+      if (m.spkiSha256 === pending.spkiSha256) {
+        state = markIssuedByRollover(state, newest.version, pending.requestId, this.deps.now());
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    g.obs.state = state;
+    await this.saveState(ref, state, "pending", signal);
+  }
+
   private checkLease(signal: AbortSignal | undefined): void {
     if (signal?.aborted)
       throw new LeaseLostError("the binding's lease was lost; stopping before the next write");
@@ -470,29 +545,46 @@ export class RotationEngine {
     ref: BindingRef,
     g: Gathered,
     step: BindingStep,
+    phase: Phase,
     signal: AbortSignal | undefined,
   ): Promise<StateRecord> {
     const vault = this.vault(ref.vaultName);
     const target = g.obs.target!;
     const tenantId = g.binding.tenantId ?? this.deps.rollover.tenantId;
     const ok = (s: StateRecord): StateRecord => {
-      const { lastError: _e, nextAttemptAt: _n, inFlight: _f, ...rest } = s;
+      const { lastError: _e, nextAttemptAt: _n, inFlight: _f, failedStep: _s, ...rest } = s;
       return { ...rest, attempts: 0 };
     };
     switch (step.kind) {
       case "renew": {
         this.checkLease(signal);
         await this.boundary("before-renew");
-        const version = await vault.renew(ref.certificateName, g.tags, this.deps.renewWaitMs);
+        // Permission: certificates/create (see VaultEdge.beginRenew).
+        const op = await vault.beginRenew(ref.certificateName, g.tags);
+        let state: StateRecord = { ...g.obs.state, renewRequestedFor: step.version };
+        // Record the operation at once: its CSR's public key is how the new version is known as
+        // Rollover's (a run that dies before this line is recovered from Key Vault's operation).
+        if (op.spkiSha256) {
+          state = markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, this.deps.now());
+          await this.saveState(ref, state, phase, signal);
+        }
+        const version = await op.wait(this.deps.renewWaitMs);
         await this.boundary("after-renew");
+        if (version && op.spkiSha256) {
+          const m = await vault.material(ref.certificateName, version);
+          if (m.spkiSha256 === op.spkiSha256)
+            state = markIssuedByRollover(state, version, op.requestId, this.deps.now());
+        }
         this.emit(ref, g.binding, target, {
           action: "renew",
           outcome: "succeeded",
           reason: step.reason,
-          message: version ? `Key Vault issued version ${version}` : "Key Vault is issuing a new version",
+          message: version
+            ? `Key Vault issued version ${version} (operation ${op.requestId})`
+            : `Key Vault is issuing a new version (operation ${op.requestId})`,
           certificateVersion: version ?? step.version,
         });
-        return ok({ ...g.obs.state, renewRequestedFor: step.version });
+        return ok(state);
       }
       case "attach": {
         const m = await vault.material(ref.certificateName, step.version);
@@ -500,6 +592,7 @@ export class RotationEngine {
         await this.boundary("before-attach");
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
+          this.checkLease(signal); // right before the Graph write
           await this.deps.graph.addKey(
             client,
             g.binding.targetType,
@@ -511,6 +604,7 @@ export class RotationEngine {
         } else {
           const b64 = Buffer.from(m.cer).toString("base64");
           const cki = Buffer.from(m.thumbprintHex, "hex").toString("base64");
+          this.checkLease(signal); // right before the Graph write
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
@@ -556,11 +650,15 @@ export class RotationEngine {
           sign: vault.signer(m.kid),
           now: this.deps.now,
         });
+        // Verify retries for minutes while Entra replicates: a lost lease stops it at once.
         const r = await verifyCredential(
           cred,
           graphScope(this.deps.graph.graphBaseUrl),
           this.deps.verifyTimeoutMs,
+          undefined,
+          signal,
         );
+        this.checkLease(signal);
         if (!r.ok) throw new Error(`no token with version ${step.version}: ${r.message}`);
         await this.boundary("after-verify");
         this.emit(ref, g.binding, target, {
@@ -578,8 +676,10 @@ export class RotationEngine {
         await this.boundary("before-retire");
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
+          this.checkLease(signal); // right before the Graph write
           await this.deps.graph.removeKey(client, g.binding.targetType, target.id, step.keyId, proof);
         } else {
+          this.checkLease(signal); // right before the Graph write
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
