@@ -184,6 +184,14 @@ export const SETTINGS = {
     default: 24,
     parse: integer(0, 720),
   }),
+  maxStepFailures: spec({
+    env: "ROLLOVER_MAX_STEP_FAILURES",
+    kind: "integer",
+    description:
+      "A binding whose same step failed this many times in a row stops retrying on its own and is reported as needing a person (StepFailureLimit).",
+    default: 5,
+    parse: integer(1, 100),
+  }),
   graceHours: spec({
     env: "ROLLOVER_GRACE_HOURS",
     kind: "integer",
@@ -314,6 +322,14 @@ export const SETTINGS = {
       "Storage account name when the host uses its managed identity for storage (no connection string).",
     example: "rolloverst123",
     parse: trimmed.regex(/^[a-z0-9]{3,24}$/, "3–24 lower-case letters and digits"),
+  }),
+  auditSigningKeyId: spec({
+    env: "ROLLOVER_AUDIT_SIGNING_KEY_ID",
+    kind: "url",
+    description:
+      "Versionless URL of Rollover's non-exportable Key Vault key that signs each audit chain head (`sign`); `rollover audit verify` checks the signatures with its public key.",
+    example: "https://contoso-kv.vault.azure.net/keys/rollover-audit-signing",
+    parse: httpsUrl,
   }),
   auditWorkspaceId: spec({
     env: "ROLLOVER_AUDIT_WORKSPACE_ID",

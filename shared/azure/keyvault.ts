@@ -233,7 +233,9 @@ export class VaultEdge {
    * binding's tags over (tags belong to a version). Returns the operation's request id and the
    * public key of its CSR (Key Vault generated that key: the proof a version came from this
    * operation), and `wait`, which polls until Key Vault finished or `waitMs` passed and returns
-   * the new version (undefined while Key Vault is still issuing it).
+   * the new version (undefined while Key Vault is still issuing it). The key is always requested
+   * non-exportable (`key_props.exportable: false`), and an AutoRenew lifetime action becomes
+   * EmailContacts: Rollover renews the binding, Key Vault only notices.
    * Permission: certificates/create (Key Vault Certificates Officer, or Rollover's custom role),
    * https://learn.microsoft.com/azure/key-vault/general/rbac-guide
    */
@@ -242,7 +244,22 @@ export class VaultEdge {
     tags: Record<string, string>,
     pollMs = 1000,
   ): Promise<{ requestId: string; spkiSha256?: string; wait(waitMs: number): Promise<string | undefined> }> {
-    const policy: CertificatePolicy = await this.client.getCertificatePolicy(name);
+    // The new key is made non-exportable whatever the policy said, so it can never leave Key
+    // Vault (the policy sent with create becomes the certificate's policy).
+    const current = await this.client.getCertificatePolicy(name);
+    const policy: CertificatePolicy = {
+      ...current,
+      exportable: false,
+      // Rollover is the binding's renewer: Key Vault's AutoRenew becomes a notice (same trigger),
+      // so Key Vault no longer issues versions Rollover did not ask for.
+      ...(current.lifetimeActions
+        ? {
+            lifetimeActions: current.lifetimeActions.map((a) =>
+              a.action === "AutoRenew" ? { ...a, action: "EmailContacts" as const } : a,
+            ),
+          }
+        : {}),
+    };
     const poller = await this.client.beginCreateCertificate(name, policy, { tags, intervalInMs: pollMs });
     // The SDK's create poller does not expose the operation: read it (`GET …/pending`); Key Vault
     // keeps a completed operation until it is deleted, and refuses a second create while one runs.

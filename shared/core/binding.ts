@@ -283,17 +283,6 @@ function planNext(obs: BindingObservation, policy: BindingPolicy, now: EpochMs):
         },
       };
     }
-    if (obs.policy.exportable) {
-      return {
-        phase: phaseOf(obs, current),
-        current,
-        step: {
-          kind: "refuse",
-          reason: Reason.KeyExportable,
-          message: "the certificate policy lets the private key be exported (key_props.exportable); set it to false",
-        },
-      };
-    }
     // At most one renewal per buffer window, whatever asked for it.
     const last = obs.state.renewRequestedAt;
     if (last !== undefined && now - last < policy.renewal.bufferMs && now >= last) {

@@ -439,12 +439,7 @@ export class RotationEngine {
       ...(step.kind === "retire" ? { keyId: step.keyId } : { version: step.version }),
       ...(thumbprint ? { thumbprint } : {}),
     };
-    g.obs.state = {
-      ...g.obs.state,
-      inFlight,
-      // At most one renewal per buffer window, counted from the moment Rollover asks.
-      ...(step.kind === "renew" ? { renewRequestedAt: inFlight.at } : {}),
-    };
+    g.obs.state = { ...g.obs.state, inFlight };
     await this.saveState(ref, g.obs.state, phase, signal);
   }
 
@@ -504,7 +499,10 @@ export class RotationEngine {
     const known = (id: string) =>
       state.provenance?.pending?.requestId === id || !!state.provenance?.issued.some((i) => i.requestId === id);
     if (f?.kind === "renew" && op?.spkiSha256 && !known(op.requestId)) {
-      state = markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, f.at);
+      state = {
+        ...markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, f.at),
+        renewRequestedAt: f.at,
+      };
       changed = true;
     }
     const pending = state.provenance?.pending;
@@ -561,13 +559,18 @@ export class RotationEngine {
         await this.boundary("before-renew");
         // Permission: certificates/create (see VaultEdge.beginRenew).
         const op = await vault.beginRenew(ref.certificateName, g.tags);
-        let state: StateRecord = { ...g.obs.state, renewRequestedFor: step.version };
+        // At most one renewal per buffer window, counted from the moment Key Vault took the ask.
+        let state: StateRecord = {
+          ...g.obs.state,
+          renewRequestedFor: step.version,
+          renewRequestedAt: this.deps.now(),
+        };
         // Record the operation at once: its CSR's public key is how the new version is known as
         // Rollover's (a run that dies before this line is recovered from Key Vault's operation).
         if (op.spkiSha256) {
           state = markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, this.deps.now());
-          await this.saveState(ref, state, phase, signal);
         }
+        await this.saveState(ref, state, phase, signal);
         const version = await op.wait(this.deps.renewWaitMs);
         await this.boundary("after-renew");
         if (version && op.spkiSha256) {
