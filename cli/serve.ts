@@ -36,9 +36,13 @@ import { safeLine } from "../shared/log.js";
 import { mapWithConcurrency } from "../shared/rotation/concurrency.js";
 import { errorSummary } from "../shared/rotation/engine.js";
 
-/** What keyVaultEvents returns for an event it refused (its vault does not match, or is not allowed). */
+/**
+ * What keyVaultEvents returns for an event it refused outright: its `data.Id` names another vault
+ * than its topic (a forged event). A vault not on the allow list is acknowledged (2xx), as before.
+ */
 function isRefusal(v: unknown): v is { status: "rejected"; reason: string } {
-  return typeof v === "object" && v !== null && (v as { status?: unknown }).status === "rejected";
+  const r = v as { status?: unknown; reason?: unknown } | null;
+  return typeof r === "object" && r !== null && r.status === "rejected" && r.reason === "EventVaultMismatch";
 }
 
 export interface ServeOptions {
