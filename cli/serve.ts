@@ -151,7 +151,8 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
   const functionKey = opts.functionKey ?? randomBytes(24).toString("base64url");
   // The Functions host's admin API takes the master key only, never a function key.
   const masterKey = opts.masterKey ?? randomBytes(32).toString("base64url");
-  if (keyMatches(masterKey, functionKey)) throw new Error("serve: the master key must differ from the function key");
+  if (keyMatches(masterKey, functionKey))
+    throw new Error("serve: the master key must differ from the function key");
   const byName = new Map(defs.map((d) => [d.name.toLowerCase(), d]));
   let running = 0;
   let closed = false;
@@ -342,7 +343,9 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
       r.status === "fulfilled" && isRefusal(r.value) ? [r.value.reason] : [],
     );
     if (refused.length > 0) {
-      sendJson(res, 400, { error: `${refused.length} of ${events.length} event(s) refused: ${[...new Set(refused)].join(", ")}` });
+      sendJson(res, 400, {
+        error: `${refused.length} of ${events.length} event(s) refused: ${[...new Set(refused)].join(", ")}`,
+      });
       return;
     }
     sendJson(res, 202);
@@ -418,7 +421,10 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
         if (lower.startsWith("/admin/")) {
           if (!keyMatches(given, masterKey)) {
             req.resume();
-            throw new HttpError(401, "missing or wrong master key (x-functions-key header); admin routes take no function key");
+            throw new HttpError(
+              401,
+              "missing or wrong master key (x-functions-key header); admin routes take no function key",
+            );
           }
         } else if (
           (lower === "/runtime/webhooks/eventgrid" || lower.startsWith("/api/")) &&

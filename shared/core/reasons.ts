@@ -121,7 +121,8 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
     "The certificate policy lets the private key be exported; Rollover neither renews nor attaches such a key (needs a person).",
   StepFailureLimit:
     "The same step failed ROLLOVER_MAX_STEP_FAILURES times in a row; Rollover stopped retrying it (needs a person).",
-  VersionAdopted: "A person adopted a certificate version on purpose (`rollover adopt`); Rollover may attach it.",
+  VersionAdopted:
+    "A person adopted a certificate version on purpose (`rollover adopt`); Rollover may attach it.",
   EventVaultMismatch:
     "The event's data.Id (or data.VaultName) names another vault than its topic/source; refused, nothing changed.",
 };

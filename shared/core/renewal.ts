@@ -67,7 +67,11 @@ export function nearExpiryAt(
   for (const t of triggers ?? []) {
     if (typeof t.daysBeforeExpiry === "number" && t.daysBeforeExpiry > 0)
       points.push(version.expires - t.daysBeforeExpiry * DAY);
-    else if (typeof t.lifetimePercentage === "number" && t.lifetimePercentage > 0 && t.lifetimePercentage < 100)
+    else if (
+      typeof t.lifetimePercentage === "number" &&
+      t.lifetimePercentage > 0 &&
+      t.lifetimePercentage < 100
+    )
       points.push(version.notBefore + Math.floor((lifetime * t.lifetimePercentage) / 100));
   }
   if (points.length === 0) points.push(version.expires - KEY_VAULT_NEAR_EXPIRY_DAYS * DAY);

@@ -80,13 +80,16 @@ export function resolveEventVault(
     const idName = cloudVaultName(event.data.id);
     if (idName !== undefined && idName !== sourceName) return mismatch("data.Id", idName);
     const vault = origin ? [...vaults.values()].find((v) => originOf(v.vaultUrl) === origin) : undefined;
-    if (!vault) return { ok: false, reason: "VaultNotConfigured", message: "data.Id is not in a configured vault" };
+    if (!vault)
+      return { ok: false, reason: "VaultNotConfigured", message: "data.Id is not in a configured vault" };
     // A local endpoint has no name in its host: the name the event gives must be the source's.
     if (idName === undefined && cloudVaultName(vault.vaultUrl) === undefined && dataName === undefined)
       return mismatch("data.Id", "(a local endpoint, with no data.VaultName)");
     return { ok: true, vault };
   }
-  const vault = [...vaults.values()].find((v) => sourceName !== undefined && v.name.toLowerCase() === sourceName);
+  const vault = [...vaults.values()].find(
+    (v) => sourceName !== undefined && v.name.toLowerCase() === sourceName,
+  );
   return vault
     ? { ok: true, vault }
     : { ok: false, reason: "VaultNotConfigured", message: "the source's vault is not configured" };

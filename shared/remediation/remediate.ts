@@ -105,9 +105,7 @@ export async function remediate(alert: ParsedAlert, deps: RemediationDeps): Prom
     });
     const outcomes: BindingOutcome[] = [];
     for (const b of chosen) {
-      outcomes.push(
-        await deps.reconcile({ vaultName: b.vaultName, certificateName: b.certificateName }),
-      );
+      outcomes.push(await deps.reconcile({ vaultName: b.vaultName, certificateName: b.certificateName }));
     }
     const retry = outcomes.some((o) => o.result === "locked" || o.result === "failed");
     const summary = outcomes.map((o) => ({

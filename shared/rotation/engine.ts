@@ -28,11 +28,7 @@ import {
   type StateRecord,
   type Target,
 } from "../core/model.js";
-import {
-  isTrustedVersion,
-  markIssuedByRollover,
-  markRenewalRequested,
-} from "../core/provenance.js";
+import { isTrustedVersion, markIssuedByRollover, markRenewalRequested } from "../core/provenance.js";
 import { Reason } from "../core/reasons.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
 import { type GraphEdge, graphScope } from "../azure/graph.js";
@@ -497,7 +493,8 @@ export class RotationEngine {
     const op = g.operation;
     const f = state.inFlight;
     const known = (id: string) =>
-      state.provenance?.pending?.requestId === id || !!state.provenance?.issued.some((i) => i.requestId === id);
+      state.provenance?.pending?.requestId === id ||
+      !!state.provenance?.issued.some((i) => i.requestId === id);
     if (f?.kind === "renew" && op?.spkiSha256 && !known(op.requestId)) {
       state = {
         ...markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, f.at),
@@ -568,7 +565,11 @@ export class RotationEngine {
         // Record the operation at once: its CSR's public key is how the new version is known as
         // Rollover's (a run that dies before this line is recovered from Key Vault's operation).
         if (op.spkiSha256) {
-          state = markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, this.deps.now());
+          state = markRenewalRequested(
+            state,
+            { requestId: op.requestId, spkiSha256: op.spkiSha256 },
+            this.deps.now(),
+          );
         }
         await this.saveState(ref, state, phase, signal);
         const version = await op.wait(this.deps.renewWaitMs);

@@ -102,21 +102,26 @@ const observation: fc.Arbitrary<BindingObservation> = fc
       },
       state: {
         ...(issued
-          ? { provenance: { issued: versions.map((v) => ({ version: v.version, requestId: "r", at: 0 })), adopted: [] } }
+          ? {
+              provenance: {
+                issued: versions.map((v) => ({ version: v.version, requestId: "r", at: 0 })),
+                adopted: [],
+              },
+            }
           : {}),
         ...(verifiedNewest
-        ? {
-            attempts: 0,
-            verifiedVersion: sortVersions(versions)[0]!.version,
-            verifiedAt: NOW - verifiedAgo * DAY,
-          }
-        : verified === undefined || verified >= versions.length
-          ? { attempts: 0 }
-          : {
+          ? {
               attempts: 0,
-              verifiedVersion: versions[verified]!.version,
+              verifiedVersion: sortVersions(versions)[0]!.version,
               verifiedAt: NOW - verifiedAgo * DAY,
-            }),
+            }
+          : verified === undefined || verified >= versions.length
+            ? { attempts: 0 }
+            : {
+                attempts: 0,
+                verifiedVersion: versions[verified]!.version,
+                verifiedAt: NOW - verifiedAgo * DAY,
+              }),
       },
       renewalPending: pending,
       selfIds: [],

@@ -54,7 +54,9 @@ beforeAll(async () => {
       const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
       return `${enc({ alg: "none", kid: "k1" })}.${enc(claims)}.`;
     }
-    return new SignJWT(claims).setProtectedHeader({ alg, kid: "k1" }).sign(alg === "RS512" ? rs512Key : privateKey);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg, kid: "k1" })
+      .sign(alg === "RS512" ? rs512Key : privateKey);
   };
   otherSign = (c) =>
     new SignJWT(base(c))
@@ -115,8 +117,16 @@ describe("secure webhook bearer check", () => {
     ["no role", async () => `Bearer ${await sign({ roles: [] })}`, /no ActionGroupsSecureWebhook role/],
     // Trust boundary: the algorithm is pinned, exp is required, nbf and tid are checked.
     ["an RS512 token (same key)", async () => `Bearer ${await custom("RS512", {})}`, /not RS256/],
-    ["an unsigned (alg none) token", async () => `Bearer ${await custom("none", {})}`, /not (RS256|a valid token)/],
-    ["a token without exp", async () => `Bearer ${await custom("RS256", {}, false)}`, /claim check failed \(exp\)/],
+    [
+      "an unsigned (alg none) token",
+      async () => `Bearer ${await custom("none", {})}`,
+      /not (RS256|a valid token)/,
+    ],
+    [
+      "a token without exp",
+      async () => `Bearer ${await custom("RS256", {}, false)}`,
+      /claim check failed \(exp\)/,
+    ],
     [
       "a token not valid yet (nbf)",
       async () => `Bearer ${await sign({ nbf: NOW / 1000 + 3600 })}`,
