@@ -5,7 +5,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { type AuditEvent, type AuditSink, MemoryAuditSink, type Trigger } from "../shared/audit/events.js";
-import { verifyAudit } from "../shared/audit/verify.js";
+import type { TokenCredential } from "@azure/identity";
+import { type VerifyAuditOptions, verifyAudit } from "../shared/audit/verify.js";
+import { KeyVaultCheckpointKey } from "../shared/azure/audit-signing.js";
+import { openAuditStorage } from "../shared/azure/audit-spool.js";
+import { rolloverCredential } from "../shared/azure/entra.js";
 import { buildRollover, engineFor, type Rollover, sweepDepsFor } from "../shared/app.js";
 import { loadConfig } from "../shared/config.js";
 import type { BindingOutcome } from "../shared/rotation/engine.js";
@@ -192,7 +196,12 @@ export async function rotate(
   return outcome.result === "failed" ? EXIT.failed : EXIT.ok;
 }
 
-/** Verifies the audit trail's hash chains: from the sandbox locally, from the workspace in Azure. */
+/**
+ * Verifies the audit trail's hash chains: from the sandbox locally, from the workspace in Azure.
+ * With Rollover's storage (AzureWebJobsStorage) it reads the chain heads and the spool, so a
+ * missing tail, records appended by someone else and a chain Rollover never wrote fail; with
+ * ROLLOVER_AUDIT_SIGNING_KEY_ID every head must carry a checkpoint signed by that key.
+ */
 export async function auditVerify(opts: { since?: string; env?: NodeJS.ProcessEnv }): Promise<number> {
   const env = opts.env ?? process.env;
   const config = loadConfig(env);
@@ -202,17 +211,41 @@ export async function auditVerify(opts: { since?: string; env?: NodeJS.ProcessEn
     if (Number.isNaN(since.getTime()))
       throw new UsageError(`--since "${opts.since}" is not a date; use ISO 8601, e.g. 2026-11-01T00:00:00Z`);
   }
+  let credential: TokenCredential | undefined;
+  const cred = () => {
+    credential ??= rolloverCredential({ authorityHost: config.authorityHost, clientId: config.clientId });
+    return credential;
+  };
+  const options: VerifyAuditOptions = since ? { since } : {};
+  if (config.storage || config.storageAccountName) {
+    const { chains, spool } = openAuditStorage(
+      config.storage
+        ? { connectionString: config.storage }
+        : { accountName: config.storageAccountName!, credential: cred() },
+    );
+    options.chains = chains;
+    options.spool = spool;
+  } else {
+    process.stderr.write(
+      "audit verify: no AzureWebJobsStorage: chain heads and spool not read, so a cut-off tail or an appended chain cannot be seen\n",
+    );
+  }
+  if (config.auditSigningKeyId)
+    options.verifier = new KeyVaultCheckpointKey(config.auditSigningKeyId, cred());
+  else
+    process.stderr.write(
+      "audit verify: ROLLOVER_AUDIT_SIGNING_KEY_ID is not set: chain heads are not checked for Rollover's signature\n",
+    );
   let result: Awaited<ReturnType<typeof verifyAudit>>;
   if (config.sandboxControlUrl) {
     result = await verifyAudit(
       { kind: "sandbox", controlUrl: config.sandboxControlUrl, stream: config.dcrStreamName },
-      since ? { since } : {},
+      options,
     );
   } else if (config.auditWorkspaceId) {
-    const r = buildRollover(env);
     result = await verifyAudit(
-      { kind: "workspace", workspaceId: config.auditWorkspaceId, credential: r.credential },
-      since ? { since } : {},
+      { kind: "workspace", workspaceId: config.auditWorkspaceId, credential: cred() },
+      options,
     );
   } else {
     throw new UsageError(
