@@ -299,6 +299,14 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
         "Retry-After": "10",
       });
     }),
+    // ImportCertificate: 200 and the CertificateBundle (import-certificate REST page). Needs the
+    // certificates/import permission (Key Vault Certificates Officer holds it).
+    kv("POST", "/certificates/:name/import", async (req, call) => {
+      const n = name(req);
+      const v = await vault.importCertificate(n, objectBody(req));
+      const entry = vault.get(n) as NonNullable<ReturnType<typeof vault.get>>;
+      return ok(vault.certificateBundle(entry, v, call.apiVersion));
+    }),
     kv("POST", "/certificates/:name/pending/merge", (req, call) => {
       const n = name(req);
       vault.merge(n, objectBody(req));
