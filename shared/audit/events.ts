@@ -12,6 +12,7 @@ export type AuditAction =
   | "verify"
   | "retire"
   | "refuse"
+  | "adopt"
   | "wait"
   | "sweepFinding"
   | "sweepRemoval"

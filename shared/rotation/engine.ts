@@ -145,7 +145,7 @@ export class RotationEngine {
    * Reconciles one binding to a resting state, under its lease. What to do is decided from Key
    * Vault's and Graph's own data; whoever asked (an event, an alert, the timer) only wakes it.
    */
-  async reconcile(ref: BindingRef): Promise<BindingOutcome> {
+  async reconcile(ref: BindingRef, opts: { resetFailures?: boolean } = {}): Promise<BindingOutcome> {
     const lease = this.deps.dryRun ? undefined : await this.deps.leases.acquire(bindingKey(ref));
     if (!this.deps.dryRun && !lease) {
       // Not a failure: the run holding the lease observes Key Vault itself; callers retry later.
@@ -165,7 +165,7 @@ export class RotationEngine {
       };
     }
     try {
-      return await this.run(ref, lease?.signal);
+      return await this.run(ref, lease?.signal, opts.resetFailures === true);
     } finally {
       await lease?.release();
     }
@@ -271,7 +271,11 @@ export class RotationEngine {
     return { ref, result, phase, steps, reason, message };
   }
 
-  private async run(ref: BindingRef, signal: AbortSignal | undefined): Promise<BindingOutcome> {
+  private async run(
+    ref: BindingRef,
+    signal: AbortSignal | undefined,
+    resetFailures = false,
+  ): Promise<BindingOutcome> {
     const steps: BindingStep[] = [];
     let phase: Phase = "pending";
     for (let pass = 0; pass < MAX_PASSES; pass++) {
@@ -302,6 +306,12 @@ export class RotationEngine {
       if (!this.deps.dryRun) {
         await this.settleProvenance(ref, g, signal);
         await this.settleInFlight(ref, g, signal);
+        // A person asked (`rollover rotate`): the failures counted so far no longer hold it back.
+        if (resetFailures && pass === 0 && (g.obs.state.failedStep || g.obs.state.nextAttemptAt)) {
+          const { failedStep: _s, nextAttemptAt: _n, ...rest } = g.obs.state;
+          g.obs.state = { ...rest, attempts: 0 };
+          await this.saveState(ref, g.obs.state, "pending", signal);
+        }
       }
       const now = this.deps.now();
       const plan = planBinding(g.obs, this.deps.policy, now);
