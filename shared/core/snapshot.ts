@@ -102,6 +102,7 @@ const snapshotShape = z.object({
             policy: z.object({ issuerName: z.string().default("Self") }).default({ issuerName: "Self" }),
             versions: z.array(versionShape).default([]),
             renewalPending: z.boolean().default(false),
+            // Accepted from older snapshots and ignored: renewal is decided from Key Vault's data.
             nearExpiryEvent: z.boolean().default(false),
           }),
         ),
