@@ -39,6 +39,9 @@ import type { LeaseManager, StateStore } from "../azure/storage.js";
 /** Names of the step boundaries, in order, for crash tests. */
 export const BOUNDARIES = [
   "before-renew",
+  // Key Vault took the create, Rollover has not recorded the operation yet: recovered from the
+  // operation Key Vault still holds.
+  "after-renew-request",
   "after-renew",
   "before-attach",
   "after-attach",
@@ -566,6 +569,7 @@ export class RotationEngine {
         await this.boundary("before-renew");
         // Permission: certificates/create (see VaultEdge.beginRenew).
         const op = await vault.beginRenew(ref.certificateName, g.tags);
+        await this.boundary("after-renew-request");
         // At most one renewal per buffer window, counted from the moment Key Vault took the ask.
         let state: StateRecord = {
           ...g.obs.state,
