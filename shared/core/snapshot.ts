@@ -117,6 +117,10 @@ const snapshotShape = z.object({
         verifiedAt: z.string().optional(),
         attempts: z.number().int().min(0).default(0),
         nextAttemptAt: z.string().optional(),
+        // Provenance: versions Rollover issued, and versions a person adopted. A record with
+        // neither predates provenance (its verified version counts as adopted).
+        issuedVersions: z.array(z.string().min(1)).optional(),
+        adoptedVersions: z.array(z.string().min(1)).optional(),
       }),
     )
     .default({}),
@@ -267,11 +271,21 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
       problems.push(`state.${key}: malformed date`);
       continue;
     }
+    const provenance =
+      r.issuedVersions || r.adoptedVersions
+        ? {
+            provenance: {
+              issued: (r.issuedVersions ?? []).map((version) => ({ version, requestId: "", at: 0 })),
+              adopted: (r.adoptedVersions ?? []).map((version) => ({ version, by: "snapshot", at: 0 })),
+            },
+          }
+        : {};
     state.set(key.toLowerCase(), {
       attempts: r.attempts,
       ...(r.verifiedVersion ? { verifiedVersion: r.verifiedVersion } : {}),
       ...(verifiedAt !== undefined ? { verifiedAt } : {}),
       ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
+      ...provenance,
     });
   }
   let now: EpochMs | undefined;
