@@ -306,8 +306,9 @@ export class RotationEngine {
         });
         return { ...g, steps };
       }
+      // Provenance is settled in a dry run too (in memory), so a plan shows what a run would do.
+      await this.settleProvenance(ref, g, signal);
       if (!this.deps.dryRun) {
-        await this.settleProvenance(ref, g, signal);
         await this.settleInFlight(ref, g, signal);
         // A person asked (`rollover rotate`): the failures counted so far no longer hold it back.
         if (resetFailures && pass === 0 && (g.obs.state.failedStep || g.obs.state.nextAttemptAt)) {
@@ -526,7 +527,7 @@ export class RotationEngine {
     }
     if (!changed) return;
     g.obs.state = state;
-    await this.saveState(ref, state, "pending", signal);
+    if (!this.deps.dryRun) await this.saveState(ref, state, "pending", signal);
   }
 
   private checkLease(signal: AbortSignal | undefined): void {
