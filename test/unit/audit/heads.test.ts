@@ -136,6 +136,17 @@ describe("signed chain heads", () => {
     expect((await check(x.transport, x)).exitCode).toBe(0);
   });
 
+  it("a head from before signing existed: whole history reports it, a window after the upgrade does not", async () => {
+    const x = await written();
+    // An instance that wrote before the upgrade: head saved without checkpoint or time.
+    await x.chains.save("old-instance", { sequence: 0, hash: "0".repeat(64) }, { sequence: 0, hash: "" });
+    const whole = await check(x.transport, x);
+    expect(whole.report.problems.map((p) => `${p.writer}:${p.kind}`)).toEqual(["old-instance:unsigned"]);
+    const since = new Date(Date.parse(String(x.transport.received[0]!.TimeGenerated)) - 1000);
+    const windowed = await check(x.transport, x, { since });
+    expect(windowed.exitCode, windowed.text).toBe(0);
+  });
+
   it("a replaced tail fails even when it links: the signed checkpoint names another record", async () => {
     const x = await written();
     const kept = x.transport.received.slice(0, 8);
