@@ -2,6 +2,8 @@
  * Inputs other people can write steer nothing (issue: trust boundary), through `rollover serve`
  * against the sandbox:
  *
+ * - a version imported with a foreign key into a bound certificate, its events delivered by the
+ *   sandbox's Event Grid: the foreign key never reaches the target, the refusal is audited;
  * - a forged CertificateNearExpiry for a fresh version renews nothing (events only wake a
  *   reconcile; Key Vault's own data decides);
  * - an event whose data.Id or data.VaultName names another vault than its (allowed) topic is
@@ -9,8 +11,11 @@
  * - an alert storm on a step that keeps failing renews at most once per renewal buffer, and the
  *   binding stops retrying on its own after ROLLOVER_MAX_STEP_FAILURES failures in a row.
  */
+import { CertificateClient } from "@azure/keyvault-certificates";
 import { describe, expect, it } from "vitest";
 import { parseFaultSpec } from "../../sandbox/faults.js";
+import { sandboxCredential } from "../integration/sandbox/kv-helpers.js";
+import { encryptedPfx, issuedCert } from "../helpers/pfx.js";
 import { seedDueBinding } from "../helpers/engine.js";
 import { useSandbox } from "../helpers/sandbox.js";
 import {
@@ -36,6 +41,36 @@ async function post(url: string, body: unknown, headers: Record<string, string>)
     body: JSON.stringify(body),
   });
 }
+
+describe("provenance", () => {
+  it("an imported version with a foreign key, its events delivered by Event Grid: never on the target, refusal audited", async () => {
+    const h = sb();
+    const s = serve();
+    const { app, ref } = await seedDueBinding(h, "import-attack", { expiresInDays: 300 });
+    await h.eventGrid.subscribe({ name: "rollover-import", endpointUrl: webhookUrl(s) });
+    const certs = new CertificateClient(h.urls.vaultUrl, sandboxCredential(sb), {
+      disableChallengeResourceVerification: true,
+    });
+    const made = await issuedCert({ notBefore: new Date(h.ctx.clock.now() - DAY) });
+    await certs.importCertificate(ref.certificateName, encryptedPfx([made.leaf, made.ca], made.pkcs8, "pw"), {
+      password: "pw",
+      tags: { "rollover-target": app.id },
+    });
+    await h.ctx.clock.advance(60_000);
+    await h.eventGrid.flush();
+    const delivered = h.eventGrid.deliveries({ subscription: "rollover-import" });
+    expect(delivered.some((d) => d.subject === ref.certificateName && d.outcome === "delivered")).toBe(true);
+    expect(thumbprintsOf(h, app.id)).not.toContain(made.sha1Hex);
+    const mine = auditRecords(h).filter((r) => r.CertificateName === ref.certificateName);
+    expect(
+      mine.some(
+        (r) => r.Action === "refuse" && r.Outcome === "failed" && r.Reason === "VersionNotIssuedByRollover",
+      ),
+    ).toBe(true);
+    expect(mine.filter((r) => r.Action === "attach" && r.Outcome === "succeeded")).toEqual([]);
+    await h.eventGrid.unsubscribe("rollover-import");
+  });
+});
 
 describe("events hint, never decide", () => {
   it("a forged near-expiry event for a fresh version renews nothing", async () => {
