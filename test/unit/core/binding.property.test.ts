@@ -150,6 +150,18 @@ describe("binding plan, stated as laws", () => {
     expect([...seen].sort()).toEqual(["attach", "none", "refuse", "renew", "retire", "verify", "wait"]);
   });
 
+  it("never asks for a second renewal within the buffer after the last ask, whatever the versions say", () => {
+    fc.assert(
+      fc.property(observation, policy, now, fc.integer({ min: 0, max: 48 }), (obs, pol, at, hoursAgo) => {
+        const askedAt = at - hoursAgo * HOUR;
+        const plan = planBinding({ ...obs, state: { ...obs.state, renewRequestedAt: askedAt } }, pol, at);
+        if (at - askedAt < pol.renewal.bufferMs) expect(plan.step.kind).not.toBe("renew");
+        return true;
+      }),
+      RUNS,
+    );
+  });
+
   it("attaches only a version Rollover issued or a person adopted (never an imported one)", () => {
     fc.assert(
       fc.property(observation, policy, now, (obs, pol, at) => {
