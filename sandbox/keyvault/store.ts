@@ -20,6 +20,7 @@ import {
   x5tOf,
 } from "./crypto.js";
 import { ImportError, readPem, readPkcs12 } from "./import.js";
+import { apiVersionAtLeast } from "./api-version.js";
 import { buildPfx } from "./pkcs12.js";
 import {
   autoRenewAt,
@@ -290,13 +291,7 @@ export class SandboxVault implements VaultStore {
   ): Promise<PendingOperation> {
     const now = this.clock.nowSeconds();
     const existing = this.entries.get(name);
-    if (existing?.pending?.status === "inProgress") {
-      throw new KvError(
-        409,
-        "Conflict",
-        `Certificate ${name} is currently being created. A new version can be created once the pending operation completes, is cancelled or deleted.`,
-      );
-    }
+    if (existing?.pending?.status === "inProgress") throw pendingConflict();
     if (body.policy === undefined && !existing)
       throw badParameter("Certificate policy is required to create a new certificate.");
     const policy =
@@ -483,13 +478,7 @@ export class SandboxVault implements VaultStore {
     },
   ): Promise<CertVersion> {
     const existing = this.entries.get(name);
-    if (existing?.pending?.status === "inProgress") {
-      throw new KvError(
-        409,
-        "Conflict",
-        `Certificate ${name} is currently being created. A new version can be created once the pending operation completes, is cancelled or deleted.`,
-      );
-    }
+    if (existing?.pending?.status === "inProgress") throw pendingConflict();
     if (typeof body.value !== "string" || body.value === "")
       throw badParameter("Property value is required: the base64 PFX or the PEM text to import.");
     if (body.pwd !== undefined && body.pwd !== null && typeof body.pwd !== "string")
@@ -780,7 +769,8 @@ export class SandboxVault implements VaultStore {
       policy: policyJson(entry.policy, `${this.url}/certificates/${v.name}/policy`),
       ...(entry.pending ? { pending: { id: `${this.url}/certificates/${v.name}/pending` } } : {}),
       ...(Object.keys(v.tags).length > 0 ? { tags: { ...v.tags } } : {}),
-      ...(v.preserveCertOrder !== undefined && apiVersion !== "7.5"
+      // preserveCertOrder came with api-version 7.6 (REST spec stable/7.6 certificates.json).
+      ...(v.preserveCertOrder !== undefined && apiVersionAtLeast(apiVersion, "7.6")
         ? { preserveCertOrder: v.preserveCertOrder }
         : {}),
     };
@@ -914,6 +904,18 @@ function monthsBetween(nbf: number, exp: number): number {
   let months = (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + (b.getUTCMonth() - a.getUTCMonth());
   if (addMonths(nbf, months) < exp) months++;
   return Math.max(1, months);
+}
+
+/**
+ * Create or import while an operation is `inProgress`: 409 with code `Forbidden`, as
+ * create-certificate-scenarios.md ("Create (or Import) when pending request exists") shows it.
+ */
+function pendingConflict(): KvError {
+  return new KvError(
+    409,
+    "Forbidden",
+    "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+  );
 }
 
 export function certificateNotFound(name: string): KvError {

@@ -121,25 +121,53 @@ function oid(dotted: string): Buffer {
 }
 const data = (content: Buffer) => seq(oid("1.2.840.113549.1.7.1"), ctx0(octets(content)));
 
-/** RFC 7292 B.2 for SHA-256 (u 32, v 64), ID 3 (MAC key). */
-function macKey(password: string, salt: Buffer, iterations: number): Buffer {
+/** RFC 7292 appendix B.2: `n` bytes for `id` (1 key, 2 IV, 3 MAC key) from the password. */
+function pkcs12Derive(
+  hash: "sha1" | "sha256",
+  password: string,
+  salt: Buffer,
+  iterations: number,
+  id: number,
+  n: number,
+): Buffer {
+  const u = hash === "sha1" ? 20 : 32;
+  const v = 64;
   const pwd = Buffer.alloc((password.length + 1) * 2);
   for (let i = 0; i < password.length; i++) pwd.writeUInt16BE(password.charCodeAt(i), i * 2);
-  const fill = (s: Buffer) => {
-    const out = Buffer.alloc(64 * Math.ceil(s.length / 64));
-    for (let i = 0; i < out.length; i++) out[i] = s[i % s.length] as number;
+  const fill = (src: Buffer) => {
+    const out = Buffer.alloc(v * Math.ceil(src.length / v));
+    for (let i = 0; i < out.length; i++) out[i] = src[i % src.length] as number;
     return out;
   };
-  let a = createHash("sha256")
-    .update(Buffer.alloc(64, 3))
-    .update(Buffer.concat([fill(salt), fill(pwd)]))
-    .digest();
-  for (let i = 1; i < iterations; i++) a = createHash("sha256").update(a).digest();
-  return a;
+  const block = Buffer.concat([fill(salt), fill(pwd)]);
+  const out: Buffer[] = [];
+  while (out.length * u < n) {
+    let a = createHash(hash).update(Buffer.alloc(v, id)).update(block).digest();
+    for (let i = 1; i < iterations; i++) a = createHash(hash).update(a).digest();
+    out.push(a);
+    for (let j = 0; j < block.length; j += v) {
+      let carry = 1;
+      for (let k = v - 1; k >= 0; k--) {
+        const sum = (block[j + k] as number) + (a[k % u] as number) + carry;
+        block[j + k] = sum & 0xff;
+        carry = sum >> 8;
+      }
+    }
+  }
+  return Buffer.concat(out).subarray(0, n);
 }
 
-/** A PKCS#12 file as `openssl pkcs12 -export` (OpenSSL 3) writes it, protected by `password`. */
-export function encryptedPfx(certs: Buffer[], pkcs8: Buffer, password: string): Buffer {
+/**
+ * A PKCS#12 file as `openssl pkcs12 -export` (OpenSSL 3) writes it, protected by `password`; with
+ * `legacy`, the certificates are encrypted with pbeWithSHAAnd3-KeyTripleDES-CBC and the MAC is
+ * HMAC-SHA1, as .NET's `X509Certificate2.Export(Pfx)` and OpenSSL 1.x write them.
+ */
+export function encryptedPfx(
+  certs: Buffer[],
+  pkcs8: Buffer,
+  password: string,
+  opts: { legacy?: boolean } = {},
+): Buffer {
   const iterations = 2048;
   const localKeyId = createHash("sha1")
     .update(certs[0] as Buffer)
@@ -152,25 +180,36 @@ export function encryptedPfx(certs: Buffer[], pkcs8: Buffer, password: string): 
       ...(i === 0 ? [attrs] : []),
     ),
   );
-  // Certificates: PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) encrypted safe.
   const salt = randomBytes(8);
-  const iv = randomBytes(16);
-  const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256");
-  const cipher = createCipheriv("aes-256-cbc", key, iv);
-  const encrypted = Buffer.concat([cipher.update(seq(...certBags)), cipher.final()]);
-  const pbes2 = seq(
-    oid("1.2.840.113549.1.5.13"),
-    seq(
+  let algorithm: Buffer;
+  let encrypted: Buffer;
+  if (opts.legacy) {
+    // Certificates: pbeWithSHAAnd3-KeyTripleDES-CBC (RFC 7292 appendix C).
+    const key = pkcs12Derive("sha1", password, salt, iterations, 1, 24);
+    const iv = pkcs12Derive("sha1", password, salt, iterations, 2, 8);
+    const cipher = createCipheriv("des-ede3-cbc", key, iv);
+    encrypted = Buffer.concat([cipher.update(seq(...certBags)), cipher.final()]);
+    algorithm = seq(oid("1.2.840.113549.1.12.1.3"), seq(octets(salt), int(iterations)));
+  } else {
+    // Certificates: PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) encrypted safe.
+    const iv = randomBytes(16);
+    const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256");
+    const cipher = createCipheriv("aes-256-cbc", key, iv);
+    encrypted = Buffer.concat([cipher.update(seq(...certBags)), cipher.final()]);
+    algorithm = seq(
+      oid("1.2.840.113549.1.5.13"),
       seq(
-        oid("1.2.840.113549.1.5.12"),
-        seq(octets(salt), int(iterations), seq(oid("1.2.840.113549.2.9"), Buffer.from([5, 0]))),
+        seq(
+          oid("1.2.840.113549.1.5.12"),
+          seq(octets(salt), int(iterations), seq(oid("1.2.840.113549.2.9"), Buffer.from([5, 0]))),
+        ),
+        seq(oid("2.16.840.1.101.3.4.1.42"), octets(iv)),
       ),
-      seq(oid("2.16.840.1.101.3.4.1.42"), octets(iv)),
-    ),
-  );
+    );
+  }
   const encryptedData = seq(
     oid("1.2.840.113549.1.7.6"),
-    ctx0(seq(int(0), seq(oid("1.2.840.113549.1.7.1"), pbes2, tlv(0x80, encrypted)))),
+    ctx0(seq(int(0), seq(oid("1.2.840.113549.1.7.1"), algorithm, tlv(0x80, encrypted)))),
   );
   // Key: a shrouded bag (Node writes EncryptedPrivateKeyInfo with PBES2).
   const shrouded = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }).export({
@@ -182,11 +221,15 @@ export function encryptedPfx(certs: Buffer[], pkcs8: Buffer, password: string): 
   const keySafe = data(seq(seq(oid("1.2.840.113549.1.12.10.1.2"), ctx0(shrouded), attrs)));
   const authSafe = seq(encryptedData, keySafe);
   const macSalt = randomBytes(8);
-  const mac = createHmac("sha256", macKey(password, macSalt, iterations))
+  const macHash = opts.legacy ? "sha1" : "sha256";
+  const mac = createHmac(
+    macHash,
+    pkcs12Derive(macHash, password, macSalt, iterations, 3, macHash === "sha1" ? 20 : 32),
+  )
     .update(authSafe)
     .digest();
   const macData = seq(
-    seq(seq(oid("2.16.840.1.101.3.4.2.1"), Buffer.from([5, 0])), octets(mac)),
+    seq(seq(oid(opts.legacy ? "1.3.14.3.2.26" : "2.16.840.1.101.3.4.2.1"), Buffer.from([5, 0])), octets(mac)),
     octets(macSalt),
     int(iterations),
   );

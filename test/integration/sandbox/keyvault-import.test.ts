@@ -160,6 +160,16 @@ describe("Key Vault: certificate import", () => {
     ).toBe(true);
   });
 
+  it("reads a PKCS#12 file encrypted the legacy way (3DES, SHA-1 MAC), as .NET exports it", async () => {
+    const made = await issuedCert({ subject: "CN=legacy.contoso.test" });
+    const pfx = encryptedPfx([made.leaf], made.pkcs8, "legacy-pw", { legacy: true });
+    const imported = await certs().importCertificate("import-legacy", pfx, { password: "legacy-pw" });
+    expect(imported.properties.x509ThumbprintString?.toUpperCase()).toBe(made.sha1Hex);
+    await expect(
+      certs().importCertificate("import-legacy", pfx, { password: "not-it" }),
+    ).rejects.toMatchObject({ statusCode: 400, code: "BadParameter" });
+  });
+
   // @azure/keyvault-certificates 4.10 does not serialize the `policy` option of importCertificate
   // (it reads `certificatePolicy`), so a PEM import, which needs `secret_props.contentType`, is
   // sent raw here, as the REST page describes it.
@@ -230,13 +240,24 @@ describe("Key Vault: certificate import", () => {
     await expect(certs().getCertificate(name)).rejects.toMatchObject({ statusCode: 404 });
   });
 
-  it("answers 409 while a create is pending, and 400 for a body without value", async () => {
+  // create-certificate-scenarios.md, "Create (or Import) when pending request exists": 409 with
+  // code Forbidden, for create and import alike.
+  it("answers 409 Forbidden to an import or a create while a create is pending, and 400 for a body without value", async () => {
     const name = "import-conflict";
     await certs().beginCreateCertificate(name, { issuerName: "Unknown", subject: "CN=pending" });
     const made = await issuedCert();
+    const conflict = {
+      statusCode: 409,
+      code: "Forbidden",
+      message:
+        "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+    };
     await expect(
       certs().importCertificate(name, encryptedPfx([made.leaf], made.pkcs8, "pw"), { password: "pw" }),
-    ).rejects.toMatchObject({ statusCode: 409, code: "Conflict" });
+    ).rejects.toMatchObject(conflict);
+    await expect(
+      certs().beginCreateCertificate(name, { issuerName: "Unknown", subject: "CN=pending" }),
+    ).rejects.toMatchObject(conflict);
 
     const res = await importRaw(`${name}-2`, { pwd: "x" });
     expect(res.status).toBe(400);

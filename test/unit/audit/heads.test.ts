@@ -48,7 +48,7 @@ function localKey(kid = KID): CheckpointSigner & CheckpointVerifier & { fail: bo
 const ev = (message: string) => ({
   action: "attach" as const,
   outcome: "succeeded" as const,
-  reason: "AttachNewVersion",
+  reason: "AttachNewVersion" as const,
   message,
 });
 
