@@ -164,7 +164,6 @@ const LEFT_TO_DEFAULTS: Partial<Record<SettingKey, string>> = {
   renewBufferHours: "hysteresis against flapping, not a policy knob",
   maxStepFailures:
     "how many failures in a row stop a step for a person: the default (5) is the documented policy",
-  auditSigningKeyId: "the audit signing key and its app setting come with the deployment's audit key module",
   maxCredentialLifetimeDays: "defaults to the CA/Browser Forum's 397 days",
   expiringWithinDays: "defaults to the renewal window",
   requireCertificates: "off by default: reporting every client secret is opt-in",
