@@ -11,7 +11,7 @@ import { renderPlan } from "./render.js";
 
 import { safeLine } from "../shared/log.js";
 import { UsageError } from "./errors.js";
-import { apply, auditVerify, EXIT, rotate } from "./run.js";
+import { adopt, apply, auditVerify, EXIT, rotate } from "./run.js";
 
 export { EXIT, UsageError };
 
@@ -158,6 +158,23 @@ export function buildProgram(): Command {
       process.exitCode = await rotate(certificate, {
         ...(opts.vault ? { vault: opts.vault } : {}),
         ...(opts.dryRun ? { dryRun: true } : {}),
+        ...(opts.json ? { json: true } : {}),
+      });
+    });
+
+  program
+    .command("adopt")
+    .description(
+      "Adopt a certificate version Rollover did not issue (an import, a hand-made version), so Rollover may attach it; audited with who ran it.",
+    )
+    .argument("<certificate>", "the Key Vault certificate name of the binding")
+    .requiredOption("--version <version>", "the certificate version to adopt")
+    .option("--vault <name>", "the vault, when several are configured")
+    .option("--json", "print the result as JSON")
+    .action(async (certificate: string, opts: { version: string; vault?: string; json?: boolean }) => {
+      process.exitCode = await adopt(certificate, {
+        version: opts.version,
+        ...(opts.vault ? { vault: opts.vault } : {}),
         ...(opts.json ? { json: true } : {}),
       });
     });

@@ -188,6 +188,14 @@ export const SETTINGS = {
     default: 24,
     parse: integer(0, 720),
   }),
+  maxStepFailures: spec({
+    env: "ROLLOVER_MAX_STEP_FAILURES",
+    kind: "integer",
+    description:
+      "A binding whose same step failed this many times in a row stops retrying on its own and is reported as needing a person (StepFailureLimit).",
+    default: 5,
+    parse: integer(1, 100),
+  }),
   graceHours: spec({
     env: "ROLLOVER_GRACE_HOURS",
     kind: "integer",
@@ -321,7 +329,8 @@ export const SETTINGS = {
   auditSigningKeyId: spec({
     env: "ROLLOVER_AUDIT_SIGNING_KEY_ID",
     kind: "url",
-    description: "Versionless URL of the Key Vault key that signs audit chain heads",
+    description:
+      "Versionless URL of Rollover's non-exportable Key Vault key that signs each audit chain head (`sign`); `rollover audit verify` checks the signatures with its public key.",
     example: "https://kv-rollover-0123456789.vault.azure.net/keys/rollover-audit-signing",
     parse: httpsUrl,
   }),

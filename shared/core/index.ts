@@ -14,3 +14,4 @@ export * from "./time.js";
 export * from "./ids.js";
 export * from "./grants.js";
 export * from "./status.js";
+export * from "./provenance.js";

@@ -39,6 +39,7 @@ export function policiesFrom(s: {
   renewBufferHours: number;
   graceHours: number;
   managedMode: boolean;
+  maxStepFailures?: number;
   sweepMode: "report" | "remove";
   maxRemovalsPerRun: number;
   maxCredentialLifetimeDays: number;
@@ -55,7 +56,12 @@ export function policiesFrom(s: {
   };
   const graceMs = s.graceHours * HOUR;
   return {
-    binding: { renewal, graceMs, managedModeAllowed: s.managedMode },
+    binding: {
+      renewal,
+      graceMs,
+      managedModeAllowed: s.managedMode,
+      ...(s.maxStepFailures !== undefined ? { maxStepFailures: s.maxStepFailures } : {}),
+    },
     sweep: {
       mode: s.sweepMode,
       maxRemovals: s.maxRemovalsPerRun,
@@ -103,7 +109,6 @@ export function planTenant(
         target,
         state: snapshot.state.get(stateKey(c.vaultName, c.name)) ?? EMPTY_STATE,
         renewalPending: c.renewalPending,
-        nearExpiryEvent: c.nearExpiryEvent,
         selfIds: snapshot.selfIds,
       },
       policies.binding,

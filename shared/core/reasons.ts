@@ -78,13 +78,21 @@ export const Reason = {
   AlertSweep: "AlertSweep",
   // Sweep queue (sweepPage)
   MalformedMessage: "MalformedMessage",
+  // Trust boundary
+  RenewNearExpiryWindow: "RenewNearExpiryWindow",
+  VersionNotIssuedByRollover: "VersionNotIssuedByRollover",
+  KeyExportable: "KeyExportable",
+  StepFailureLimit: "StepFailureLimit",
+  VersionAdopted: "VersionAdopted",
+  EventVaultMismatch: "EventVaultMismatch",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
 /** One line per code: what it means. Shown by `rollover plan` and kept in docs/reason-codes.md. */
 export const REASON_TEXT: Record<ReasonCode, string> = {
-  RenewNearExpiryEvent: "Key Vault reported the certificate near expiry (Event Grid CertificateNearExpiry).",
+  RenewNearExpiryEvent:
+    "Deprecated (no longer emitted): renewal is never decided from an event; see RenewNearExpiryWindow.",
   RenewLifetimeFraction: "The configured fraction of the certificate's lifetime has passed.",
   RenewBeforeExpiryDays: "The certificate expires within the configured number of days.",
   RenewExpired: "The certificate has already expired.",
@@ -155,6 +163,18 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   AlertRotate: "An alert asked to rotate the target's bindings.",
   AlertSweep: "An alert asked to sweep the target.",
   MalformedMessage: "A sweep queue message that does not parse; dropped (the next sweep covers its page).",
+  RenewNearExpiryWindow:
+    "Key Vault's own near-expiry window has been reached (the policy's lifetime action, or 30 days before expiry).",
+  VersionNotIssuedByRollover:
+    "The newest version was not issued by a renewal Rollover requested, nor adopted by a person (needs a person: `rollover adopt`).",
+  KeyExportable:
+    "The certificate policy lets the private key be exported; Rollover neither renews nor attaches such a key (needs a person).",
+  StepFailureLimit:
+    "The same step failed ROLLOVER_MAX_STEP_FAILURES times in a row; Rollover stopped retrying it (needs a person).",
+  VersionAdopted:
+    "A person adopted a certificate version on purpose (`rollover adopt`); Rollover may attach it.",
+  EventVaultMismatch:
+    "The event's data.Id (or data.VaultName) names another vault than its topic/source; refused, nothing changed.",
 };
 
 /**
@@ -226,6 +246,12 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   AlertRotate: "fine",
   AlertSweep: "fine",
   MalformedMessage: "fine",
+  RenewNearExpiryWindow: "fine",
+  VersionNotIssuedByRollover: "needsPerson",
+  KeyExportable: "needsPerson",
+  StepFailureLimit: "needsPerson",
+  VersionAdopted: "fine",
+  EventVaultMismatch: "needsPerson",
 };
 
 /** One entry of the registry. */

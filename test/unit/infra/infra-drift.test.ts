@@ -162,6 +162,8 @@ const LEFT_TO_DEFAULTS: Partial<Record<SettingKey, string>> = {
   flushAuditSchedule: "how often spooled audit records are resent is an implementation detail",
   renewAtLifetimeFraction: "the default (2/3 of the lifetime) is the policy the docs describe",
   renewBufferHours: "hysteresis against flapping, not a policy knob",
+  maxStepFailures:
+    "how many failures in a row stop a step for a person: the default (5) is the documented policy",
   maxCredentialLifetimeDays: "defaults to the CA/Browser Forum's 397 days",
   expiringWithinDays: "defaults to the renewal window",
   requireCertificates: "off by default: reporting every client secret is opt-in",
