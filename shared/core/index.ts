@@ -2,6 +2,7 @@
 export * from "./backoff.js";
 export * from "./binding.js";
 export * from "./bound.js";
+export * from "./insight.js";
 export * from "./model.js";
 export * from "./plan.js";
 export * from "./reasons.js";

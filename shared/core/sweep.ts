@@ -6,6 +6,13 @@
  * (oldest expiry first), and the rest is reported as deferred.
  */
 import { type BindingLike, currentThumbprints } from "./bound.js";
+import {
+  type InsightFacts,
+  type InsightPolicy,
+  insightFindings,
+  isUnusedFinding,
+  orderFindings,
+} from "./insight.js";
 import type { Target } from "./model.js";
 import { Reason, type ReasonCode } from "./reasons.js";
 import type { EpochMs } from "./time.js";
@@ -20,12 +27,16 @@ export interface SweepPolicy {
   removeExpiredSecrets: boolean;
   allowList: readonly string[];
   denyList: readonly string[];
+  /** Unused, powerful and policy-restricted credentials (insight.ts); off when absent. */
+  insight?: InsightPolicy;
 }
 
 export interface SweepInput {
   targets: readonly Target[];
   bindings: readonly BindingLike[];
   selfIds: readonly string[];
+  /** Sign-ins, app management policies and privileges, as far as they could be read. */
+  insight?: InsightFacts;
 }
 
 export type CredentialKind = "key" | "secret";
@@ -46,7 +57,7 @@ export interface Finding {
 }
 
 export interface Removal {
-  reason: typeof Reason.RemoveExpired | typeof Reason.RemoveOrphaned;
+  reason: typeof Reason.RemoveExpired | typeof Reason.RemoveOrphaned | typeof Reason.RemoveUnused;
   finding: Finding;
 }
 
@@ -223,6 +234,16 @@ export function planSweep(input: SweepInput, policy: SweepPolicy, now: EpochMs):
   const candidates: Array<{ removal: Removal; target: Target }> = [];
   for (const target of targets) {
     const fs = findingsFor(target, backedByTarget.get(target.id.toLowerCase()), policy, now);
+    if (policy.insight && input.insight) {
+      const base = {
+        tenantId: target.tenantId,
+        targetId: target.id,
+        appId: target.appId,
+        targetType: target.type,
+        displayName: target.displayName,
+      };
+      for (const f of insightFindings(target, input.insight, policy.insight, now)) fs.push({ ...base, ...f });
+    }
     findings.push(...fs);
     const duplicated = new Set(fs.filter((f) => f.reason === Reason.DuplicateKeyId).map((f) => f.keyId));
     for (const f of fs) {
@@ -231,6 +252,12 @@ export function planSweep(input: SweepInput, policy: SweepPolicy, now: EpochMs):
         candidates.push({ removal: { reason: Reason.RemoveExpired, finding: f }, target });
       } else if (f.reason === Reason.KeyOrphaned && now < f.end) {
         candidates.push({ removal: { reason: Reason.RemoveOrphaned, finding: f }, target });
+      } else if (
+        isUnusedFinding(f.reason) &&
+        policy.insight?.removeUnused &&
+        !candidates.some((c) => c.target === target && c.removal.finding.keyId === f.keyId) // orphaned too
+      ) {
+        candidates.push({ removal: { reason: Reason.RemoveUnused, finding: f }, target });
       }
     }
   }
@@ -269,7 +296,7 @@ export function planSweep(input: SweepInput, policy: SweepPolicy, now: EpochMs):
     removals.push(removal);
     if (isValid(removal.finding, now)) validLeft.set(target.id, (validLeft.get(target.id) ?? 0) - 1);
   }
-  return { findings, removals, held };
+  return { findings: orderFindings(findings), removals, held };
 }
 
 function cmp(a: string, b: string): number {

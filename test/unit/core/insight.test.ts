@@ -1,0 +1,228 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  currentThumbprints,
+  DAY,
+  type InsightFacts,
+  type InsightPolicy,
+  insightFindings,
+  isValidAt,
+  orderFindings,
+  planSweep,
+  Reason,
+  renewalPolicyRefusal,
+  runFindings,
+  type SweepPolicy,
+  type Target,
+} from "../../../shared/core/index.js";
+import { applyRemovals, NOW, now, sweepPolicy, tenant } from "./arbitraries.js";
+
+const insight: InsightPolicy = {
+  unusedAfterMs: 90 * DAY,
+  removeUnused: false,
+  highPrivilegePermissions: ["Application.ReadWrite.All", "Directory.ReadWrite.All"],
+  maxLifetimeMs: 397 * DAY,
+};
+
+function target(over: Partial<Target> = {}): Target {
+  return {
+    tenantId: "t",
+    id: "00000000-0000-0000-0000-0000000000a1",
+    appId: "00000000-0000-0000-0000-0000000000b1",
+    displayName: "app",
+    type: "application",
+    keyCredentials: [],
+    passwordCredentials: [],
+    ...over,
+  };
+}
+
+const secret = (keyId: string, startDaysAgo: number, lifeDays: number) => ({
+  keyId,
+  start: NOW - startDaysAgo * DAY,
+  end: NOW - startDaysAgo * DAY + lifeDays * DAY,
+});
+const key = (keyId: string, startDaysAgo: number, lifeDays: number, thumbprint = keyId.toUpperCase()) => ({
+  ...secret(keyId, startDaysAgo, lifeDays),
+  type: "AsymmetricX509Cert",
+  usage: "Verify",
+  thumbprint,
+});
+
+const reasons = (t: Target, facts: InsightFacts, p = insight) =>
+  insightFindings(t, facts, p, NOW).map((f) => [f.reason, f.keyId]);
+
+describe("insight findings", () => {
+  it("unused: no sign-in for the threshold; never used: none recorded and older than it", () => {
+    const t = target({
+      keyCredentials: [key("k-used", 200, 365), key("k-never", 100, 365), key("k-new", 10, 365)],
+      passwordCredentials: [secret("s-stale", 300, 730)],
+    });
+    const facts: InsightFacts = {
+      signIns: { available: true, lastSignIn: { "k-used": NOW - 5 * DAY, "s-stale": NOW - 120 * DAY } },
+    };
+    expect(reasons(t, facts)).toEqual([
+      [Reason.CredentialNeverUsed, "k-never"],
+      [Reason.CredentialUnused, "s-stale"],
+    ]);
+    // Exactly at the threshold counts as unused; a day less does not.
+    const edge = { signIns: { available: true as const, lastSignIn: { "k-used": NOW - 90 * DAY } } };
+    expect(reasons(target({ keyCredentials: [key("k-used", 200, 365)] }), edge)).toEqual([
+      [Reason.CredentialUnused, "k-used"],
+    ]);
+    const recent = { signIns: { available: true as const, lastSignIn: { "k-used": NOW - 89 * DAY } } };
+    expect(reasons(target({ keyCredentials: [key("k-used", 200, 365)] }), recent)).toEqual([]);
+  });
+
+  it("expired credentials are not reported as unused (CredentialExpired covers them)", () => {
+    const t = target({ keyCredentials: [key("k-old", 500, 365)] });
+    expect(reasons(t, { signIns: { available: true, lastSignIn: {} } })).toEqual([]);
+  });
+
+  it("without sign-in data: no unused findings, one run finding", () => {
+    const t = target({ keyCredentials: [key("k", 200, 365)] });
+    const facts: InsightFacts = { signIns: { available: false, detail: "needs AuditLog.Read.All" } };
+    expect(reasons(t, facts)).toEqual([]);
+    expect(runFindings(facts)).toEqual([
+      { reason: Reason.SignInDataUnavailable, message: "needs AuditLog.Read.All" },
+    ]);
+    expect(runFindings({ signIns: { available: true, lastSignIn: {} } })).toEqual([]);
+  });
+
+  it("high privilege: a secret, or a credential longer-lived than policy, on a powerful identity", () => {
+    const t = target({
+      keyCredentials: [key("k-short", 10, 180), key("k-long", 10, 730)],
+      passwordCredentials: [secret("s", 10, 180)],
+    });
+    const privileged: InsightFacts = {
+      privileges: {
+        available: true,
+        rolesByAppId: { [t.appId]: ["Application.ReadWrite.All", "User.Read.All"] },
+      },
+    };
+    expect(reasons(t, privileged)).toEqual([
+      [Reason.HighPrivilegeCredential, "k-long"],
+      [Reason.HighPrivilegeCredential, "s"],
+    ]);
+    const harmless: InsightFacts = {
+      privileges: { available: true, rolesByAppId: { [t.appId]: ["User.Read.All"] } },
+    };
+    expect(reasons(t, harmless)).toEqual([]);
+    // The app management policy's lifetime counts too, when shorter than the sweep's.
+    const limited: InsightFacts = {
+      ...privileged,
+      policies: {
+        available: true,
+        applications: { keyLifetimeMs: 90 * DAY },
+        servicePrincipals: {},
+        byObjectId: {},
+      },
+    };
+    expect(reasons(t, limited).filter(([r]) => r === Reason.HighPrivilegeCredential)).toEqual([
+      [Reason.HighPrivilegeCredential, "k-short"],
+      [Reason.HighPrivilegeCredential, "k-long"],
+      [Reason.HighPrivilegeCredential, "s"],
+    ]);
+  });
+
+  it("policy: secrets where passwordAddition or passwordLifetime restrictions apply; an app's own policy wins", () => {
+    const t = target({ passwordCredentials: [secret("s-long", 10, 365), secret("s-short", 10, 30)] });
+    const lifetime: InsightFacts = {
+      policies: {
+        available: true,
+        applications: { passwordLifetimeMs: 90 * DAY },
+        servicePrincipals: {},
+        byObjectId: {},
+      },
+    };
+    expect(reasons(t, lifetime)).toEqual([[Reason.SecretRestrictedByPolicy, "s-long"]]);
+    const own: InsightFacts = {
+      policies: {
+        available: true,
+        applications: { passwordLifetimeMs: 90 * DAY },
+        servicePrincipals: {},
+        byObjectId: { [t.id]: { passwordAddition: true } },
+      },
+    };
+    expect(reasons(t, own)).toEqual([
+      [Reason.SecretRestrictedByPolicy, "s-long"],
+      [Reason.SecretRestrictedByPolicy, "s-short"],
+    ]);
+    const sp = target({ type: "servicePrincipal", passwordCredentials: [secret("s-long", 10, 365)] });
+    expect(reasons(sp, lifetime)).toEqual([]);
+    expect(runFindings({ policies: { available: false, detail: "needs Policy.Read.All" } })).toEqual([
+      { reason: Reason.PolicyDataUnavailable, message: "needs Policy.Read.All" },
+    ]);
+  });
+
+  it("orders HighPrivilegeCredential first and keeps the rest in order", () => {
+    const fs = [
+      { reason: Reason.CredentialExpired, n: 1 },
+      { reason: Reason.HighPrivilegeCredential, n: 2 },
+      { reason: Reason.CredentialUnused, n: 3 },
+      { reason: Reason.HighPrivilegeCredential, n: 4 },
+    ];
+    expect(orderFindings(fs).map((f) => f.n)).toEqual([2, 4, 1, 3]);
+  });
+
+  it("renewal refusal: a Key Vault validity longer than the asymmetricKeyLifetime restriction", () => {
+    expect(renewalPolicyRefusal(12, 180 * DAY)).toMatch(/12 months.*at most 180 days.*validityInMonths to 5/);
+    expect(renewalPolicyRefusal(5, 180 * DAY)).toBeUndefined();
+    expect(renewalPolicyRefusal(12, undefined)).toBeUndefined();
+    expect(renewalPolicyRefusal(undefined, 30 * DAY)).toBeUndefined();
+  });
+});
+
+describe("the sweep with insight", () => {
+  const unusedPolicy = (p: SweepPolicy): SweepPolicy => ({
+    ...p,
+    insight: { ...insight, removeUnused: true },
+  });
+  /** Sign-in facts for a generated tenant: some credentials used recently, some long ago, some never. */
+  const withSignIns = tenant.chain((input) => {
+    const ids = input.targets.flatMap((t) =>
+      [...t.keyCredentials, ...t.passwordCredentials].map((c) => c.keyId),
+    );
+    return fc
+      .array(fc.option(fc.integer({ min: 0, max: 400 }), { nil: undefined }), {
+        minLength: ids.length,
+        maxLength: ids.length,
+      })
+      .map((ages) => {
+        const lastSignIn: Record<string, number> = {};
+        ids.forEach((id, i) => {
+          const a = ages[i];
+          if (a !== undefined) lastSignIn[id] = NOW - a * DAY;
+        });
+        return { ...input, insight: { signIns: { available: true as const, lastSignIn } } };
+      });
+  });
+
+  it("removes unused credentials only when asked, and never past a guardrail", () => {
+    let removedUnused = 0;
+    fc.assert(
+      fc.property(withSignIns, sweepPolicy, now, (input, policy, at) => {
+        const off = planSweep(input, { ...policy, insight }, at);
+        expect(off.removals.some((r) => r.reason === Reason.RemoveUnused)).toBe(false);
+        const plan = planSweep(input, unusedPolicy(policy), at);
+        removedUnused += plan.removals.filter((r) => r.reason === Reason.RemoveUnused).length;
+        const { current } = currentThumbprints(input.bindings);
+        const after = applyRemovals(input.targets, plan.removals);
+        const keys = plan.removals.map((r) => `${r.finding.targetId}|${r.finding.keyId}`);
+        expect(new Set(keys).size).toBe(keys.length);
+        expect(plan.removals.length).toBeLessThanOrEqual(policy.maxRemovals);
+        for (const r of plan.removals) {
+          if (r.finding.thumbprint !== undefined) expect(current.has(r.finding.thumbprint)).toBe(false);
+          expect(at - r.finding.start).toBeGreaterThanOrEqual(policy.graceMs);
+        }
+        input.targets.forEach((before, i) => {
+          const valid = (t: Target) =>
+            [...t.keyCredentials, ...t.passwordCredentials].filter((c) => isValidAt(c, at)).length;
+          if (valid(before) > 0) expect(valid(after[i]!)).toBeGreaterThanOrEqual(1);
+        });
+      }),
+      { numRuns: 1000, seed: 11 },
+    );
+    expect(removedUnused).toBeGreaterThan(0);
+  });
+});
