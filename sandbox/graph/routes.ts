@@ -40,6 +40,7 @@ import { GraphError } from "./graph-error.js";
 import { checkProof } from "./proof.js";
 import { GraphThrottle } from "./throttle.js";
 import { certInfo } from "./certs.js";
+import { appRoleAssignments } from "./appRoleAssignments.js";
 
 export interface GraphState {
   dir: Directory;
@@ -175,7 +176,7 @@ export async function authenticate(ctx: SandboxContext, g: GraphRequest): Promis
   };
 }
 
-function denied(): GraphError {
+export function denied(): GraphError {
   return new GraphError(
     403,
     "Authorization_RequestDenied",
@@ -196,7 +197,7 @@ function canReadCollection(c: Caller, kinds: "applications" | "servicePrincipals
   return false;
 }
 
-function canRead(c: Caller, o: DirObject): boolean {
+export function canRead(c: Caller, o: DirObject): boolean {
   if (hasAny(c, READ_ROLES)) return true;
   if (o.kind === "agentIdentityBlueprint" || o.kind === "agentIdentityBlueprintPrincipal")
     return hasAny(c, BLUEPRINT_READ_ROLES) || o.owners.includes(c.oid);
@@ -230,7 +231,7 @@ function canWrite(c: Caller, o: DirObject, credentials = false): boolean {
   return false;
 }
 
-function charge(
+export function charge(
   ctx: SandboxContext,
   g: GraphRequest,
   c: Caller,
@@ -287,7 +288,7 @@ function kindMatchesCast(o: DirObject, cast: string | undefined): boolean {
   return o.kind === cast;
 }
 
-function methodNotAllowed(): GraphError {
+export function methodNotAllowed(): GraphError {
   return new GraphError(
     405,
     "Request_BadRequest",
@@ -360,6 +361,8 @@ async function route(ctx: SandboxContext, g: GraphRequest): Promise<SandboxRespo
     return credentialAction(ctx, g, caller, target, actionName);
   }
   if (action === "owners") return owners(ctx, g, caller, target, tail.slice(1));
+  if (action === "approleassignments" && coll.collection === "servicePrincipals")
+    return appRoleAssignments(ctx, g, caller, target, tail.slice(1));
   throw new GraphError(400, "BadRequest", `Resource not found for the segment '${tail[0]}'.`);
 }
 
@@ -375,7 +378,7 @@ function base(ctx: SandboxContext, g: GraphRequest): string {
   return `${ctx.urls.graphBaseUrl.replace(/\/$/, "")}/${g.version}`;
 }
 
-function contextUrl(ctx: SandboxContext, g: GraphRequest, what: string): string {
+export function contextUrl(ctx: SandboxContext, g: GraphRequest, what: string): string {
   return `${base(ctx, g)}/$metadata#${what}`;
 }
 
@@ -388,7 +391,7 @@ function selectOf(g: GraphRequest, collection: Collection): string[] | undefined
   }
 }
 
-function ok(body: unknown, headers: Record<string, string>, status = 200): SandboxResponse {
+export function ok(body: unknown, headers: Record<string, string>, status = 200): SandboxResponse {
   return { status, headers: { "OData-Version": "4.0", ...headers }, body };
 }
 
@@ -431,7 +434,7 @@ function candidates(
   return { items: all, predicate: f.predicate };
 }
 
-function pageSize(g: GraphRequest, fallback: number): number {
+export function pageSize(g: GraphRequest, fallback: number): number {
   const top = g.query.get("$top");
   if (top !== undefined) {
     const n = Number(top);
@@ -455,7 +458,7 @@ function pageSize(g: GraphRequest, fallback: number): number {
 }
 
 /** Rebuilds the request's URL with new query values (nextLink / deltaLink). */
-function link(
+export function link(
   ctx: SandboxContext,
   g: GraphRequest,
   set: Record<string, string | undefined>,
