@@ -6,10 +6,17 @@ import { runBatch } from "./batch.js";
 import { Directory } from "./directory.js";
 import type { GraphThrottleLimits } from "./throttle.js";
 import { GraphError } from "./graph-error.js";
+import { appManagementPolicyRoutes } from "./policies.js";
 import { credentialActivityReport } from "./reports.js";
 import { errorResponse, graphState, handleGraph, toGraphRequest } from "./routes.js";
 
 export { Directory } from "./directory.js";
+export {
+  addAppManagementPolicy,
+  type AppPolicyInit,
+  type DefaultPolicyInit,
+  setDefaultAppManagementPolicy,
+} from "./policies.js";
 export { DEFAULT_GRAPH_THROTTLE_LIMITS, type GraphThrottleLimits } from "./throttle.js";
 export { PROOF_AUDIENCE } from "./proof.js";
 
@@ -43,6 +50,21 @@ export function graphRoutes(ctx: SandboxContext): Route[] {
         const g = toGraphRequest(req);
         if (g.segments.length === 1 && g.segments[0] === "$batch") return runBatch(ctx, g);
         return handleGraph(ctx, g);
+      },
+    },
+    {
+      // App management policies (policies.ts).
+      service: "graph",
+      method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+      path: /^\/(?:v1\.0|beta)\/policies\/(?:defaultAppManagementPolicy|appManagementPolicies)(?:\/.*)?$/i,
+      handler: async (req) => {
+        const g = toGraphRequest(req);
+        try {
+          return await appManagementPolicyRoutes(ctx, g);
+        } catch (e) {
+          if (e instanceof GraphError) return errorResponse(e, g.requestId);
+          throw e;
+        }
       },
     },
     {

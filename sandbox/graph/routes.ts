@@ -39,6 +39,7 @@ import {
 import { GraphError } from "./graph-error.js";
 import { checkProof } from "./proof.js";
 import { GraphThrottle } from "./throttle.js";
+import { enforceKeyCredential, enforcePasswordCredential } from "./policies.js";
 import { certInfo } from "./certs.js";
 import { appRoleAssignments } from "./appRoleAssignments.js";
 
@@ -710,7 +711,12 @@ function patch(ctx: SandboxContext, g: GraphRequest, c: Caller, o: DirObject): S
         "PropertyNotCompatibleWithAgentIdentity",
         "Agent identities hold no credentials of their own; set keyCredentials on the agent identity blueprint.",
       );
-    o.keyCredentials = parseKeyCredentials(dir, o, body.keyCredentials);
+    const next = parseKeyCredentials(dir, o, body.keyCredentials);
+    // Only credentials the PATCH adds are checked; kept ones were allowed when they were added.
+    for (const k of next)
+      if (!o.keyCredentials.some((x) => x.keyId === k.keyId))
+        enforceKeyCredential(ctx, o, k.startDateTime, k.endDateTime);
+    o.keyCredentials = next;
   }
   if (typeof body.displayName === "string") o.displayName = body.displayName;
   dir.touch(o);
@@ -853,8 +859,11 @@ function create(
     });
     // The creating principal becomes an owner (Application.ReadWrite.OwnedBy semantics).
     dir.addOwner(c.tenantId, o.id, c.oid);
-    if (body.keyCredentials !== undefined)
-      o.keyCredentials = parseKeyCredentials(dir, o, body.keyCredentials);
+    if (body.keyCredentials !== undefined) {
+      const next = parseKeyCredentials(dir, o, body.keyCredentials);
+      for (const k of next) enforceKeyCredential(ctx, o, k.startDateTime, k.endDateTime);
+      o.keyCredentials = next;
+    }
     const castPath = blueprint ? "/microsoft.graph.agentIdentityBlueprint" : "";
     return ok(
       {
@@ -972,6 +981,7 @@ async function credentialAction(
         certificateDer: der,
         ...(typeof k.displayName === "string" ? { displayName: k.displayName } : {}),
       });
+      enforceKeyCredential(ctx, o, kc.startDateTime, kc.endDateTime);
       o.keyCredentials.push(kc);
       dir.touch(o);
       return ok(
@@ -1010,6 +1020,7 @@ async function credentialAction(
         "Request_BadRequest",
         "Invalid value specified for property 'endDateTime' of resource 'PasswordCredential'.",
       );
+    enforcePasswordCredential(ctx, o, start, end);
     const pc = dir.addPasswordCredential(c.tenantId, o.id, {
       ...(typeof pcRaw.displayName === "string" ? { displayName: pcRaw.displayName } : {}),
       startDateTime: start,

@@ -126,7 +126,11 @@ export class VaultEdge {
     }
     return {
       versions,
-      policy: { issuerName, renewable: isRenewableIssuer(issuerName) },
+      policy: {
+        issuerName,
+        renewable: isRenewableIssuer(issuerName),
+        ...(policy.validityInMonths ? { validityMonths: policy.validityInMonths } : {}),
+      },
       renewalPending,
       tags: { ...(newest?.tags ?? {}) },
     };

@@ -21,6 +21,7 @@ import type {
 } from "./model.js";
 import { TARGET_TYPES } from "./model.js";
 import { Reason, type ReasonCode } from "./reasons.js";
+import { renewalPolicyRefusal } from "./insight.js";
 import { type RenewalPolicy, renewalDue } from "./renewal.js";
 import type { EpochMs } from "./time.js";
 
@@ -113,6 +114,8 @@ export interface BindingObservation {
    * (Rollover's identity has no standing there).
    */
   foreignTenant?: boolean;
+  /** The target's app management policy limit on certificate lifetime (asymmetricKeyLifetime), when known. */
+  keyLifetimeLimitMs?: number;
 }
 
 export interface BindingPolicy {
@@ -253,6 +256,14 @@ export function planBinding(obs: BindingObservation, policy: BindingPolicy, now:
           reason: Reason.RenewalNotSupported,
           message: `issuer "${obs.policy.issuerName}" needs a manual merge; Key Vault cannot renew it alone`,
         },
+      };
+    }
+    const wouldRefuse = renewalPolicyRefusal(obs.policy.validityMonths, obs.keyLifetimeLimitMs);
+    if (wouldRefuse) {
+      return {
+        phase: phaseOf(obs, current),
+        current,
+        step: { kind: "refuse", reason: Reason.PolicyWouldRefuse, message: wouldRefuse },
       };
     }
     return {

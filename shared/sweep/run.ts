@@ -27,6 +27,8 @@ import type { Target } from "../core/model.js";
 import { errorSummary } from "../rotation/engine.js";
 import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journal.js";
 import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
+import { gatherTenantFacts, type InsightReaders, pageFacts, recordRunFindings } from "./insight.js";
+import type { InsightFacts } from "../core/insight.js";
 
 export interface SweepDeps {
   graph: GraphEdge;
@@ -46,6 +48,8 @@ export interface SweepDeps {
   fullEveryMs?: number;
   /** Removals in flight, so a removal made by a process that died is still recorded. */
   journal?: RemovalJournal;
+  /** Sign-ins, policies and privileges for the insight findings (sweep/insight.ts). */
+  insight?: InsightReaders;
 }
 
 export interface SweepSummary {
@@ -95,10 +99,15 @@ export async function sweepPage(
   bindings: readonly BindingLike[],
   targets: readonly Target[],
   summary: SweepSummary,
+  tenantFacts?: InsightFacts,
 ): Promise<SweepPlan> {
   const budget = Math.max(0, deps.policy.maxRemovals - summary.removed - summary.reportedOnly);
+  const insight =
+    tenantFacts && deps.insight && deps.policy.insight
+      ? await pageFacts(deps.insight, tenantFacts, targets, deps.policy.insight, deps.now())
+      : undefined;
   const plan = planSweep(
-    { targets, bindings, selfIds: deps.selfIds },
+    { targets, bindings, selfIds: deps.selfIds, ...(insight ? { insight } : {}) },
     { ...deps.policy, maxRemovals: budget },
     deps.now(),
   );
@@ -202,6 +211,8 @@ export async function runSweep(deps: SweepDeps): Promise<SweepSummary> {
   if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal });
   const bindings = await gatherBindings(deps.vaults);
   const summary = emptySummary();
+  const tenantFacts = deps.insight && deps.policy.insight ? await gatherTenantFacts(deps.insight) : undefined;
+  if (tenantFacts) recordRunFindings(tenantFacts, deps.audit, summary.findings, deps.dryRun);
   for (const [collection, type] of [
     ["applications", "application"],
     ["servicePrincipals", "servicePrincipal"],
@@ -232,7 +243,7 @@ export async function runSweep(deps: SweepDeps): Promise<SweepSummary> {
       }
       page += 1;
       deps.onPage?.({ collection, page, targets: p.targets.length });
-      await sweepPage(deps, bindings, p.targets, summary);
+      await sweepPage(deps, bindings, p.targets, summary, tenantFacts);
       if (p.deltaLink && deps.delta) await deps.delta.setLink(collection, p.deltaLink);
       url = p.nextLink;
     }

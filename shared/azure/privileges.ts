@@ -1,0 +1,107 @@
+/**
+ * Which application permissions (Microsoft Graph app roles) a service principal holds, read
+ * through `GET /servicePrincipals/{id}/appRoleAssignments` with Application.Read.All
+ * (https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignments). An
+ * application's grants are held by its service principal (`/servicePrincipals(appId='…')`).
+ *
+ * Assignments name roles by id. Microsoft Graph's app role ids are the same in every tenant
+ * (https://learn.microsoft.com/graph/permissions-reference); the well-known ones are listed here,
+ * and other names are looked up in Microsoft Graph's own service principal's `appRoles` when it
+ * can be read.
+ */
+import type { Client, GraphError } from "@microsoft/microsoft-graph-client";
+import type { PrivilegeFacts } from "../core/insight.js";
+
+const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
+
+/** Microsoft Graph's published application permission ids (permissions reference). */
+export const GRAPH_APP_ROLE_IDS: Readonly<Record<string, string>> = {
+  "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+  "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
+  "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
+  "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
+  "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+  "Directory.ReadWrite.All": "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
+  "RoleManagement.ReadWrite.Directory": "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8",
+};
+
+function isStatus(e: unknown, ...codes: number[]): boolean {
+  return codes.includes((e as GraphError).statusCode);
+}
+
+/** Role id → name for the permissions asked about (unknown names through Graph's own appRoles). */
+async function roleNames(client: Client, names: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const unknown: string[] = [];
+  for (const n of names) {
+    const id = Object.entries(GRAPH_APP_ROLE_IDS).find(([k]) => k.toLowerCase() === n.toLowerCase())?.[1];
+    if (id) out.set(id, n);
+    else unknown.push(n);
+  }
+  if (unknown.length > 0) {
+    try {
+      const sp = (await client
+        .api(`/servicePrincipals(appId='${GRAPH_APP_ID}')`)
+        .select("appRoles")
+        .get()) as {
+        appRoles?: Array<{ id: string; value?: string | null }>;
+      };
+      for (const r of sp.appRoles ?? []) {
+        const name = unknown.find((u) => u.toLowerCase() === (r.value ?? "").toLowerCase());
+        if (name) out.set(r.id.toLowerCase(), name);
+      }
+    } catch (e) {
+      if (!isStatus(e, 403, 404)) throw e;
+    }
+  }
+  return out;
+}
+
+/**
+ * The permissions in `names` held by each of `holders` (applications by appId, or service
+ * principals by object id). Reads two small requests per application and one per service
+ * principal, so the sweep asks only about identities that have a secret or a long-lived credential.
+ */
+export async function readPrivileges(
+  client: Client,
+  holders: ReadonlyArray<{ appId: string; servicePrincipalId?: string }>,
+  names: readonly string[],
+): Promise<PrivilegeFacts> {
+  const rolesByAppId: Record<string, string[]> = {};
+  if (holders.length === 0 || names.length === 0) return { available: true, rolesByAppId };
+  try {
+    const byId = await roleNames(client, names);
+    for (const h of holders) {
+      let spId = h.servicePrincipalId;
+      if (!spId) {
+        try {
+          spId = (
+            (await client.api(`/servicePrincipals(appId='${h.appId}')`).select("id").get()) as { id: string }
+          ).id;
+        } catch (e) {
+          if (isStatus(e, 404)) continue; // no service principal: no grants
+          throw e;
+        }
+      }
+      let url: string | undefined = `/servicePrincipals/${spId}/appRoleAssignments?$select=appRoleId`;
+      const held = new Set<string>();
+      while (url) {
+        const page = (await client.api(url).get()) as {
+          value?: Array<{ appRoleId?: string }>;
+          "@odata.nextLink"?: string;
+        };
+        for (const a of page.value ?? []) {
+          const name = byId.get((a.appRoleId ?? "").toLowerCase());
+          if (name) held.add(name);
+        }
+        url = page["@odata.nextLink"];
+      }
+      if (held.size > 0) rolesByAppId[h.appId.toLowerCase()] = [...held].sort();
+    }
+  } catch (e) {
+    if (isStatus(e, 403))
+      return { available: false, detail: "reading app role assignments needs Application.Read.All" };
+    throw e;
+  }
+  return { available: true, rolesByAppId };
+}
