@@ -1,0 +1,78 @@
+/**
+ * Gathers what `rollover report` shows, live: every application, blueprint and service principal
+ * with its credentials (Graph, as the sweep reads them), the bindings (Key Vault), the sweep's
+ * findings with insight, and the audit trail from where `rollover audit verify` reads it (the
+ * sandbox's store or the Log Analytics workspace).
+ */
+import { readAuditRecords } from "../../shared/audit/verify.js";
+import type { RecordLike } from "../../shared/audit/record.js";
+import { buildRollover, insightReaders } from "../../shared/app.js";
+import { firstPageUrl, readTargetPage } from "../../shared/azure/graph.js";
+import { runFindings } from "../../shared/core/insight.js";
+import type { Target } from "../../shared/core/model.js";
+import { planSweep } from "../../shared/core/sweep.js";
+import { gatherBindings } from "../../shared/sweep/run.js";
+import { gatherTenantFacts, pageFacts } from "../../shared/sweep/insight.js";
+import { buildReport, type Report } from "./model.js";
+
+export async function gatherReport(opts: {
+  env: NodeJS.ProcessEnv;
+  now: number;
+  since?: Date;
+}): Promise<Report> {
+  const r = buildRollover(opts.env);
+  const client = r.graph.client(r.credential);
+  const tenantId = r.config.tenantId!;
+  const targets: Target[] = [];
+  for (const [collection, type] of [
+    ["applications", "application"],
+    ["servicePrincipals", "servicePrincipal"],
+  ] as const) {
+    let url: string | undefined = firstPageUrl(collection);
+    while (url) {
+      const page = await readTargetPage(client, tenantId, url, type);
+      targets.push(...page.targets);
+      url = page.nextLink;
+    }
+  }
+  const bindings = await gatherBindings(r.vaults.values());
+  const readers = insightReaders(r, client);
+  const policy = r.policies.sweep;
+  const tenantFacts = await gatherTenantFacts(readers);
+  const facts = policy.insight
+    ? await pageFacts(readers, tenantFacts, targets, policy.insight, opts.now)
+    : tenantFacts;
+  const plan = planSweep(
+    { targets, bindings, selfIds: r.selfIds, insight: facts },
+    { ...policy, maxRemovals: 0 },
+    opts.now,
+  );
+  let audit: RecordLike[] = [];
+  let auditSource: string;
+  if (r.config.sandboxControlUrl) {
+    audit = await readAuditRecords(
+      { kind: "sandbox", controlUrl: r.config.sandboxControlUrl, stream: r.config.dcrStreamName },
+      opts.since,
+    );
+    auditSource = "the sandbox's ingested records";
+  } else if (r.config.auditWorkspaceId) {
+    audit = await readAuditRecords(
+      { kind: "workspace", workspaceId: r.config.auditWorkspaceId, credential: r.credential },
+      opts.since,
+    );
+    auditSource = `Log Analytics workspace ${r.config.auditWorkspaceId}`;
+  } else {
+    auditSource = "not read (set ROLLOVER_AUDIT_WORKSPACE_ID)";
+  }
+  return buildReport({
+    now: opts.now,
+    tenantId,
+    targets,
+    bindings,
+    plan,
+    runFindings: runFindings(facts),
+    audit,
+    auditSource,
+    graceMs: r.policies.binding.graceMs,
+  });
+}
