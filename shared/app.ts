@@ -168,7 +168,6 @@ export function insightReaders(r: Rollover, client: ReturnType<GraphEdge["client
       return s.available ? s : { available: false, detail: s.detail };
     },
     policies: () => readAppManagementPolicies(client),
-    privileges: (holders) =>
-      readPrivileges(client, holders, r.policies.sweep.insight?.highPrivilegePermissions ?? []),
+    privileges: () => readPrivileges(client, r.policies.sweep.insight?.highPrivilegePermissions ?? []),
   };
 }

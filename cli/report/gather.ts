@@ -12,7 +12,7 @@ import { runFindings } from "../../shared/core/insight.js";
 import type { Target } from "../../shared/core/model.js";
 import { planSweep } from "../../shared/core/sweep.js";
 import { gatherBindings } from "../../shared/sweep/run.js";
-import { gatherTenantFacts, pageFacts } from "../../shared/sweep/insight.js";
+import { gatherTenantFacts } from "../../shared/sweep/insight.js";
 import { buildReport, type Report } from "./model.js";
 
 export async function gatherReport(opts: {
@@ -38,10 +38,7 @@ export async function gatherReport(opts: {
   const bindings = await gatherBindings(r.vaults.values());
   const readers = insightReaders(r, client);
   const policy = r.policies.sweep;
-  const tenantFacts = await gatherTenantFacts(readers);
-  const facts = policy.insight
-    ? await pageFacts(readers, tenantFacts, targets, policy.insight, opts.now)
-    : tenantFacts;
+  const facts = await gatherTenantFacts(readers);
   const plan = planSweep(
     { targets, bindings, selfIds: r.selfIds, insight: facts },
     { ...policy, maxRemovals: 0 },

@@ -1,8 +1,6 @@
 /**
- * Which application permissions (Microsoft Graph app roles) a service principal holds, read
- * through `GET /servicePrincipals/{id}/appRoleAssignments` with Application.Read.All
- * (https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignments). An
- * application's grants are held by its service principal (`/servicePrincipals(appId='…')`).
+ * Which application permissions (Microsoft Graph app roles) the tenant's service principals hold,
+ * read with Application.Read.All. An application's grants are held by its service principal.
  *
  * Assignments name roles by id. Microsoft Graph's app role ids are the same in every tenant
  * (https://learn.microsoft.com/graph/permissions-reference); the well-known ones are listed here,
@@ -58,45 +56,46 @@ async function roleNames(client: Client, names: readonly string[]): Promise<Map<
 }
 
 /**
- * The permissions in `names` held by each of `holders` (applications by appId, or service
- * principals by object id). Reads two small requests per application and one per service
- * principal, so the sweep asks only about identities that have a secret or a long-lived credential.
+ * The permissions in `names` held by each application (keyed by appId), read once for the whole
+ * tenant from Microsoft Graph's side: `GET /servicePrincipals(appId='00000003-…')/appRoleAssignedTo`
+ * lists every grant of a Graph app role (one paged read), then each principal that holds one of
+ * `names` is looked up for its appId (https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignedto).
+ * `unavailable` on 403.
  */
-export async function readPrivileges(
-  client: Client,
-  holders: ReadonlyArray<{ appId: string; servicePrincipalId?: string }>,
-  names: readonly string[],
-): Promise<PrivilegeFacts> {
+export async function readPrivileges(client: Client, names: readonly string[]): Promise<PrivilegeFacts> {
   const rolesByAppId: Record<string, string[]> = {};
-  if (holders.length === 0 || names.length === 0) return { available: true, rolesByAppId };
+  if (names.length === 0) return { available: true, rolesByAppId };
   try {
     const byId = await roleNames(client, names);
-    for (const h of holders) {
-      let spId = h.servicePrincipalId;
-      if (!spId) {
-        try {
-          spId = (
-            (await client.api(`/servicePrincipals(appId='${h.appId}')`).select("id").get()) as { id: string }
-          ).id;
-        } catch (e) {
-          if (isStatus(e, 404)) continue; // no service principal: no grants
-          throw e;
-        }
+    const byPrincipal = new Map<string, Set<string>>();
+    let url: string | undefined =
+      `/servicePrincipals(appId='${GRAPH_APP_ID}')/appRoleAssignedTo?$select=principalId,appRoleId&$top=999`;
+    while (url) {
+      const page = (await client.api(url).get()) as {
+        value?: Array<{ appRoleId?: string; principalId?: string }>;
+        "@odata.nextLink"?: string;
+      };
+      for (const a of page.value ?? []) {
+        const name = byId.get((a.appRoleId ?? "").toLowerCase());
+        const principal = (a.principalId ?? "").toLowerCase();
+        if (!name || !principal) continue;
+        const set = byPrincipal.get(principal) ?? new Set<string>();
+        set.add(name);
+        byPrincipal.set(principal, set);
       }
-      let url: string | undefined = `/servicePrincipals/${spId}/appRoleAssignments?$select=appRoleId`;
-      const held = new Set<string>();
-      while (url) {
-        const page = (await client.api(url).get()) as {
-          value?: Array<{ appRoleId?: string }>;
-          "@odata.nextLink"?: string;
-        };
-        for (const a of page.value ?? []) {
-          const name = byId.get((a.appRoleId ?? "").toLowerCase());
-          if (name) held.add(name);
-        }
-        url = page["@odata.nextLink"];
+      url = page["@odata.nextLink"];
+    }
+    for (const [principal, roles] of byPrincipal) {
+      let appId: string | undefined;
+      try {
+        appId = (
+          (await client.api(`/servicePrincipals/${principal}`).select("appId").get()) as { appId?: string }
+        ).appId;
+      } catch (e) {
+        if (isStatus(e, 404)) continue; // deleted since
+        throw e;
       }
-      if (held.size > 0) rolesByAppId[h.appId.toLowerCase()] = [...held].sort();
+      if (appId) rolesByAppId[appId.toLowerCase()] = [...roles].sort();
     }
   } catch (e) {
     if (isStatus(e, 403))

@@ -22,6 +22,8 @@ import { planSweep } from "../core/sweep.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
 import { recoverRemovals } from "./journal.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
+import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
+import type { InsightFacts } from "../core/insight.js";
 
 export const SWEEP_RUNS_TABLE = "RolloverSweepRuns";
 const RUN_ROW = "run";
@@ -274,6 +276,19 @@ function bindingsFor(runId: string, deps: SweepDeps): Promise<BindingLike[]> {
   return p;
 }
 
+const factsCache = new Map<string, Promise<InsightFacts>>();
+
+/** Sign-ins and app management policies, read once per run on each instance. */
+function tenantFactsFor(runId: string, readers: InsightReaders): Promise<InsightFacts> {
+  let p = factsCache.get(runId);
+  if (!p) {
+    p = gatherTenantFacts(readers);
+    factsCache.set(runId, p);
+    while (factsCache.size > 8) factsCache.delete(factsCache.keys().next().value!);
+  }
+  return p;
+}
+
 function add(a: Partial<Record<string, number>>, b: Partial<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const src of [a, b]) for (const [k, v] of Object.entries(src)) out[k] = (out[k] ?? 0) + (v ?? 0);
@@ -344,13 +359,16 @@ export async function runSweepPage(
   const bindings = await bindingsFor(m.runId, deps);
   const now = deps.now();
   const frozen: SweepDeps = { ...deps, now: () => now };
+  // Insight: sign-ins, policies and privileges, read once per run on each instance.
+  const insight =
+    deps.insight && deps.policy.insight ? await tenantFactsFor(m.runId, deps.insight) : undefined;
   // Take this page's share of the budget first: plan against what is left, reserve what the
   // plan would use under the run record's ETag, then act with exactly that budget.
   let share = 0;
   await updateRun(st, m.runId, (r) => {
     const left = Math.max(0, r.maxRemovals - r.reserved);
     const plan = planSweep(
-      { targets: page.targets, bindings, selfIds: deps.selfIds },
+      { targets: page.targets, bindings, selfIds: deps.selfIds, ...(insight ? { insight } : {}) },
       { ...deps.policy, maxRemovals: left },
       now,
     );
@@ -358,11 +376,16 @@ export async function runSweepPage(
     return { reserved: r.reserved + share };
   });
   const summary = emptySummary();
+  // The run's own findings (e.g. sign-in data unavailable) once per run: with its first page.
+  if (insight && m.collection === "applications" && m.page === 1)
+    recordRunFindings(insight, deps.audit, summary.findings, deps.dryRun);
   await sweepPage(
     { ...frozen, policy: { ...deps.policy, maxRemovals: share } },
     bindings,
     page.targets,
     summary,
+    undefined,
+    insight,
   );
   const after = await updateRun(st, m.runId, (r) => ({
     pagesDone: r.pagesDone + 1,

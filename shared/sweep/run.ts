@@ -27,7 +27,7 @@ import type { Target } from "../core/model.js";
 import { errorSummary } from "../rotation/engine.js";
 import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journal.js";
 import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
-import { gatherTenantFacts, type InsightReaders, pageFacts, recordRunFindings } from "./insight.js";
+import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
 import type { InsightFacts } from "../core/insight.js";
 
 export interface SweepDeps {
@@ -100,12 +100,11 @@ export async function sweepPage(
   targets: readonly Target[],
   summary: SweepSummary,
   tenantFacts?: InsightFacts,
+  /** This page's facts, when the caller already read them (the fanned-out sweep). */
+  pageInsight?: InsightFacts,
 ): Promise<SweepPlan> {
   const budget = Math.max(0, deps.policy.maxRemovals - summary.removed - summary.reportedOnly);
-  const insight =
-    tenantFacts && deps.insight && deps.policy.insight
-      ? await pageFacts(deps.insight, tenantFacts, targets, deps.policy.insight, deps.now())
-      : undefined;
+  const insight = pageInsight ?? (deps.policy.insight ? tenantFacts : undefined);
   const plan = planSweep(
     { targets, bindings, selfIds: deps.selfIds, ...(insight ? { insight } : {}) },
     { ...deps.policy, maxRemovals: budget },
