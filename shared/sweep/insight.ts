@@ -5,13 +5,7 @@
  * national cloud, an outage) becomes `available: false` with the reason: the sweep goes on.
  */
 import type { AuditSink } from "../audit/events.js";
-import type {
-  InsightFacts,
-  InsightPolicy,
-  PolicyFacts,
-  PrivilegeFacts,
-  SignInFacts,
-} from "../core/insight.js";
+import type { InsightFacts, PolicyFacts, PrivilegeFacts, SignInFacts } from "../core/insight.js";
 import { runFindings } from "../core/insight.js";
 import type { ReasonCode } from "../core/reasons.js";
 import { errorSummary } from "../rotation/engine.js";
