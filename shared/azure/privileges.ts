@@ -60,6 +60,7 @@ async function roleNames(client: Client, names: readonly string[]): Promise<Map<
  * tenant from Microsoft Graph's side: `GET /servicePrincipals(appId='00000003-…')/appRoleAssignedTo`
  * lists every grant of a Graph app role (one paged read), then each principal that holds one of
  * `names` is looked up for its appId (https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignedto).
+ * An agent identity's permissions count for its blueprint too: the blueprint holds the credentials.
  * `unavailable` on 403.
  */
 export async function readPrivileges(client: Client, names: readonly string[]): Promise<PrivilegeFacts> {
@@ -86,16 +87,20 @@ export async function readPrivileges(client: Client, names: readonly string[]): 
       url = page["@odata.nextLink"];
     }
     for (const [principal, roles] of byPrincipal) {
-      let appId: string | undefined;
+      let sp: { appId?: string; agentIdentityBlueprintId?: string | null };
       try {
-        appId = (
-          (await client.api(`/servicePrincipals/${principal}`).select("appId").get()) as { appId?: string }
-        ).appId;
+        // The whole object: an agent identity names its blueprint (agentIdentityBlueprintId),
+        // whose credentials are the ones it signs in with.
+        sp = (await client.api(`/servicePrincipals/${principal}`).get()) as typeof sp;
       } catch (e) {
         if (isStatus(e, 404)) continue; // deleted since
         throw e;
       }
-      if (appId) rolesByAppId[appId.toLowerCase()] = [...roles].sort();
+      for (const appId of [sp.appId, sp.agentIdentityBlueprintId ?? undefined]) {
+        if (!appId) continue;
+        const key = appId.toLowerCase();
+        rolesByAppId[key] = [...new Set([...(rolesByAppId[key] ?? []), ...roles])].sort();
+      }
     }
   } catch (e) {
     if (isStatus(e, 403))

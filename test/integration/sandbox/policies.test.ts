@@ -184,6 +184,18 @@ describe("privileges", () => {
       "RoleManagement.ReadWrite.Directory",
     ]);
     expect(facts.available && facts.rolesByAppId[reader.app.appId]).toBeUndefined();
+    // An agent identity's permissions count for its blueprint, which holds the credentials.
+    const bp = ctx.directory.createApplication(t, { displayName: "bp", kind: "agentIdentityBlueprint" });
+    const agent = ctx.directory.createServicePrincipal(t, {
+      appId: "f9000000-0000-4000-8000-000000000001",
+      id: "f9000000-0000-4000-8000-000000000001",
+      displayName: "agent",
+      kind: "agentIdentity",
+      blueprintAppId: bp.appId,
+    });
+    ctx.directory.grantAppRole(t, agent.id, "Directory.ReadWrite.All");
+    const again = await readPrivileges(reader.client, names);
+    expect(again.available && again.rolesByAppId[bp.appId]).toEqual(["Directory.ReadWrite.All"]);
     const nobody = principal("privilege-nobody", []);
     expect(await readPrivileges(nobody.client, names)).toMatchObject({
       available: false,
