@@ -48,6 +48,17 @@ describe.skipIf(!existsSync(CHROMIUM))("rollover report in a browser", () => {
       ROLLOVER_DENY_LIST: DEMO.apps.legacy.id,
     });
     expect([0, 3], swept.stderr).toContain(swept.code);
+    // `rollover sweep` shows the new findings on the demo tenant.
+    const findings = JSON.parse(swept.stdout).sweep.findings;
+    for (const r of [
+      Reason.HighPrivilegeCredential,
+      Reason.CredentialUnused,
+      Reason.CredentialNeverUsed,
+      Reason.SecretRestrictedByPolicy,
+    ])
+      expect(findings[r], r).toBeGreaterThan(0);
+    const text = await rollover(["sweep"], env);
+    expect(text.stdout).toMatch(/findings: HighPrivilegeCredential 1,/);
     file = join(mkdtempSync(join(tmpdir(), "rollover-report-")), "report.html");
     const r = await rollover(["report", "--html", file, "--json"], env);
     expect(r.code, r.stderr).toBe(0);
