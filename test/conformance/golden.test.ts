@@ -272,7 +272,8 @@ describe("Microsoft's Key Vault examples through VaultEdge (real SDK clients, re
         },
       ],
       // issuer "Unknown": a non-integrated CA; Key Vault cannot renew it by itself.
-      policy: { issuerName: "Unknown", renewable: false },
+      // validity_months 297 from the policy example: checked against app management policies before renew.
+      policy: { issuerName: "Unknown", renewable: false, validityMonths: 297 },
       renewalPending: true,
       tags: {},
     });
