@@ -94,6 +94,11 @@ describe("credential sign-in activity report", () => {
       signInActivity: { lastSignInDateTime: firstUse },
     });
     expect(byKey.has(unusedKeyId)).toBe(false);
+    const one2 = (await reader.client
+      .api(`/reports/appCredentialSignInActivities?$filter=keyId eq '${target.pw.keyId}'`)
+      .version("beta")
+      .get()) as { value: Array<Record<string, unknown>> };
+    expect(one2.value.map((v) => v.keyId)).toEqual([target.pw.keyId]);
 
     const one = await reader.client
       .api(`/reports/appCredentialSignInActivities/${byKey.get(certKeyId)?.id}`)
