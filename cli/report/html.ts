@@ -87,11 +87,11 @@ function timeline(report: Report, t: ReportTarget, index: number): string {
     const y = PLOT.top + i * PLOT.row;
     const bx = x(c.start);
     const bw = Math.max(1, x(c.end) - bx);
-    const color = COLORS[c.severity ?? "none"];
+    const color = c.removedAt ? "#8c959f" : COLORS[c.severity ?? "none"];
     const dash = c.kind === "secret" ? ` stroke-dasharray="4 2"` : "";
     parts.push(
-      `<text x="${PLOT.left - 8}" y="${y + 14}" class="label" text-anchor="end">${esc(credentialLabel(c))} ${esc(c.keyId.slice(0, 8))}</text>`,
-      `<rect class="bar" x="${bx.toFixed(2)}" y="${y + 3}" width="${bw.toFixed(2)}" height="${PLOT.row - 8}" rx="3" fill="${color}" fill-opacity="0.85" stroke="${color}"${dash} data-key-id="${esc(c.keyId)}" data-start="${c.start}" data-end="${c.end}" data-severity="${c.severity ?? "none"}"><title>${esc(c.kind)} ${esc(c.keyId)}: ${day(c.start)} to ${day(c.end)}${c.severity ? ` (${c.severity} finding)` : ""}${c.boundTo ? `, renewed from ${esc(c.boundTo)}` : ""}</title></rect>`,
+      `<text x="${PLOT.left - 8}" y="${y + 14}" class="label" text-anchor="end">${c.removedAt ? "removed " : ""}${esc(credentialLabel(c))} ${esc(c.keyId.slice(0, 8))}</text>`,
+      `<rect class="bar" x="${bx.toFixed(2)}" y="${y + 3}" width="${bw.toFixed(2)}" height="${PLOT.row - 8}" rx="3" fill="${color}" fill-opacity="0.85" stroke="${color}"${dash} data-key-id="${esc(c.keyId)}" data-start="${c.start}" data-end="${c.end}" data-severity="${c.severity ?? "none"}"${c.removedAt ? ` data-removed="${c.removedAt}"` : ""}><title>${esc(c.kind)} ${esc(c.keyId)}: ${day(c.start)} to ${day(c.end)}${c.severity ? ` (${c.severity} finding)` : ""}${c.boundTo ? `, renewed from ${esc(c.boundTo)}` : ""}${c.removedAt ? `, removed ${day(c.removedAt)}` : ""}</title></rect>`,
     );
   });
   for (const e of t.events) {
@@ -119,7 +119,7 @@ function credentialTable(t: ReportTarget): string {
   const rows = t.credentials
     .map(
       (c) =>
-        `<tr><td>${c.kind}</td><td><code>${esc(c.keyId)}</code></td><td>${esc(c.displayName ?? "")}</td><td>${day(c.start)}</td><td>${day(c.end)}</td><td>${esc(c.boundTo ?? "")}</td><td>${c.severity ? `<span class="sev sev-${c.severity}">${c.severity}</span>` : "none"}</td></tr>`,
+        `<tr><td>${c.kind}</td><td><code>${esc(c.keyId)}</code></td><td>${esc(c.displayName ?? "")}</td><td>${day(c.start)}</td><td>${day(c.end)}</td><td>${esc(c.boundTo ?? "")}</td><td>${c.severity ? `<span class="sev sev-${c.severity}">${c.severity}</span>` : "none"}</td><td>${c.removedAt ? day(c.removedAt) : ""}</td></tr>`,
     )
     .join("\n");
   const events = t.events
@@ -132,8 +132,8 @@ function credentialTable(t: ReportTarget): string {
     .map((g) => `<li>${esc(g.label)}: ${day(g.start)} to ${day(g.end)}</li>`)
     .join("\n");
   return `<table class="creds"><caption>Credentials of ${esc(t.displayName)}</caption>
-<thead><tr><th scope="col">Kind</th><th scope="col">keyId</th><th scope="col">Name</th><th scope="col">Valid from</th><th scope="col">Valid until</th><th scope="col">Renewed from</th><th scope="col">Worst finding</th></tr></thead>
-<tbody>${rows || `<tr><td colspan="7">No credentials.</td></tr>`}</tbody></table>
+<thead><tr><th scope="col">Kind</th><th scope="col">keyId</th><th scope="col">Name</th><th scope="col">Valid from</th><th scope="col">Valid until</th><th scope="col">Renewed from</th><th scope="col">Worst finding</th><th scope="col">Removed</th></tr></thead>
+<tbody>${rows || `<tr><td colspan="8">No credentials.</td></tr>`}</tbody></table>
 ${events ? `<h4>Rotations and removals</h4><ul class="events">${events}</ul>` : ""}
 ${grace ? `<h4>Grace windows</h4><ul>${grace}</ul>` : ""}`;
 }
@@ -235,6 +235,7 @@ export function renderReportHtml(report: Report): string {
     ...SEVERITIES.map((s) => `<li style="--c:${COLORS[s]}">${s} finding</li>`),
     `<li style="--c:${COLORS.none}">no finding</li>`,
     `<li style="--c:#6f42c1">grace window (shaded)</li>`,
+    `<li style="--c:#8c959f">removed (from the audit trail)</li>`,
     "<li>◆ rotation step · ✕ removal · dashed bar: client secret · dashed line: now</li>",
   ].join("");
   const notes = report.notes

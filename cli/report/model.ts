@@ -49,6 +49,8 @@ export interface ReportCredential {
   boundTo?: string;
   /** The most severe finding on it, if any. */
   severity?: Severity;
+  /** When the audit trail records its removal (retired or swept); it is no longer on the target. */
+  removedAt?: string;
 }
 
 export interface ReportEvent {
@@ -256,6 +258,29 @@ export function buildReport(input: ReportInput): Report {
       }
     }
     events.sort((a, b) => a.time.localeCompare(b.time));
+    // Credentials the audit trail saw removed: drawn from their recorded validity, up to removal.
+    const present = new Set(credentials.map((c) => c.keyId));
+    for (const r of records) {
+      const action = str(r.Action);
+      const keyId = str(r.KeyId);
+      if (!keyId || present.has(keyId) || r.DryRun === true || str(r.Outcome) !== "succeeded") continue;
+      if (action !== "retire" && action !== "sweepRemoval") continue;
+      const start = str(r.NotBefore);
+      const end = str(r.NotAfter);
+      if (!start || !end || !Number.isFinite(Date.parse(start)) || !Number.isFinite(Date.parse(end)))
+        continue;
+      present.add(keyId);
+      credentials.push({
+        keyId,
+        kind: str(r.Thumbprint) !== "" || action === "retire" ? "certificate" : "secret",
+        displayName: null,
+        start: new Date(Date.parse(start)).toISOString(),
+        end: new Date(Date.parse(end)).toISOString(),
+        removedAt: str(r.TimeGenerated),
+      });
+      see(Date.parse(start));
+      see(Date.parse(end));
+    }
     targets.push({
       id: t.id,
       appId: t.appId,

@@ -68,6 +68,8 @@ function report() {
         Outcome: "succeeded",
         TargetObjectId: "A1",
         KeyId: "old",
+        NotBefore: new Date(NOW - 400 * DAY).toISOString(),
+        NotAfter: new Date(NOW - 30 * DAY).toISOString(),
         Reason: "RemoveExpired",
         Message: "removed",
       },
@@ -91,9 +93,11 @@ describe("rollover report", () => {
       Reason.HighPrivilegeCredential,
       Reason.CredentialUnused,
     ]);
-    expect(r.targets[0]?.credentials.map((c) => [c.keyId, c.severity])).toEqual([
-      ["k1", "medium"],
-      ["s1", "high"],
+    expect(r.targets[0]?.credentials.map((c) => [c.keyId, c.severity, c.removedAt])).toEqual([
+      ["k1", "medium", undefined],
+      ["s1", "high", undefined],
+      // A secret the audit trail saw removed, drawn from its recorded validity.
+      ["old", undefined, new Date(NOW - 4 * DAY).toISOString()],
     ]);
     expect(r.totals).toMatchObject({
       rotations: 1,
@@ -108,7 +112,7 @@ describe("rollover report", () => {
       }),
     ]);
     expect(severityOf(Reason.PolicyDataUnavailable)).toBe("info");
-    expect(Date.parse(r.axis.start)).toBeLessThan(NOW - 100 * DAY);
+    expect(Date.parse(r.axis.start)).toBeLessThan(NOW - 400 * DAY);
     expect(Date.parse(r.axis.end)).toBeGreaterThan(NOW + 265 * DAY);
   });
 
