@@ -132,3 +132,28 @@ describe("rollover report", () => {
     expect(Number(m?.[2])).toBeCloseTo(w, 1);
   });
 });
+
+describe("rollover report (usage)", () => {
+  it("says where the report goes when neither --html nor --json is given, with exit code 2", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const root = new URL("../../../", import.meta.url).pathname;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "report"], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "" },
+      encoding: "utf8",
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--html <file>, --json/);
+    const bad = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "cli/main.ts", "report", "--json", "--since", "soon"],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? "" },
+        encoding: "utf8",
+      },
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--since "soon" is not a date/);
+  });
+});
