@@ -226,3 +226,74 @@ describe("the sweep with insight", () => {
     expect(removedUnused).toBeGreaterThan(0);
   });
 });
+
+describe("insight findings, stated as laws", () => {
+  const roles = fc.subarray([
+    "Application.ReadWrite.All",
+    "Directory.ReadWrite.All",
+    "User.Read.All",
+    "Mail.Send",
+  ]);
+  const facts = tenant.chain((input) =>
+    fc
+      .record({
+        ages: fc.array(fc.option(fc.integer({ min: 0, max: 400 }), { nil: undefined }), { maxLength: 40 }),
+        held: roles,
+        signIns: fc.boolean(),
+      })
+      .map(({ ages, held, signIns }) => {
+        const ids = input.targets.flatMap((t) =>
+          [...t.keyCredentials, ...t.passwordCredentials].map((c) => c.keyId),
+        );
+        const lastSignIn: Record<string, number> = {};
+        ids.forEach((id, i) => {
+          const a = ages[i % Math.max(1, ages.length)];
+          if (a !== undefined) lastSignIn[id] = NOW - a * DAY;
+        });
+        const rolesByAppId = Object.fromEntries(input.targets.map((t) => [t.appId.toLowerCase(), held]));
+        const f: InsightFacts = {
+          signIns: signIns ? { available: true, lastSignIn } : { available: false, detail: "no" },
+          privileges: { available: true, rolesByAppId },
+        };
+        return { input, f, held };
+      }),
+  );
+
+  it("unused findings only on valid credentials, only with sign-in data, never for one used within the threshold", () => {
+    let seen = 0;
+    fc.assert(
+      fc.property(facts, now, ({ input, f }, at) => {
+        for (const t of input.targets)
+          for (const x of insightFindings(t, f, insight, at)) {
+            if (x.reason !== Reason.CredentialUnused && x.reason !== Reason.CredentialNeverUsed) continue;
+            seen += 1;
+            expect(f.signIns?.available).toBe(true);
+            expect(x.start <= at && at < x.end).toBe(true);
+            const last = f.signIns?.available ? f.signIns.lastSignIn[x.keyId] : undefined;
+            if (last !== undefined) expect(at - last).toBeGreaterThanOrEqual(insight.unusedAfterMs);
+          }
+      }),
+      { numRuns: 500, seed: 5 },
+    );
+    expect(seen).toBeGreaterThan(0);
+  });
+
+  it("HighPrivilegeCredential only where a listed permission is held, on a valid secret or a long-lived credential", () => {
+    let seen = 0;
+    fc.assert(
+      fc.property(facts, now, ({ input, f, held }, at) => {
+        const powerful = held.some((r) => insight.highPrivilegePermissions.includes(r));
+        for (const t of input.targets)
+          for (const x of insightFindings(t, f, insight, at)) {
+            if (x.reason !== Reason.HighPrivilegeCredential) continue;
+            seen += 1;
+            expect(powerful).toBe(true);
+            expect(x.start <= at && at < x.end).toBe(true);
+            expect(x.credential === "secret" || x.end - x.start > insight.maxLifetimeMs).toBe(true);
+          }
+      }),
+      { numRuns: 500, seed: 9 },
+    );
+    expect(seen).toBeGreaterThan(0);
+  });
+});
