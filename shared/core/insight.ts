@@ -128,10 +128,11 @@ export function insightFindings(
   const out: CredentialFinding[] = [];
   const restrictions = restrictionsFor(t, facts.policies);
   const powerful = highPrivilegeRoles(t, facts.privileges, policy.highPrivilegePermissions);
+  // Any valid secret counts; a certificate counts when it lives longer than the sweep's maximum
+  // or the app management policy's asymmetricKeyLifetime, whichever is shorter.
   const lifetimeLimit = Math.min(
     policy.maxLifetimeMs,
     restrictions?.keyLifetimeMs ?? Number.POSITIVE_INFINITY,
-    restrictions?.passwordLifetimeMs ?? Number.POSITIVE_INFINITY,
   );
   for (const { kind, c } of creds(t)) {
     const f = (reason: ReasonCode, message: string): CredentialFinding => ({
