@@ -258,7 +258,7 @@ export function planBinding(obs: BindingObservation, policy: BindingPolicy, now:
         },
       };
     }
-    const wouldRefuse = renewalPolicyRefusal(obs.policy.validityMonths, obs.keyLifetimeLimitMs);
+    const wouldRefuse = renewalPolicyRefusal(obs.policy.validityMonths, obs.keyLifetimeLimitMs, now);
     if (wouldRefuse) {
       return {
         phase: phaseOf(obs, current),

@@ -223,18 +223,34 @@ export function orderFindings<F extends { reason: ReasonCode }>(findings: readon
     .map((x) => x.f);
 }
 
+/** Key Vault backdates a new certificate's notBefore by about ten minutes (research kv-monitor-functions.md). */
+const KEY_VAULT_BACKDATE_MS = 10 * 60_000;
+
+/** The validity of a certificate Key Vault issues now for `months` (calendar months, UTC). */
+export function issuedValidityMs(months: number, now: EpochMs): number {
+  const d = new Date(now);
+  d.setUTCMonth(d.getUTCMonth() + months);
+  return d.getTime() - now + KEY_VAULT_BACKDATE_MS;
+}
+
 /**
  * Before `renew`: would Graph refuse the certificate Key Vault is about to issue? The limit is
- * the target's `asymmetricKeyLifetime` restriction; Key Vault's policy gives the validity.
- * Returns the refusal message, or undefined when the renewal may go ahead.
+ * the target's `asymmetricKeyLifetime` restriction; Key Vault's policy gives the validity
+ * (calendar months from now, notBefore backdated). Returns the refusal message, or undefined
+ * when the renewal may go ahead.
  */
 export function renewalPolicyRefusal(
   validityMonths: number | undefined,
   keyLifetimeMs: number | undefined,
+  now: EpochMs,
 ): string | undefined {
   if (validityMonths === undefined || keyLifetimeMs === undefined) return undefined;
-  // Key Vault's validityInMonths: a month is taken at its longest (31 days), the strict reading.
-  const validityMs = validityMonths * 31 * DAY;
-  if (validityMs <= keyLifetimeMs) return undefined;
-  return `the Key Vault policy issues certificates valid for ${validityMonths} months; the target's app management policy allows at most ${days(keyLifetimeMs)} days (set validityInMonths to ${Math.max(1, Math.floor(keyLifetimeMs / (31 * DAY)))} or less)`;
+  if (issuedValidityMs(validityMonths, now) <= keyLifetimeMs) return undefined;
+  let allowed = validityMonths - 1;
+  while (allowed > 0 && issuedValidityMs(allowed, now) > keyLifetimeMs) allowed -= 1;
+  const fix =
+    allowed > 0
+      ? `set validityInMonths to ${allowed} or less`
+      : "the policy allows less than a month: a person must decide";
+  return `the Key Vault policy issues certificates valid for ${validityMonths} months; the target's app management policy allows at most ${days(keyLifetimeMs)} days (${fix})`;
 }

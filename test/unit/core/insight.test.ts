@@ -166,10 +166,19 @@ describe("insight findings", () => {
   });
 
   it("renewal refusal: a Key Vault validity longer than the asymmetricKeyLifetime restriction", () => {
-    expect(renewalPolicyRefusal(12, 180 * DAY)).toMatch(/12 months.*at most 180 days.*validityInMonths to 5/);
-    expect(renewalPolicyRefusal(5, 180 * DAY)).toBeUndefined();
-    expect(renewalPolicyRefusal(12, undefined)).toBeUndefined();
-    expect(renewalPolicyRefusal(undefined, 30 * DAY)).toBeUndefined();
+    expect(renewalPolicyRefusal(12, 180 * DAY, NOW)).toMatch(
+      /12 months.*at most 180 days.*validityInMonths to 5/,
+    );
+    expect(renewalPolicyRefusal(5, 180 * DAY, NOW)).toBeUndefined();
+    expect(renewalPolicyRefusal(12, undefined, NOW)).toBeUndefined();
+    expect(renewalPolicyRefusal(undefined, 30 * DAY, NOW)).toBeUndefined();
+    // Twelve calendar months from 2026-06-01 are 365 days; Key Vault backdates by ten minutes, so an
+    // exact P365D limit refuses them (as Graph would) and P366D takes them.
+    expect(renewalPolicyRefusal(12, 365 * DAY, NOW)).toMatch(/validityInMonths to 11/);
+    expect(renewalPolicyRefusal(12, 366 * DAY, NOW)).toBeUndefined();
+    // From 2027-06-01, twelve months cross 29 February 2028: 366 days.
+    expect(renewalPolicyRefusal(12, 366 * DAY, Date.parse("2027-06-01T00:00:00Z"))).toBeDefined();
+    expect(renewalPolicyRefusal(1, 20 * DAY, NOW)).toMatch(/less than a month/);
   });
 });
 
