@@ -207,7 +207,11 @@ export function buildProgram(): Command {
     .option("--html <file>", "write one self-contained HTML page (no network; opens from disk; prints)")
     .option("--json", "print the same data as JSON")
     .option("--since <iso>", "only audit records from this time on")
-    .action(async (opts: { html?: string; json?: boolean; since?: string }) => {
+    .option(
+      "--all",
+      "every target with credentials, not only those with a finding, a binding or a recorded change",
+    )
+    .action(async (opts: { html?: string; json?: boolean; since?: string; all?: boolean }) => {
       if (!opts.html && !opts.json)
         throw new UsageError("say where the report goes: --html <file>, --json, or both");
       let since: Date | undefined;
@@ -220,7 +224,12 @@ export function buildProgram(): Command {
       }
       const { gatherReport } = await import("./report/gather.js");
       const { renderReportHtml } = await import("./report/html.js");
-      const report = await gatherReport({ env: process.env, now: Date.now(), ...(since ? { since } : {}) });
+      const report = await gatherReport({
+        env: process.env,
+        now: Date.now(),
+        ...(since ? { since } : {}),
+        ...(opts.all ? { all: true } : {}),
+      });
       if (opts.html) {
         writeFileSync(opts.html, renderReportHtml(report));
         process.stderr.write(

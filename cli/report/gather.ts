@@ -19,6 +19,7 @@ export async function gatherReport(opts: {
   env: NodeJS.ProcessEnv;
   now: number;
   since?: Date;
+  all?: boolean;
 }): Promise<Report> {
   const r = buildRollover(opts.env);
   const client = r.graph.client(r.credential);
@@ -71,5 +72,6 @@ export async function gatherReport(opts: {
     audit,
     auditSource,
     graceMs: r.policies.binding.graceMs,
+    ...(opts.all ? { all: true } : {}),
   });
 }

@@ -276,6 +276,7 @@ ${findingsTable(report)}
 <section aria-labelledby="timelines-h">
 <h2 id="timelines-h">Timelines</h2>
 <ul class="legend" aria-label="Legend">${legend}</ul>
+${report.omittedTargets > 0 ? `<p>${report.omittedTargets} targets with credentials but no finding, binding or recorded change are left out (<code>rollover report --all</code> shows them).</p>` : ""}
 ${targets}
 </section>
 </main>

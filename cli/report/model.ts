@@ -112,6 +112,8 @@ export interface Report {
   notes: Array<{ reason: string; severity: Severity; message: string }>;
   /** Where the audit trail came from, or why it is missing. */
   auditSource: string;
+  /** Targets with credentials but no finding, binding or audit record, left out (`--all` shows them). */
+  omittedTargets: number;
   findings: ReportFinding[];
   targets: ReportTarget[];
 }
@@ -126,6 +128,8 @@ export interface ReportInput {
   audit: readonly RecordLike[];
   auditSource: string;
   graceMs: number;
+  /** Every target with credentials, not only those with a finding, a binding or audit records. */
+  all?: boolean;
 }
 
 const ROTATION_ACTIONS = new Set(["renew", "attach", "verify", "retire"]);
@@ -183,15 +187,24 @@ export function buildReport(input: ReportInput): Report {
   const sorted = [...input.targets].sort(
     (a, b) => a.displayName.localeCompare(b.displayName) || a.id.localeCompare(b.id),
   );
+  const findingsOf = new Map<string, ReportFinding[]>();
+  for (const f of findings) {
+    const list = findingsOf.get(f.targetId) ?? [];
+    list.push(f);
+    findingsOf.set(f.targetId, list);
+  }
+  let omitted = 0;
   for (const t of sorted) {
-    const mine = findings.filter((f) => f.targetId === t.id);
+    const mine = findingsOf.get(t.id) ?? [];
     const records = byTarget.get(t.id.toLowerCase()) ?? [];
-    if (
-      t.keyCredentials.length + t.passwordCredentials.length === 0 &&
-      mine.length === 0 &&
-      records.length === 0
-    )
+    const credentialCount = t.keyCredentials.length + t.passwordCredentials.length;
+    if (credentialCount === 0 && mine.length === 0 && records.length === 0) continue;
+    const bound = t.keyCredentials.some((k) => k.thumbprint !== undefined && boundBy.has(k.thumbprint));
+    // By default only what deserves a look: a finding, a binding, or something the audit trail recorded.
+    if (!input.all && mine.length === 0 && records.length === 0 && !bound) {
+      omitted += 1;
       continue;
+    }
     const worst = (keyId: string): Severity | undefined =>
       mine
         .filter((f) => f.keyId === keyId)
@@ -326,6 +339,7 @@ export function buildReport(input: ReportInput): Report {
     },
     notes,
     auditSource: input.auditSource,
+    omittedTargets: omitted,
     findings,
     targets,
   };

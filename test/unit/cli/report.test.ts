@@ -116,6 +116,26 @@ describe("rollover report", () => {
     expect(Date.parse(r.axis.end)).toBeGreaterThan(NOW + 265 * DAY);
   });
 
+  it("leaves out quiet targets unless asked for all, and says so", () => {
+    const quiet: Target = { ...target, id: "q1", appId: "q2", displayName: "quiet" };
+    const base = {
+      now: NOW,
+      tenantId: "t",
+      targets: [quiet],
+      bindings: [],
+      plan: { findings: [], removals: [], held: [] },
+      runFindings: [],
+      audit: [],
+      auditSource: "records",
+      graceMs: DAY,
+    };
+    const r = buildReport(base);
+    expect(r.targets).toEqual([]);
+    expect(r.omittedTargets).toBe(1);
+    expect(renderReportHtml(r)).toContain("rollover report --all");
+    expect(buildReport({ ...base, all: true }).targets.map((t) => t.displayName)).toEqual(["quiet"]);
+  });
+
   it("draws each bar where its dates fall on the shared axis, escapes every name, and loads nothing", () => {
     const r = report();
     const html = renderReportHtml(r);
