@@ -185,6 +185,13 @@ async function runDemo(stateDir: string): Promise<number> {
           out(`   after   ${k.thumbprint.slice(0, 16)}…  ${k.start} → ${k.end}   (new)`);
       out();
     }
+    // What Rollover's identity may do here: exactly a managed-mode deployment's grants.
+    const mi = sb.ctx.directory.get(home, sb.ctx.managedIdentity.objectId);
+    const ownedNames = [DEMO.apps.reporting.displayName, ...owned.map((o) => o.displayName)];
+    out(
+      `Rollover's identity holds ${[...(mi?.appRoles ?? [])].sort().join(" and ")} (ROLLOVER_MANAGED_MODE on) and owns ${ownedNames.join(", ")}: the only apps whose credentials it may remove.`,
+    );
+    out();
     out("Sweep");
     for (const a of swept) {
       const left = sb.ctx.directory.get(home, a.id)?.passwordCredentials.length ?? 0;

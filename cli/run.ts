@@ -15,7 +15,19 @@ import { orderFindings } from "../shared/core/insight.js";
 import type { ReasonCode } from "../shared/core/reasons.js";
 import { UsageError } from "./errors.js";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
+/**
+ * Exit codes of every command (README "Exit codes"): 0 done; 1 failed, or refused (something
+ * needs a person); 2 bad usage or settings; 3 partial (done, but removals were deferred by the
+ * cap); 4 locked (another run holds the binding: try again shortly).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3, locked: 4 } as const;
+
+/** The exit code of one binding's outcome. */
+export function exitForOutcome(o: Pick<BindingOutcome, "result">): number {
+  if (o.result === "failed" || o.result === "refused") return EXIT.failed;
+  if (o.result === "locked") return EXIT.locked;
+  return EXIT.ok;
+}
 
 /** Progress on a terminal; nothing in a pipe. */
 export function progress(stream: NodeJS.WriteStream = process.stderr): (line: string) => void {
@@ -115,6 +127,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
   if (opts.maxRemovals !== undefined) env.ROLLOVER_MAX_REMOVALS_PER_RUN = String(opts.maxRemovals);
   if (opts.removeMode) env.ROLLOVER_SWEEP_MODE = "remove";
   const r = buildRollover(env);
+  await r.clock.sync();
   const dryRun = !opts.yes;
   const out = opts.out ?? ((t: string) => process.stdout.write(t));
   const audit = openRunAudit(r, opts.trigger ?? "cli", dryRun);
@@ -170,6 +183,7 @@ export async function rotate(
   opts: { vault?: string; dryRun?: boolean; env?: NodeJS.ProcessEnv; json?: boolean },
 ): Promise<number> {
   const r = buildRollover(opts.env ?? process.env);
+  await r.clock.sync();
   const vaults = opts.vault
     ? [...r.vaults.values()].filter((v) => v.name === opts.vault)
     : [...r.vaults.values()];
@@ -192,7 +206,7 @@ export async function rotate(
   process.stdout.write(
     opts.json ? `${JSON.stringify(outcome, null, 2)}\n` : `${renderOutcomes([outcome])}\n`,
   );
-  return outcome.result === "failed" ? EXIT.failed : EXIT.ok;
+  return exitForOutcome(outcome);
 }
 
 /** Verifies the audit trail's hash chains: from the sandbox locally, from the workspace in Azure. */

@@ -179,6 +179,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ROLLOVER_DCR_STREAM_NAME: urls.streamName,
     ROLLOVER_IDENTITY_OBJECT_ID: managedIdentity.objectId,
     ROLLOVER_SANDBOX_CONTROL_URL: urls.controlUrl,
+    // The demo seed grants what a deployment with managed mode on grants; run Rollover to match.
+    ...(options.seed === "demo" ? { ROLLOVER_MANAGED_MODE: "true" } : {}),
     ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),
   };
 

@@ -89,6 +89,8 @@ export interface DirectoryStore {
       startDateTime?: string;
       endDateTime?: string;
       keyId?: string;
+      /** Any value the writer chose; defaults to the thumbprint (base64 of the SHA-1 bytes). */
+      customKeyIdentifier?: string;
     },
   ): StoredKeyCredential;
   addPasswordCredential(

@@ -6,6 +6,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { AuditSink } from "./audit/events.js";
 import { type AuditTrail, openAuditTrail } from "./audit/open.js";
 import { rolloverCredential } from "./azure/entra.js";
+import { type Clock, clockFor } from "./clock.js";
 import { GraphEdge } from "./azure/graph.js";
 import { VaultEdge } from "./azure/keyvault.js";
 import { LeaseManager, STATE_TABLE, StateStore, type StorageSettings, tableClient } from "./azure/storage.js";
@@ -23,7 +24,7 @@ import { readAppManagementPolicies } from "./azure/policies.js";
 import { readPrivileges } from "./azure/privileges.js";
 
 /** Settings the engine cannot run without. */
-export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls"];
+export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls", "storage"];
 
 export interface Rollover {
   config: Config;
@@ -37,6 +38,8 @@ export interface Rollover {
   /** Undefined when the Logs Ingestion settings are absent (a CLI dry run may do without). */
   audit?: AuditTrail;
   selfIds: string[];
+  /** Where this process reads the time (the sandbox's clock against the sandbox; see shared/clock.ts). */
+  clock: Clock;
 }
 
 export function buildRollover(
@@ -56,11 +59,13 @@ export function buildRollover(
   const storage: StorageSettings = {
     connectionString: config.storage,
     accountName: config.storageAccountName,
+    endpointSuffix: config.storageEndpointSuffix,
     credential,
   };
+  const clock = clockFor(config);
   const audit =
     config.logsIngestionEndpoint && config.dcrImmutableId && (config.storage || config.storageAccountName)
-      ? openAuditTrail(config, credential)
+      ? openAuditTrail(config, credential, { writer: { clock: () => new Date(clock.now()) } })
       : undefined;
   return {
     config,
@@ -75,6 +80,7 @@ export function buildRollover(
     selfIds: [config.identityObjectId, config.clientId]
       .filter((x): x is string => !!x)
       .map((x) => x.toLowerCase()),
+    clock,
   };
 }
 
@@ -100,8 +106,9 @@ export function engineFor(
     policy: r.policies.binding,
     verifyTimeoutMs: r.config.verifyTimeoutSeconds * 1000,
     renewWaitMs: 60_000,
-    now: opts.now ?? Date.now,
-    ...(opts.random ? { random: opts.random } : {}),
+    now: opts.now ?? r.clock.now,
+    // Jitter spreads retries of many bindings that failed together (shared/core/backoff.ts).
+    random: opts.random ?? Math.random,
     ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.onBoundary ? { onBoundary: opts.onBoundary } : {}),
     keyLifetimeLimit: keyLifetimeLimitReader(r.graph.client(r.credential)),
@@ -147,7 +154,7 @@ export function sweepDepsFor(
     selfIds: r.selfIds,
     policy: r.policies.sweep,
     audit: opts.audit,
-    now: opts.now ?? Date.now,
+    now: opts.now ?? r.clock.now,
     dryRun: opts.dryRun ?? false,
     ...(opts.onPage ? { onPage: opts.onPage } : {}),
     ...(opts.dryRun ? {} : { journal: new RemovalJournal(tableClient(r.storage, SWEEP_JOURNAL_TABLE)) }),

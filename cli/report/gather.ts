@@ -17,11 +17,14 @@ import { buildReport, type Report } from "./model.js";
 
 export async function gatherReport(opts: {
   env: NodeJS.ProcessEnv;
-  now: number;
+  /** Default: the process's clock (the sandbox's virtual clock against the sandbox). */
+  now?: number;
   since?: Date;
   all?: boolean;
 }): Promise<Report> {
   const r = buildRollover(opts.env);
+  await r.clock.sync();
+  const now = opts.now ?? r.clock.now();
   const client = r.graph.client(r.credential);
   const tenantId = r.config.tenantId!;
   const targets: Target[] = [];
@@ -43,7 +46,7 @@ export async function gatherReport(opts: {
   const plan = planSweep(
     { targets, bindings, selfIds: r.selfIds, insight: facts },
     { ...policy, maxRemovals: 0 },
-    opts.now,
+    now,
   );
   let audit: RecordLike[] = [];
   let auditSource: string;
@@ -63,7 +66,7 @@ export async function gatherReport(opts: {
     auditSource = "not read (set ROLLOVER_AUDIT_WORKSPACE_ID)";
   }
   return buildReport({
-    now: opts.now,
+    now: now,
     tenantId,
     targets,
     bindings,

@@ -15,7 +15,7 @@ export interface KeyCredential {
   usage: string; // Verify, Sign
   start: EpochMs;
   end: EpochMs;
-  /** SHA-1 thumbprint of the certificate, upper-case hex (from customKeyIdentifier or the key). */
+  /** SHA-1 thumbprint of the certificate's DER, upper-case hex, computed from the key itself. */
   thumbprint?: string;
 }
 
@@ -97,6 +97,16 @@ export interface StateRecord {
     thumbprint?: string;
     at: EpochMs;
   };
+  /**
+   * Changes to the target Graph accepted recently, trusted over a read that does not show them
+   * yet (eventual consistency; see own-writes.ts).
+   */
+  writes?: OwnWrite[];
 }
+
+/** A change to a target's keys that Graph accepted. */
+export type OwnWrite =
+  | { kind: "attach"; keyId: string; thumbprint: string; start: EpochMs; end: EpochMs; at: EpochMs }
+  | { kind: "retire"; keyId: string; at: EpochMs };
 
 export const EMPTY_STATE: StateRecord = { attempts: 0 };

@@ -7,6 +7,7 @@
  * and the rest of the snapshot is still planned. Only a snapshot whose *shape* is wrong (not
  * JSON, no `objects` array …) is refused, with a `SnapshotError` listing every problem.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { type BindingParse, bindingFromTags } from "./binding.js";
 import type {
@@ -133,15 +134,16 @@ export function isRenewableIssuer(issuerName: string): boolean {
 }
 
 /**
- * Thumbprint (upper-case hex SHA-1) from Graph's `customKeyIdentifier`, which carries the
- * SHA-1 hash bytes as base64; some writers put the hex thumbprint there instead.
+ * A key credential's thumbprint (upper-case hex SHA-1 of the certificate's DER), computed from
+ * its `key` (base64 DER). Never taken from `customKeyIdentifier`: Graph lets any writer set that
+ * to any value (api-reference/v1.0/resources/keycredential.md). Undefined when the key is not
+ * there (Graph returns it only for a single object read with `$select=keyCredentials`).
  */
-export function thumbprintFromCustomKeyIdentifier(value: unknown): string | undefined {
-  if (typeof value !== "string" || value.length === 0) return undefined;
-  if (/^[0-9A-Fa-f]{40}$/.test(value)) return value.toUpperCase();
-  const bytes = Buffer.from(value, "base64");
-  if (bytes.length === 20) return bytes.toString("hex").toUpperCase();
-  return undefined;
+export function thumbprintOfKey(key: unknown): string | undefined {
+  if (typeof key !== "string" || key.length === 0) return undefined;
+  const der = Buffer.from(key, "base64");
+  if (der.length === 0) return undefined;
+  return createHash("sha1").update(der).digest("hex").toUpperCase();
 }
 
 export function stateKey(vaultName: string, certificateName: string): string {
@@ -182,7 +184,13 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
     for (const k of obj.keyCredentials) {
       const dates = credentialDates(k, obj.id, issues);
       if (!dates) continue;
-      const thumbprint = thumbprintFromCustomKeyIdentifier(k.customKeyIdentifier);
+      // The certificate's own thumbprint: from `key` when the snapshot carries it, else the
+      // snapshot's `thumbprint` field (computed from the key by whoever wrote the snapshot).
+      const thumbprint =
+        thumbprintOfKey(k.key) ??
+        (typeof k.thumbprint === "string" && /^[0-9A-Fa-f]{40}$/.test(k.thumbprint)
+          ? k.thumbprint.toUpperCase()
+          : undefined);
       keyCredentials.push({
         keyId: k.keyId.toLowerCase(),
         displayName: k.displayName ?? null,

@@ -16,6 +16,7 @@ import {
   type BindingPolicy,
   type BindingStep,
   bindingFromTags,
+  type BindingPlan,
   planBinding,
   sortVersions,
 } from "../core/binding.js";
@@ -23,13 +24,17 @@ import {
   type Binding,
   type CertificateVersion,
   EMPTY_STATE,
+  type OwnWrite,
   type Phase,
   type StateRecord,
   type Target,
 } from "../core/model.js";
-import { Reason } from "../core/reasons.js";
+import { sameTenant } from "../core/ids.js";
+import { Reason, type ReasonCode } from "../core/reasons.js";
+import { OWN_WRITE_TRUST_MS, withOwnWrites } from "../core/own-writes.js";
+import { thumbprintOfKey } from "../core/snapshot.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
-import { type GraphEdge, graphScope } from "../azure/graph.js";
+import { type GraphEdge, graphScope, isGraphNotFound } from "../azure/graph.js";
 import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
 import type { LeaseManager, StateStore } from "../azure/storage.js";
@@ -84,7 +89,7 @@ export interface BindingOutcome {
   phase: Phase;
   steps: BindingStep[];
   /** Reason code of the last step or the failure. */
-  reason: string;
+  reason: ReasonCode;
   message: string;
 }
 
@@ -93,6 +98,14 @@ export class LeaseLostError extends Error {
 }
 
 const MAX_PASSES = 8;
+
+/** What `inspect` read about one binding: its observation and plan, or why it could not be read. */
+export interface BindingInspection {
+  ref: BindingRef;
+  obs?: BindingObservation;
+  plan?: BindingPlan;
+  refusal?: { reason: ReasonCode; message: string };
+}
 
 interface Gathered {
   binding: Binding;
@@ -109,10 +122,9 @@ export class RotationEngine {
     const key = `rollover/${tenantId}`;
     let c = this.graphClients.get(key);
     if (!c) {
-      const cred =
-        tenantId === this.deps.rollover.tenantId
-          ? this.deps.rollover.credential
-          : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
+      const cred = sameTenant(tenantId, this.deps.rollover.tenantId)
+        ? this.deps.rollover.credential
+        : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
       c = this.deps.graph.client(cred);
       this.graphClients.set(key, c);
     }
@@ -146,7 +158,32 @@ export class RotationEngine {
     }
   }
 
-  private async gather(ref: BindingRef, nearExpiryEvent: boolean): Promise<Gathered | BindingOutcome> {
+  /**
+   * Reads one binding (Key Vault, Graph, the state record) and plans its next step, changing
+   * nothing: no lease, no writes, no audit record. `rollover status` is built on it.
+   */
+  async inspect(ref: BindingRef): Promise<BindingInspection> {
+    let g: Gathered | BindingOutcome;
+    try {
+      g = await this.gather(ref, false, true);
+    } catch (e) {
+      return {
+        ref,
+        refusal: {
+          reason: Reason.ReadFailed,
+          message: `could not read the binding's state: ${errorSummary(e)}`,
+        },
+      };
+    }
+    if ("result" in g) return { ref, refusal: { reason: g.reason, message: g.message } };
+    return { ref, obs: g.obs, plan: planBinding(g.obs, this.deps.policy, this.deps.now()) };
+  }
+
+  private async gather(
+    ref: BindingRef,
+    nearExpiryEvent: boolean,
+    readOnly = false,
+  ): Promise<Gathered | BindingOutcome> {
     const vault = this.vault(ref.vaultName);
     const kv = await vault.observe(ref.certificateName);
     if (!kv) {
@@ -167,7 +204,7 @@ export class RotationEngine {
     }
     const binding = parsed.binding;
     const tenantId = binding.tenantId ?? this.deps.rollover.tenantId;
-    const foreignTenant = tenantId !== this.deps.rollover.tenantId.toLowerCase();
+    const foreignTenant = !sameTenant(tenantId, this.deps.rollover.tenantId);
     let target: Target | undefined;
     if (foreignTenant) {
       // Rollover's identity has no standing in another tenant: it reads (and changes) the target
@@ -191,7 +228,10 @@ export class RotationEngine {
         binding.targetId,
       );
     }
-    const state = (await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
+    const state =
+      (readOnly
+        ? await this.deps.state.peek(ref.vaultName, ref.certificateName)
+        : await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
     return {
       binding,
       tags: kv.tags,
@@ -247,7 +287,7 @@ export class RotationEngine {
     result: BindingResult,
     phase: Phase,
     steps: BindingStep[],
-    reason: string,
+    reason: ReasonCode,
     message: string,
   ): BindingOutcome {
     return { ref, result, phase, steps, reason, message };
@@ -304,7 +344,7 @@ export class RotationEngine {
             message: "nothing to do",
           });
         }
-        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        await this.saveState(ref, this.settled(g), plan.phase, signal);
         return this.stop(ref, "converged", plan.phase, steps, step.reason, "up to date");
       }
       if (step.kind === "wait") {
@@ -316,7 +356,7 @@ export class RotationEngine {
           reason: step.reason,
           message: `waiting${until}`,
         });
-        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        await this.saveState(ref, this.settled(g), plan.phase, signal);
         return this.stop(ref, "waiting", plan.phase, steps, step.reason, `waiting${until}`);
       }
       if (step.kind === "refuse") {
@@ -351,7 +391,7 @@ export class RotationEngine {
         if (step.kind === "renew") nearExpiry = false;
       } catch (e) {
         if (e instanceof LeaseLostError) throw e;
-        const message = errorSummary(e);
+        const message = `${errorSummary(e)}${permissionHint(e, g.binding, step)}`;
         const attempts = g.obs.state.attempts + 1;
         const failed: StateRecord = {
           ...g.obs.state,
@@ -506,9 +546,10 @@ export class RotationEngine {
         const m = await vault.material(ref.certificateName, step.version);
         this.checkLease(signal);
         await this.boundary("before-attach");
+        let keyId: string;
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
-          await this.deps.graph.addKey(
+          keyId = await this.deps.graph.addKey(
             client,
             g.binding.targetType,
             target.id,
@@ -517,27 +558,28 @@ export class RotationEngine {
             displayName(ref, m),
           );
         } else {
+          const newKeyId = randomUUID();
+          keyId = newKeyId;
           const b64 = Buffer.from(m.cer).toString("base64");
-          const cki = Buffer.from(m.thumbprintHex, "hex").toString("base64");
+          // Matched by the certificate itself (the read carries each key), never by customKeyIdentifier.
+          const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === m.thumbprintHex;
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
             target.id,
             (cur) =>
-              cur.some((k) => k.customKeyIdentifier === cki)
+              cur.some(isNew)
                 ? cur
                 : [
                     ...cur,
                     {
-                      keyId: randomUUID(),
+                      keyId: newKeyId,
                       type: "AsymmetricX509Cert",
                       usage: "Verify",
                       key: b64,
-                      customKeyIdentifier: cki,
                       displayName: displayName(ref, m),
                     },
                   ],
-            (after) => after.some((k) => k.customKeyIdentifier === cki),
           );
         }
         await this.boundary("after-attach");
@@ -551,7 +593,16 @@ export class RotationEngine {
           notBefore: new Date(m.notBefore).toISOString(),
           notAfter: new Date(m.expires).toISOString(),
         });
-        return ok(g.obs.state);
+        return ok(
+          this.remember(g, {
+            kind: "attach",
+            keyId,
+            thumbprint: m.thumbprintHex,
+            start: m.notBefore,
+            end: m.expires,
+            at: this.deps.now(),
+          }),
+        );
       }
       case "verify": {
         const m = await vault.material(ref.certificateName, step.version);
@@ -586,14 +637,19 @@ export class RotationEngine {
         await this.boundary("before-retire");
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
-          await this.deps.graph.removeKey(client, g.binding.targetType, target.id, step.keyId, proof);
+          // 404: the key is already gone (an earlier run removed it and a read did not show that
+          // yet): the retirement is done, not failed.
+          await this.deps.graph
+            .removeKey(client, g.binding.targetType, target.id, step.keyId, proof)
+            .catch((e: unknown) => {
+              if (!isGraphNotFound(e)) throw e;
+            });
         } else {
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
             target.id,
             (cur) => cur.filter((k) => k.keyId.toLowerCase() !== step.keyId),
-            (after) => !after.some((k) => k.keyId.toLowerCase() === step.keyId),
           );
         }
         await this.boundary("after-retire");
@@ -605,11 +661,35 @@ export class RotationEngine {
           keyId: step.keyId,
           thumbprint: step.thumbprint,
         });
-        return ok(g.obs.state);
+        return ok(this.remember(g, { kind: "retire", keyId: step.keyId, at: this.deps.now() }));
       }
       default:
         return g.obs.state;
     }
+  }
+
+  /**
+   * The state with a write Graph accepted added to the writes Rollover trusts over a stale read,
+   * and the writes a read already shows (or that are too old to trust) dropped.
+   */
+  private remember(g: Gathered, write: OwnWrite): StateRecord {
+    return { ...g.obs.state, writes: [...this.unconfirmed(g), write] };
+  }
+
+  private unconfirmed(g: Gathered): OwnWrite[] {
+    return withOwnWrites(
+      g.obs.target,
+      g.obs.state.writes,
+      this.deps.now(),
+      this.deps.policy.ownWriteTrustMs ?? OWN_WRITE_TRUST_MS,
+    ).unconfirmed;
+  }
+
+  /** The state to save when nothing was changed: remembered writes pruned as in `remember`. */
+  private settled(g: Gathered): StateRecord {
+    const { writes: _w, ...rest } = g.obs.state;
+    const writes = this.unconfirmed(g);
+    return writes.length ? { ...rest, writes } : rest;
   }
 
   /**
@@ -680,6 +760,18 @@ export class RotationEngine {
       : { vaultName: ref.vaultName, certificateName: ref.certificateName };
     this.deps.audit.emit({ ...base, ...e } as AuditEvent);
   }
+}
+
+/**
+ * What a 403 on a self-mode change of an agent identity blueprint means: its own principal lacks
+ * AgentIdentityBlueprint.AddRemoveCreds.All (agentidentityblueprint-addkey.md lists no
+ * permission-free self-roll; docs/permissions.md).
+ */
+function permissionHint(e: unknown, binding: Binding, step: BindingStep): string {
+  const status = (e as { statusCode?: number }).statusCode;
+  if (status !== 403 || binding.targetType !== "agentIdentityBlueprint") return "";
+  if (step.kind !== "attach" && step.kind !== "retire") return "";
+  return ": grant the blueprint's principal AgentIdentityBlueprint.AddRemoveCreds.All so it can roll its own key";
 }
 
 function displayName(ref: BindingRef, m: VersionMaterial): string {

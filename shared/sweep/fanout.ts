@@ -20,6 +20,7 @@ import type { BindingLike } from "../core/bound.js";
 import type { TargetType } from "../core/model.js";
 import { planSweep } from "../core/sweep.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
+import { completeTargets } from "./complete.js";
 import { recoverRemovals } from "./journal.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
 import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
@@ -355,8 +356,9 @@ export async function runSweepPage(
       nextEnqueued = true;
     }
   }
-  deps.onPage?.({ collection: m.collection, page: m.page, targets: page.targets.length });
   const bindings = await bindingsFor(m.runId, deps);
+  const targets = await completeTargets(deps, page, bindings);
+  deps.onPage?.({ collection: m.collection, page: m.page, targets: targets.length });
   const now = deps.now();
   const frozen: SweepDeps = { ...deps, now: () => now };
   // Insight: sign-ins, policies and privileges, read once per run on each instance.
@@ -368,7 +370,7 @@ export async function runSweepPage(
   await updateRun(st, m.runId, (r) => {
     const left = Math.max(0, r.maxRemovals - r.reserved);
     const plan = planSweep(
-      { targets: page.targets, bindings, selfIds: deps.selfIds, ...(insight ? { insight } : {}) },
+      { targets, bindings, selfIds: deps.selfIds, ...(insight ? { insight } : {}) },
       { ...deps.policy, maxRemovals: left },
       now,
     );
@@ -382,7 +384,7 @@ export async function runSweepPage(
   await sweepPage(
     { ...frozen, policy: { ...deps.policy, maxRemovals: share } },
     bindings,
-    page.targets,
+    targets,
     summary,
     undefined,
     insight,

@@ -12,6 +12,7 @@ import type { AuditSink } from "../audit/events.js";
 import {
   firstPageUrl,
   isExpiredDeltaToken,
+  isGraphNotFound,
   type GraphEdge,
   readTargetPage,
   removePassword,
@@ -26,6 +27,7 @@ import { type Finding, planSweep, type SweepPlan, type SweepPolicy } from "../co
 import type { Target } from "../core/model.js";
 import { errorSummary } from "../rotation/engine.js";
 import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journal.js";
+import { completeTargets } from "./complete.js";
 import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
 import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
 import type { InsightFacts } from "../core/insight.js";
@@ -172,12 +174,8 @@ export async function sweepPage(
       if (f.credential === "secret") {
         await removePassword(deps.client, target.type, target.id, f.keyId);
       } else {
-        await deps.graph.updateKeyCredentials(
-          deps.client,
-          target.type,
-          target.id,
-          (cur) => cur.filter((k) => k.keyId.toLowerCase() !== f.keyId),
-          (after) => !after.some((k) => k.keyId.toLowerCase() === f.keyId),
+        await deps.graph.updateKeyCredentials(deps.client, target.type, target.id, (cur) =>
+          cur.filter((k) => k.keyId.toLowerCase() !== f.keyId),
         );
       }
       summary.removed += 1;
@@ -191,6 +189,19 @@ export async function sweepPage(
       await deps.audit.flush?.();
       await deps.journal?.end(entry);
     } catch (e) {
+      if (isGraphNotFound(e)) {
+        // Already gone: the list this plan came from was a read that did not show an earlier
+        // removal yet (Entra is eventually consistent). Not a failure, and nothing to redo.
+        deps.audit.emit({
+          ...findingFields(f),
+          action: "sweepRemoval",
+          outcome: "skipped",
+          reason: r.reason,
+          message: `${f.credential} ${f.keyId} was already gone`,
+        });
+        await deps.journal?.end(entry);
+        continue;
+      }
       summary.failed += 1;
       deps.audit.emit({
         ...findingFields(f),
@@ -241,8 +252,9 @@ export async function runSweep(deps: SweepDeps): Promise<SweepSummary> {
         continue;
       }
       page += 1;
-      deps.onPage?.({ collection, page, targets: p.targets.length });
-      await sweepPage(deps, bindings, p.targets, summary, tenantFacts);
+      const targets = await completeTargets(deps, p, bindings);
+      deps.onPage?.({ collection, page, targets: targets.length });
+      await sweepPage(deps, bindings, targets, summary, tenantFacts);
       if (p.deltaLink && deps.delta) await deps.delta.setLink(collection, p.deltaLink);
       url = p.nextLink;
     }

@@ -12,6 +12,7 @@ const env = process.env;
 const boundary = env.FAULT_BOUNDARY!;
 const offsetMs = Number(env.FAULT_CLOCK_OFFSET_MS ?? "0");
 const r = buildRollover(env, { requireAudit: true });
+await r.clock.sync();
 const writer = r.audit!.writer({
   runId: env.FAULT_WRITER!,
   trigger: "timer",
