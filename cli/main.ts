@@ -91,7 +91,7 @@ export function buildProgram(): Command {
         now = t;
       }
       const policies = policiesFrom(config);
-      const plan = planTenant(snapshot, policies, now);
+      const plan = planTenant(snapshot, policies, now, { managedMode: config.managedMode });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       } else {

@@ -93,7 +93,7 @@ export function renderSweep(s: SweepSummary): string {
   return [
     `  pages ${s.pages}, objects ${s.targets}`,
     `  findings: ${kv(s.findings)}`,
-    `  removed ${s.removed}, failed ${s.failed}, deferred by the cap ${s.deferred}, reported only ${s.reportedOnly}`,
+    `  removed ${s.removed} (${kv(s.paths)}), failed ${s.failed}, deferred by the cap or budget ${s.deferred}, reported only ${s.reportedOnly}`,
     `  held back by guardrails: ${kv(s.held)}`,
   ].join("\n");
 }

@@ -122,6 +122,14 @@ param graceHours int = 72
 @description('At most this many credentials are removed in one run.')
 param maxRemovalsPerRun int = 10
 
+@minValue(0)
+@description('At most this many credentials are removed in a clock hour (UTC), by every run together.')
+param maxRemovalsPerHour int = 20
+
+@minValue(0)
+@description('At most this many credentials are removed in a UTC day, by every run together.')
+param maxRemovalsPerDay int = 100
+
 @description('Object ids or app ids the sweep may remove credentials from (empty: all it may see).')
 param sweepAllowList array = []
 
@@ -336,6 +344,8 @@ module functionApp 'app/function.bicep' = {
     renewBeforeDays: renewBeforeDays
     graceHours: graceHours
     maxRemovalsPerRun: maxRemovalsPerRun
+    maxRemovalsPerHour: maxRemovalsPerHour
+    maxRemovalsPerDay: maxRemovalsPerDay
     sweepAllowList: sweepAllowList
     sweepDenyList: sweepDenyList
     graphBaseUrl: graphBaseUrl

@@ -63,7 +63,10 @@ export interface SandboxHandle {
   ctx: SandboxContext;
   eventGrid: EventGridService;
   azurite?: AzuriteHandle;
-  /** Requests served per service since start or the last reset (benchmarks count them). */
+  /**
+   * Requests served per service since start or the last reset (benchmarks count them), and writes
+   * per service under `service:write` (e.g. `graph:write`).
+   */
   requestCounts: {
     get(): Record<string, number>;
     reset(): void;
@@ -199,6 +202,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           ? match.methodMismatch
           : match.route.service;
     counts.set(service, (counts.get(service) ?? 0) + 1);
+    // Writes apart, so a test can assert that no write was sent (POST, PATCH, PUT, DELETE).
+    if (method !== "GET" && method !== "HEAD")
+      counts.set(`${service}:write`, (counts.get(`${service}:write`) ?? 0) + 1);
     try {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);

@@ -79,7 +79,10 @@ export interface DirectoryStore {
       blueprintAppId?: string;
     },
   ): DirectoryObjectSnapshot;
-  /** Adds a certificate (DER) as a key credential; dates default to the certificate's validity. */
+  /**
+   * Adds a certificate (DER) as a key credential; dates default to the certificate's validity,
+   * customKeyIdentifier to its thumbprint (a caller of Graph may set it to anything).
+   */
   addKeyCredential(
     tenantId: string,
     objectId: string,

@@ -16,7 +16,9 @@ import type { Target } from "./core/model.js";
 import { type Policies, policiesFrom } from "./core/plan.js";
 import { type EngineDeps, RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
 import { DeltaStore, SWEEP_DELTA_TABLE } from "./sweep/delta.js";
+import { RemovalBudget, SWEEP_BUDGET_TABLE } from "./sweep/budget.js";
 import { RemovalJournal, SWEEP_JOURNAL_TABLE } from "./sweep/journal.js";
+import { FirstSeenStore, SWEEP_SEEN_TABLE } from "./sweep/seen.js";
 import type { SweepDeps } from "./sweep/run.js";
 import type { InsightReaders } from "./sweep/insight.js";
 import { readCredentialSignIns } from "./azure/signins.js";
@@ -150,14 +152,31 @@ export function sweepDepsFor(
     client,
     insight: insightReaders(r, client),
     tenantId: r.config.tenantId!,
-    vaults: r.vaults.values(),
+    vaults: [...r.vaults.values()],
     selfIds: r.selfIds,
     policy: r.policies.sweep,
     audit: opts.audit,
     now: opts.now ?? r.clock.now,
     dryRun: opts.dryRun ?? false,
+    state: r.state,
+    managedMode: r.config.managedMode,
+    authorityHost: r.config.authorityHost,
+    ...(r.config.identityObjectId ? { ownerId: r.config.identityObjectId } : {}),
     ...(opts.onPage ? { onPage: opts.onPage } : {}),
-    ...(opts.dryRun ? {} : { journal: new RemovalJournal(tableClient(r.storage, SWEEP_JOURNAL_TABLE)) }),
+    // A dry run reads first sight (to show what remove mode would do) but records nothing.
+    ...(opts.dryRun && (r.config.storage || r.config.storageAccountName)
+      ? { firstSeen: new FirstSeenStore(tableClient(r.storage, SWEEP_SEEN_TABLE)) }
+      : {}),
+    ...(opts.dryRun
+      ? {}
+      : {
+          journal: new RemovalJournal(tableClient(r.storage, SWEEP_JOURNAL_TABLE)),
+          firstSeen: new FirstSeenStore(tableClient(r.storage, SWEEP_SEEN_TABLE)),
+          budget: new RemovalBudget(tableClient(r.storage, SWEEP_BUDGET_TABLE), {
+            perHour: r.config.maxRemovalsPerHour,
+            perDay: r.config.maxRemovalsPerDay,
+          }),
+        }),
     ...(opts.incremental
       ? {
           delta: new DeltaStore(tableClient(r.storage, SWEEP_DELTA_TABLE)),

@@ -203,6 +203,21 @@ export const SETTINGS = {
     default: 10,
     parse: integer(0, 10000),
   }),
+  maxRemovalsPerHour: spec({
+    env: "ROLLOVER_MAX_REMOVALS_PER_HOUR",
+    kind: "integer",
+    description:
+      "At most this many credentials are removed in a clock hour (UTC), by every run together: timer runs, fanned-out pages, remediation sweeps and the CLI (one Table entity, updated under its ETag).",
+    default: 20,
+    parse: integer(0, 100000),
+  }),
+  maxRemovalsPerDay: spec({
+    env: "ROLLOVER_MAX_REMOVALS_PER_DAY",
+    kind: "integer",
+    description: "At most this many credentials are removed in a UTC day, by every run together.",
+    default: 100,
+    parse: integer(0, 1000000),
+  }),
   sweepMode: spec({
     env: "ROLLOVER_SWEEP_MODE",
     kind: "enum",

@@ -39,12 +39,17 @@ export async function gatherReport(opts: {
       url = page.nextLink;
     }
   }
-  const bindings = await gatherBindings(r.vaults.values());
+  // The state records tell which keys Rollover attached (read only where storage is configured).
+  const hasStorage = Boolean(r.config.storage || r.config.storageAccountName);
+  const { bindings, protectedThumbprints } = await gatherBindings(
+    [...r.vaults.values()],
+    hasStorage ? r.state : undefined,
+  );
   const readers = insightReaders(r, client);
   const policy = r.policies.sweep;
   const facts = await gatherTenantFacts(readers);
   const plan = planSweep(
-    { targets, bindings, selfIds: r.selfIds, insight: facts },
+    { targets, bindings, selfIds: r.selfIds, protectedThumbprints, insight: facts },
     { ...policy, maxRemovals: 0 },
     now,
   );

@@ -41,6 +41,8 @@ param reconcileSchedule string
 param renewBeforeDays int
 param graceHours int
 param maxRemovalsPerRun int
+param maxRemovalsPerHour int
+param maxRemovalsPerDay int
 param sweepAllowList array
 param sweepDenyList array
 param graphBaseUrl string
@@ -205,6 +207,8 @@ var appSettings = {
   ROLLOVER_RENEW_BEFORE_DAYS: string(renewBeforeDays)
   ROLLOVER_GRACE_HOURS: string(graceHours)
   ROLLOVER_MAX_REMOVALS_PER_RUN: string(maxRemovalsPerRun)
+  ROLLOVER_MAX_REMOVALS_PER_HOUR: string(maxRemovalsPerHour)
+  ROLLOVER_MAX_REMOVALS_PER_DAY: string(maxRemovalsPerDay)
   ROLLOVER_ALLOW_LIST: join(sweepAllowList, ',')
   ROLLOVER_DENY_LIST: join(sweepDenyList, ',')
   ROLLOVER_LOG_LEVEL: logLevel

@@ -183,6 +183,25 @@ export class GraphEdge {
     }
   }
 
+  /**
+   * Whether `ownerId` is among the target's owners (read with Application.Read.All:
+   * application-list-owners, serviceprincipal-list-owners).
+   */
+  async ownedBy(client: Client, type: TargetType, id: string, ownerId: string): Promise<boolean> {
+    const base = type === "servicePrincipal" ? `/servicePrincipals/${id}` : `/applications/${id}`;
+    let url: string | undefined = `${base}/owners?$select=id`;
+    const want = ownerId.toLowerCase();
+    while (url) {
+      const res = (await client.api(url).get()) as {
+        value?: Array<{ id?: string }>;
+        "@odata.nextLink"?: string;
+      };
+      if ((res.value ?? []).some((o) => (o.id ?? "").toLowerCase() === want)) return true;
+      url = res["@odata.nextLink"];
+    }
+    return false;
+  }
+
   /** Self mode: adds a certificate as the target itself. Returns the new key's id. */
   async addKey(
     client: Client,
@@ -315,7 +334,11 @@ export async function readTargetPage(
   };
 }
 
-/** Removes a client secret as Rollover's identity (owner with Application.ReadWrite.OwnedBy). */
+/**
+ * Removes a client secret as Rollover's identity, an owner of the target with
+ * Application.ReadWrite.OwnedBy (application-removepassword, serviceprincipal-removepassword:
+ * least privileged application permission Application.ReadWrite.OwnedBy; no self exemption).
+ */
 export async function removePassword(
   client: Client,
   type: TargetType,

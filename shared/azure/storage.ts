@@ -91,6 +91,8 @@ interface StateEntity {
   inFlightAt?: number;
   /** StateRecord.writes, as JSON. */
   writes?: string;
+  /** Thumbprints Rollover attached for this binding, as JSON. */
+  attached?: string;
 }
 
 /** Reads the remembered writes back; an unreadable value is dropped (the read is then the truth). */
@@ -108,6 +110,18 @@ function parseWrites(raw: string): OwnWrite[] {
         (w.kind === "retire" ||
           (typeof w.thumbprint === "string" && typeof w.start === "number" && typeof w.end === "number")),
     );
+  } catch {
+    return [];
+  }
+}
+
+/** Attached thumbprints from the state entity; anything that is not a list of hex strings is dropped. */
+function parseThumbprints(raw: string): string[] {
+  try {
+    const v: unknown = JSON.parse(raw);
+    return Array.isArray(v)
+      ? v.filter((x): x is string => typeof x === "string" && /^[0-9A-F]{40}$/.test(x))
+      : [];
   } catch {
     return [];
   }
@@ -135,6 +149,7 @@ export class StateStore {
         ...(e.renewRequestedFor ? { renewRequestedFor: e.renewRequestedFor } : {}),
         ...(typeof e.nextAttemptAt === "number" ? { nextAttemptAt: e.nextAttemptAt } : {}),
         ...(e.lastError ? { lastError: e.lastError } : {}),
+        ...(e.attached ? { attached: parseThumbprints(e.attached) } : {}),
         ...(e.inFlightKind && typeof e.inFlightAt === "number"
           ? {
               inFlight: {
@@ -166,6 +181,7 @@ export class StateStore {
       ...(state.renewRequestedFor ? { renewRequestedFor: state.renewRequestedFor } : {}),
       ...(state.nextAttemptAt !== undefined ? { nextAttemptAt: state.nextAttemptAt } : {}),
       ...(state.lastError ? { lastError: state.lastError } : {}),
+      ...(state.attached?.length ? { attached: JSON.stringify(state.attached) } : {}),
       ...(state.inFlight
         ? {
             inFlightKind: state.inFlight.kind,

@@ -1,6 +1,7 @@
 /** The decision core: pure functions, plain values, time passed in. No I/O, no SDK imports. */
 export * from "./backoff.js";
 export * from "./binding.js";
+export * from "./budget.js";
 export * from "./bound.js";
 export * from "./insight.js";
 export * from "./model.js";

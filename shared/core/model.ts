@@ -87,6 +87,12 @@ export interface StateRecord {
   nextAttemptAt?: EpochMs;
   lastError?: string;
   /**
+   * Thumbprints of the keys Rollover attached to the target for this binding, newest last (at
+   * most ATTACHED_KEEP). The sweep treats only these, and keys of the binding's versions, as
+   * Rollover's own: any other valid key is a person's and is never removed.
+   */
+  attached?: string[];
+  /**
    * A change started and not yet recorded as done (written before acting, cleared after). If a
    * run dies in between, the next run checks whether the change took effect and records it.
    */
@@ -110,3 +116,13 @@ export type OwnWrite =
   | { kind: "retire"; keyId: string; at: EpochMs };
 
 export const EMPTY_STATE: StateRecord = { attempts: 0 };
+
+/** How many attached thumbprints a state record keeps. */
+export const ATTACHED_KEEP = 16;
+
+/** The state's attached thumbprints with `thumbprint` added (newest last, at most ATTACHED_KEEP). */
+export function withAttached(state: StateRecord, thumbprint: string): StateRecord {
+  const t = thumbprint.toUpperCase();
+  const list = [...(state.attached ?? []).filter((x) => x !== t), t].slice(-ATTACHED_KEEP);
+  return { ...state, attached: list };
+}

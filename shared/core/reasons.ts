@@ -38,6 +38,7 @@ export const Reason = {
   // Sweep findings
   CredentialExpired: "CredentialExpired",
   KeyOrphaned: "KeyOrphaned",
+  KeyUnmanaged: "KeyUnmanaged",
   CredentialOverLongLived: "CredentialOverLongLived",
   SecretNotAllowed: "SecretNotAllowed",
   ExpiringUnbound: "ExpiringUnbound",
@@ -62,6 +63,9 @@ export const Reason = {
   GuardGraceWindow: "GuardGraceWindow",
   GuardLastValidCredential: "GuardLastValidCredential",
   GuardRemovalCap: "GuardRemovalCap",
+  GuardRemovalBudget: "GuardRemovalBudget",
+  RemovalNotPermitted: "RemovalNotPermitted",
+  RemovalAborted: "RemovalAborted",
   ReportOnly: "ReportOnly",
   // Run outcomes
   Locked: "Locked",
@@ -116,7 +120,10 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   PolicyWouldRefuse:
     "Not renewed: the Key Vault policy's validity exceeds the target's app management policy (asymmetricKeyLifetime); Graph would refuse the new key.",
   CredentialExpired: "The credential's endDateTime has passed.",
-  KeyOrphaned: "A key on a bound target that no Key Vault version of its binding backs.",
+  KeyOrphaned:
+    "A key Rollover attached to a bound target (on record, and marked rollover:) that no Key Vault version of its bindings backs any more.",
+  KeyUnmanaged:
+    "A valid key on a bound target that Rollover did not attach and no Key Vault version of its bindings backs (added by a person): reported, never removed.",
   CredentialOverLongLived: "The credential is valid for longer than policy allows.",
   SecretNotAllowed: "A client secret where policy requires certificates.",
   ExpiringUnbound: "The credential expires soon and no binding will renew it.",
@@ -142,9 +149,16 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   GuardDenyList: "Held back: the target is on the deny list.",
   GuardNotAllowListed: "Held back: an allow list is set and the target is not on it.",
   GuardBindingCurrentKey: "Held back: the key is the one a binding currently uses.",
-  GuardGraceWindow: "Held back: the key is younger than the grace window.",
+  GuardGraceWindow:
+    "Held back: Rollover first saw the credential on the target less than the grace window ago (or in this run).",
   GuardLastValidCredential: "Held back: it would leave the target with no valid credential.",
   GuardRemovalCap: "Deferred: the per-run removal cap was reached.",
+  GuardRemovalBudget:
+    "Deferred: the removal budget shared by every run (ROLLOVER_MAX_REMOVALS_PER_HOUR / _PER_DAY) is spent for now.",
+  RemovalNotPermitted:
+    "Held back: Rollover holds no permission to remove it (no binding key to sign removeKey as the target, and no managed mode with ownership); the message names what would allow it.",
+  RemovalAborted:
+    "Not removed: the target changed between the read and the removal, or a guard holds on the fresh read; retried next run.",
   ReportOnly: "Reported only: sweep mode is report.",
   Locked: "Another run holds this binding's lease; this run changed nothing.",
   ReadFailed: "Reading the binding's state failed (throttling past retries, an outage); nothing was changed.",
@@ -224,6 +238,10 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   GuardGraceWindow: "transient",
   GuardLastValidCredential: "needsPerson",
   GuardRemovalCap: "transient",
+  GuardRemovalBudget: "transient",
+  KeyUnmanaged: "fine",
+  RemovalAborted: "transient",
+  RemovalNotPermitted: "needsPerson",
   ReportOnly: "fine",
   Locked: "transient",
   ReadFailed: "needsPerson",

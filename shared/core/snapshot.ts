@@ -20,6 +20,7 @@ import type {
   TargetType,
 } from "./model.js";
 import { Reason, type ReasonCode } from "./reasons.js";
+import { firstSeenKey } from "./sweep.js";
 import { type EpochMs, parseInstant } from "./time.js";
 
 export class SnapshotError extends Error {
@@ -52,9 +53,13 @@ export interface TenantSnapshot {
   tenantId: string;
   now?: EpochMs;
   selfIds: string[];
+  /** Objects Rollover's identity owns (lower-case ids). */
+  owned: string[];
   targets: Target[];
   certificates: SnapshotCertificate[];
   state: Map<string, StateRecord>;
+  /** When Rollover first saw each credential (`firstSeenKey` → ms), as its sweep records it. */
+  firstSeen: Map<string, EpochMs>;
   issues: SnapshotIssue[];
 }
 
@@ -90,7 +95,13 @@ const versionShape = z.object({
 const snapshotShape = z.object({
   tenantId: z.string().min(1),
   now: z.string().optional(),
-  rollover: z.object({ objectIds: z.array(z.string()).default([]) }).default({ objectIds: [] }),
+  rollover: z
+    .object({
+      objectIds: z.array(z.string()).default([]),
+      /** Objects Rollover's identity owns (what managed mode may change). */
+      owns: z.array(z.string()).default([]),
+    })
+    .default({ objectIds: [], owns: [] }),
   objects: z.array(z.unknown()),
   vaults: z
     .array(
@@ -117,9 +128,14 @@ const snapshotShape = z.object({
         verifiedAt: z.string().optional(),
         attempts: z.number().int().min(0).default(0),
         nextAttemptAt: z.string().optional(),
+        attached: z
+          .array(z.string().regex(/^[0-9A-Fa-f]{40}$/, "a 40-digit hex SHA-1 thumbprint"))
+          .optional(),
       }),
     )
     .default({}),
+  /** "<object id>/<key id>": when Rollover's sweep first saw the credential. */
+  firstSeen: z.record(z.string(), z.string()).default({}),
 });
 
 const TYPE_BY_ODATA: Record<string, TargetType> = {
@@ -279,7 +295,18 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
       ...(r.verifiedVersion ? { verifiedVersion: r.verifiedVersion } : {}),
       ...(verifiedAt !== undefined ? { verifiedAt } : {}),
       ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
+      ...(r.attached ? { attached: r.attached.map((x) => x.toUpperCase()) } : {}),
     });
+  }
+  const firstSeen = new Map<string, EpochMs>();
+  for (const [key, at] of Object.entries(s.firstSeen)) {
+    const [objectId, keyId, ...rest] = key.split("/");
+    const when = parseInstant(at);
+    if (!objectId || !keyId || rest.length > 0 || when === undefined) {
+      problems.push(`firstSeen.${key}: expected "<object id>/<key id>": "<ISO 8601 timestamp>"`);
+      continue;
+    }
+    firstSeen.set(firstSeenKey(objectId, keyId), when);
   }
   let now: EpochMs | undefined;
   if (s.now !== undefined) {
@@ -291,9 +318,11 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
     tenantId: s.tenantId,
     ...(now !== undefined ? { now } : {}),
     selfIds: s.rollover.objectIds.map((x) => x.toLowerCase()),
+    owned: s.rollover.owns.map((x) => x.toLowerCase()),
     targets,
     certificates,
     state,
+    firstSeen,
     issues,
   };
 }

@@ -166,7 +166,7 @@ export async function remediate(alert: ParsedAlert, deps: RemediationDeps): Prom
   });
   const sweep = deps.sweepDeps();
   const summary = emptySummary();
-  await sweepPage(sweep, await gatherBindings(sweep.vaults), targets, summary);
+  await sweepPage(sweep, await gatherBindings(sweep.vaults, sweep.state), targets, summary);
   return {
     status: 200,
     body: {

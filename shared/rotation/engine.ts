@@ -28,6 +28,7 @@ import {
   type Phase,
   type StateRecord,
   type Target,
+  withAttached,
 } from "../core/model.js";
 import { sameTenant } from "../core/ids.js";
 import { Reason, type ReasonCode } from "../core/reasons.js";
@@ -490,8 +491,8 @@ export class RotationEngine {
       await this.checkpoint();
     }
     const { inFlight: _f, ...rest } = g.obs.state;
-    g.obs.state = rest;
-    await this.saveState(ref, rest, "pending", signal);
+    g.obs.state = done && f.kind === "attach" && f.thumbprint ? withAttached(rest, f.thumbprint) : rest;
+    await this.saveState(ref, g.obs.state, "pending", signal);
   }
 
   private checkLease(signal: AbortSignal | undefined): void {
@@ -593,15 +594,19 @@ export class RotationEngine {
           notBefore: new Date(m.notBefore).toISOString(),
           notAfter: new Date(m.expires).toISOString(),
         });
+        // On record: the sweep treats only keys Rollover attached (or its bindings back) as its own.
         return ok(
-          this.remember(g, {
-            kind: "attach",
-            keyId,
-            thumbprint: m.thumbprintHex,
-            start: m.notBefore,
-            end: m.expires,
-            at: this.deps.now(),
-          }),
+          withAttached(
+            this.remember(g, {
+              kind: "attach",
+              keyId,
+              thumbprint: m.thumbprintHex,
+              start: m.notBefore,
+              end: m.expires,
+              at: this.deps.now(),
+            }),
+            m.thumbprintHex,
+          ),
         );
       }
       case "verify": {
@@ -696,34 +701,18 @@ export class RotationEngine {
    * Self mode: a Graph client signed in as the target and a proof-of-possession, both made with
    * the key of `signWith` (a version whose certificate is on the target) by Key Vault's sign.
    */
-  private async asTarget(
+  private asTarget(
     vault: VaultEdge,
     ref: BindingRef,
     tenantId: string,
     target: Target,
     signWith: string,
   ): Promise<{ client: Client; proof: string }> {
-    const signer = await vault.material(ref.certificateName, signWith);
-    const proof = await proofOfPossession({
-      objectId: target.id,
-      certificate: signer,
-      sign: vault.signer(signer.kid),
-      now: this.deps.now(),
-    });
-    return { client: this.targetGraph(tenantId, target.appId, signer, vault), proof };
+    return asTarget(this.deps, vault, ref.certificateName, tenantId, target, signWith);
   }
 
   private targetGraph(tenantId: string, clientId: string, signer: VersionMaterial, vault: VaultEdge): Client {
-    return this.deps.graph.client(
-      certificateCredential({
-        authorityHost: this.deps.authorityHost,
-        tenantId,
-        clientId,
-        certificate: signer,
-        sign: vault.signer(signer.kid),
-        now: this.deps.now,
-      }),
-    );
+    return targetGraph(this.deps, tenantId, clientId, signer, vault);
   }
 
   private baseEvent(
@@ -772,6 +761,50 @@ function permissionHint(e: unknown, binding: Binding, step: BindingStep): string
   if (status !== 403 || binding.targetType !== "agentIdentityBlueprint") return "";
   if (step.kind !== "attach" && step.kind !== "retire") return "";
   return ": grant the blueprint's principal AgentIdentityBlueprint.AddRemoveCreds.All so it can roll its own key";
+}
+
+type SelfModeDeps = Pick<EngineDeps, "graph" | "authorityHost" | "now">;
+
+/**
+ * Self mode: a Graph client signed in as the target and a proof-of-possession, both made with
+ * the key of `signWith` (a version whose certificate is on the target) by Key Vault's sign.
+ * The engine (attach, retire) and the sweep (removeKey) both act as the target through this.
+ */
+export async function asTarget(
+  deps: SelfModeDeps,
+  vault: VaultEdge,
+  certificateName: string,
+  tenantId: string,
+  target: Pick<Target, "id" | "appId">,
+  signWith: string,
+): Promise<{ client: Client; proof: string }> {
+  const signer = await vault.material(certificateName, signWith);
+  const proof = await proofOfPossession({
+    objectId: target.id,
+    certificate: signer,
+    sign: vault.signer(signer.kid),
+    now: deps.now(),
+  });
+  return { client: targetGraph(deps, tenantId, target.appId, signer, vault), proof };
+}
+
+function targetGraph(
+  deps: SelfModeDeps,
+  tenantId: string,
+  clientId: string,
+  signer: VersionMaterial,
+  vault: VaultEdge,
+): Client {
+  return deps.graph.client(
+    certificateCredential({
+      authorityHost: deps.authorityHost,
+      tenantId,
+      clientId,
+      certificate: signer,
+      sign: vault.signer(signer.kid),
+      now: deps.now,
+    }),
+  );
 }
 
 function displayName(ref: BindingRef, m: VersionMaterial): string {

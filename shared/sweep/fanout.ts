@@ -8,21 +8,29 @@
  * a marker per page), then plans the page against the budget left and acts. The budget is taken
  * from the run record with ETag-conditional updates before anything is removed, so the cap holds
  * however many instances work on the run at once; a page that is delivered again never spends
- * more than what is left.
+ * more than what is left. Removals also draw from the budget every run shares (budget.ts), and
+ * each page owns the removals it journals (journal.ts): it recovers only entries whose owner is
+ * gone.
  */
+import { randomUUID } from "node:crypto";
 import { RestError, type TableClient } from "@azure/data-tables";
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
 import { firstPageUrl, isExpiredDeltaToken, readTargetPage } from "../azure/graph.js";
 import { type StorageSettings, tableClient } from "../azure/storage.js";
-import type { BindingLike } from "../core/bound.js";
 import type { TargetType } from "../core/model.js";
-import { planSweep } from "../core/sweep.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
 import { completeTargets } from "./complete.js";
 import { recoverRemovals } from "./journal.js";
-import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
+import {
+  emptySummary,
+  gatherBindings,
+  type SweepBindings,
+  type SweepDeps,
+  type SweepSummary,
+  sweepPage,
+} from "./run.js";
 import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
 import type { InsightFacts } from "../core/insight.js";
 
@@ -264,12 +272,12 @@ export async function startSweepRun(
   return opts.runId;
 }
 
-const bindingCache = new Map<string, Promise<BindingLike[]>>();
+const bindingCache = new Map<string, Promise<SweepBindings>>();
 /** Bindings are gathered once per run in each process (Key Vault is read, not Graph). */
-function bindingsFor(runId: string, deps: SweepDeps): Promise<BindingLike[]> {
+function bindingsFor(runId: string, deps: SweepDeps): Promise<SweepBindings> {
   let p = bindingCache.get(runId);
   if (!p) {
-    p = gatherBindings(deps.vaults);
+    p = gatherBindings(deps.vaults, deps.state);
     p.catch(() => bindingCache.delete(runId));
     bindingCache.set(runId, p);
     while (bindingCache.size > 8) bindingCache.delete(bindingCache.keys().next().value!);
@@ -303,14 +311,17 @@ export type PageResult =
 /** One page of a fanned-out sweep (the `sweepPage` function). */
 export async function runSweepPage(
   st: FanoutStorage,
-  deps: SweepDeps,
+  pageDeps: SweepDeps,
   m: SweepPageMessage,
 ): Promise<PageResult> {
   await ensure(st);
   const run = await readSweepRun(st, m.runId);
   if (!run) return { status: "skipped", reason: "unknownRun" };
   if ((await pageState(st, m)) === "done") return { status: "skipped", reason: "alreadyDone" };
-  if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal });
+  // This page owns the removals it journals; recovery touches only entries whose owner is gone.
+  const owner = `${m.runId}/${m.collection}-${m.page}/${randomUUID()}`;
+  const deps: SweepDeps = { ...pageDeps, owner, runStartedAt: run.startedAt };
+  if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal, owner });
   const type = COLLECTIONS[m.collection];
   let page: Awaited<ReturnType<typeof readTargetPage>>;
   try {
@@ -357,36 +368,31 @@ export async function runSweepPage(
     }
   }
   const bindings = await bindingsFor(m.runId, deps);
-  const targets = await completeTargets(deps, page, bindings);
-  deps.onPage?.({ collection: m.collection, page: m.page, targets: targets.length });
-  const now = deps.now();
-  const frozen: SweepDeps = { ...deps, now: () => now };
+  const targets = await completeTargets(deps, page, bindings.bindings);
+  await deps.onPage?.({ collection: m.collection, page: m.page, targets: targets.length });
   // Insight: sign-ins, policies and privileges, read once per run on each instance.
   const insight =
     deps.insight && deps.policy.insight ? await tenantFactsFor(m.runId, deps.insight) : undefined;
-  // Take this page's share of the budget first: plan against what is left, reserve what the
-  // plan would use under the run record's ETag, then act with exactly that budget.
-  let share = 0;
-  await updateRun(st, m.runId, (r) => {
-    const left = Math.max(0, r.maxRemovals - r.reserved);
-    const plan = planSweep(
-      { targets, bindings, selfIds: deps.selfIds, ...(insight ? { insight } : {}) },
-      { ...deps.policy, maxRemovals: left },
-      now,
-    );
-    share = plan.removals.length;
-    return { reserved: r.reserved + share };
-  });
+  // The page's share of the run's cap is taken under the run record's ETag once the page is
+  // planned, before anything is removed, so the cap holds however many instances work at once.
   const summary = emptySummary();
   // The run's own findings (e.g. sign-in data unavailable) once per run: with its first page.
   if (insight && m.collection === "applications" && m.page === 1)
     recordRunFindings(insight, deps.audit, summary.findings, deps.dryRun);
   await sweepPage(
-    { ...frozen, policy: { ...deps.policy, maxRemovals: share } },
+    deps,
     bindings,
     targets,
     summary,
-    undefined,
+    async (want) => {
+      if (want === 0) return 0;
+      let share = 0;
+      await updateRun(st, m.runId, (r) => {
+        share = Math.min(want, Math.max(0, r.maxRemovals - r.reserved));
+        return { reserved: r.reserved + share };
+      });
+      return share;
+    },
     insight,
   );
   const after = await updateRun(st, m.runId, (r) => ({

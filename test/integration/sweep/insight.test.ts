@@ -119,69 +119,6 @@ describe("insight with the optional permissions (demo seed)", () => {
     const first = audit.events.find((e) => e.action === "sweepFinding");
     expect(first?.reason).toBe(Reason.HighPrivilegeCredential);
   });
-
-  it("removes an unused credential only with ROLLOVER_REMOVE_UNUSED, and never the last valid one", async () => {
-    const h = sb();
-    const t = h.urls.tenantId;
-    const dir = h.ctx.directory;
-    const now = h.ctx.clock.now();
-    const remover = principal(h, "remover", [...ALL, "Application.ReadWrite.OwnedBy"]);
-    const app = dir.createApplication(t, { displayName: "owned-two-secrets" });
-    dir.addOwner(t, app.id, remover.sp.id);
-    const stale = dir.addPasswordCredential(t, app.id, {
-      startDateTime: new Date(now - 200 * DAY).toISOString(),
-      endDateTime: new Date(now + 100 * DAY).toISOString(),
-    });
-    const fresh = dir.addPasswordCredential(t, app.id, {
-      startDateTime: new Date(now - 10 * DAY).toISOString(),
-      endDateTime: new Date(now + 100 * DAY).toISOString(),
-    });
-    for (const [keyId, daysAgo] of [
-      [stale.keyId, 150],
-      [fresh.keyId, 1],
-    ] as const)
-      h.ctx.signIns.add({
-        time: new Date(now - daysAgo * DAY).toISOString(),
-        tenantId: t,
-        clientId: app.appId,
-        credentialType: "secret",
-        credential: keyId,
-        keyId,
-        resource: "https://graph.microsoft.com",
-        success: true,
-      });
-    const settings = {
-      ROLLOVER_SWEEP_MODE: "remove",
-      ROLLOVER_MAX_REMOVALS_PER_RUN: "10",
-      ROLLOVER_DENY_LIST: DEMO.apps.legacy.id,
-    };
-    // Without the setting, nothing unused is removed.
-    const off = sweepDeps(h, remover, settings);
-    await runSweep(off.deps);
-    expect(dir.get(t, app.id)?.passwordCredentials.map((p) => p.keyId)).toContain(stale.keyId);
-    expect(off.audit.events.some((e) => e.reason === Reason.RemoveUnused)).toBe(false);
-
-    const on = sweepDeps(h, remover, { ...settings, ROLLOVER_REMOVE_UNUSED: "true" });
-    await runSweep(on.deps);
-    expect(dir.get(t, app.id)?.passwordCredentials.map((p) => p.keyId)).toEqual([fresh.keyId]);
-    expect(on.audit.events).toContainEqual(
-      expect.objectContaining({
-        action: "sweepRemoval",
-        outcome: "succeeded",
-        reason: Reason.RemoveUnused,
-        keyId: stale.keyId,
-      }),
-    );
-    // billing-export's unused secret is its only valid credential: held back.
-    expect(on.audit.events).toContainEqual(
-      expect.objectContaining({
-        action: "sweepDeferred",
-        reason: Reason.GuardLastValidCredential,
-        keyId: I.billing.unusedSecretKeyId,
-      }),
-    );
-    expect(dir.get(t, I.billing.id)?.passwordCredentials).toHaveLength(1);
-  });
 });
 
 describe("insight without the optional permissions", () => {

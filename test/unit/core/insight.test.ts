@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   currentThumbprints,
   DAY,
+  firstSeenKey,
   type InsightFacts,
   type InsightPolicy,
   insightFindings,
@@ -15,7 +16,7 @@ import {
   type SweepPolicy,
   type Target,
 } from "../../../shared/core/index.js";
-import { applyRemovals, NOW, now, sweepPolicy, tenant } from "./arbitraries.js";
+import { applyRemovals, NOW, now, sweepPolicy, tenant, withClock } from "./arbitraries.js";
 
 const insight: InsightPolicy = {
   unusedAfterMs: 90 * DAY,
@@ -211,9 +212,10 @@ describe("the sweep with insight", () => {
     let removedUnused = 0;
     fc.assert(
       fc.property(withSignIns, sweepPolicy, now, (input, policy, at) => {
-        const off = planSweep(input, { ...policy, insight }, at);
+        const off = planSweep(withClock(input, at), { ...policy, insight }, at);
         expect(off.removals.some((r) => r.reason === Reason.RemoveUnused)).toBe(false);
-        const plan = planSweep(input, unusedPolicy(policy), at);
+        const clocked = withClock(input, at);
+        const plan = planSweep(clocked, unusedPolicy(policy), at);
         removedUnused += plan.removals.filter((r) => r.reason === Reason.RemoveUnused).length;
         const { current } = currentThumbprints(input.bindings);
         const after = applyRemovals(input.targets, plan.removals);
@@ -222,7 +224,10 @@ describe("the sweep with insight", () => {
         expect(plan.removals.length).toBeLessThanOrEqual(policy.maxRemovals);
         for (const r of plan.removals) {
           if (r.finding.thumbprint !== undefined) expect(current.has(r.finding.thumbprint)).toBe(false);
-          expect(at - r.finding.start).toBeGreaterThanOrEqual(policy.graceMs);
+          // The grace window runs from when Rollover first saw the credential.
+          const seen = clocked.firstSeen?.get(firstSeenKey(r.finding.targetId, r.finding.keyId));
+          expect(seen).toBeDefined();
+          expect(at - (seen as number)).toBeGreaterThanOrEqual(policy.graceMs);
         }
         input.targets.forEach((before, i) => {
           const valid = (t: Target) =>

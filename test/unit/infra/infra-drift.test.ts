@@ -145,6 +145,8 @@ const SET_BY_INFRA: Partial<Record<SettingKey, string>> = {
   renewBeforeDays: "operator policy",
   graceHours: "operator policy",
   maxRemovalsPerRun: "operator guardrail",
+  maxRemovalsPerHour: "operator guardrail",
+  maxRemovalsPerDay: "operator guardrail",
   allowList: "operator guardrail",
   denyList: "operator guardrail",
   logLevel: "operators raise it while investigating",
