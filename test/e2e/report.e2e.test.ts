@@ -42,12 +42,15 @@ describe.skipIf(!existsSync(CHROMIUM))("rollover report in a browser", () => {
     // Rotations and removals for the audit trail: rotate what is due, then sweep in remove mode.
     const applied = await rollover(["apply", "--yes", "--no-sweep", "--json"], env);
     expect([0, 3], applied.stderr).toContain(applied.code);
-    // legacy-portal is not Rollover's to change (as in `rollover demo`): on the deny list.
-    const swept = await rollover(["sweep", "--apply", "--json"], {
-      ...env,
-      ROLLOVER_DENY_LIST: DEMO.apps.legacy.id,
-    });
+    // legacy-portal is not Rollover's to change (as in `rollover demo`): on the deny list. The
+    // first sweep sees the candidates; past the grace window (1 h here) the second removes them.
+    const sweepEnv = { ...env, ROLLOVER_DENY_LIST: DEMO.apps.legacy.id, ROLLOVER_GRACE_HOURS: "1" };
+    const seen = await rollover(["sweep", "--apply", "--json"], sweepEnv);
+    expect([0, 3], seen.stderr).toContain(seen.code);
+    await sb().ctx.clock.advance(2 * 3_600_000);
+    const swept = await rollover(["sweep", "--apply", "--json"], sweepEnv);
     expect([0, 3], swept.stderr).toContain(swept.code);
+    expect(JSON.parse(swept.stdout).sweep.removed, swept.stdout).toBeGreaterThan(0);
     // `rollover sweep` shows the new findings on the demo tenant.
     const findings = JSON.parse(swept.stdout).sweep.findings;
     for (const r of [
