@@ -41,7 +41,8 @@ describe("rollover CLI on the sandbox's clock", () => {
 
   async function ordersOutcome(args: string[]): Promise<Outcome> {
     const r = await run([...args, "--json"]);
-    expect([0, 3], r.stderr).toContain(r.code);
+    // Other demo bindings may fail (exit 1) for their own reasons; this test follows orders-worker.
+    expect([0, 1, 3], r.stderr).toContain(r.code);
     const out = JSON.parse(r.stdout) as { outcomes: Outcome[] };
     const o = out.outcomes.find((x) => x.ref.certificateName === orders.certificate);
     expect(o, r.stdout).toBeDefined();
@@ -67,6 +68,7 @@ describe("rollover CLI on the sandbox's clock", () => {
     expect(ctx.vault.versions(orders.certificate)).toHaveLength(1);
 
     const applied = await ordersOutcome(["apply", "--yes", "--no-sweep"]);
+    expect(applied.result, JSON.stringify(applied)).not.toBe("failed");
     expect(applied.steps.map((s) => s.kind)).toContain("renew");
     expect(ctx.vault.versions(orders.certificate)).toHaveLength(2);
     const newest = ctx.vault.latest(orders.certificate)!;
