@@ -3,7 +3,7 @@
  * function definitions behind the Functions host's routes, Rollover's managed identity from the
  * sandbox, and the handlers reading the sandbox's virtual clock.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
 import { type ServeHandle, startServe } from "../../cli/serve.js";
 import type { SandboxHandle } from "../../sandbox/index.js";
@@ -52,12 +52,10 @@ export async function until<T>(
   }
 }
 
-/** Keys (by thumbprint, upper-case hex) of a directory object. */
+/** Keys (by thumbprint: SHA-1 of the certificate, upper-case hex) of a directory object. */
 export function thumbprintsOf(h: SandboxHandle, objectId: string, tenantId = h.urls.tenantId): string[] {
   const o = h.ctx.directory.get(tenantId, objectId);
-  return (o?.keyCredentials ?? []).map((k) =>
-    Buffer.from(k.customKeyIdentifier, "base64").toString("hex").toUpperCase(),
-  );
+  return (o?.keyCredentials ?? []).map((k) => createHash("sha1").update(k.key).digest("hex").toUpperCase());
 }
 
 /** A Key Vault certificate event (Event Grid schema) for a version, as the sandbox's Event Grid publishes it. */
