@@ -27,6 +27,9 @@ describe("rollover CLI on the sandbox's clock", () => {
       PATH: process.env.PATH ?? "",
       ...sb().env,
       ROLLOVER_RENEW_BEFORE_DAYS: "30",
+      // Self mode only: with managed mode (the demo env's default) payments-api, expired by then
+      // and not owned by Rollover's identity, would be a 403 failure rather than a refusal.
+      ROLLOVER_MANAGED_MODE: "false",
       ROLLOVER_RENEW_AT_LIFETIME_FRACTION: "0.99",
     });
 

@@ -23,6 +23,7 @@ async function run(e: Record<string, string>) {
 
 describe("rollover config --for apply: Microsoft Graph grants", () => {
   it("in place: Application.Read.All (and OwnedBy in managed mode, as the demo grants)", async () => {
+    // The demo seed's env turns managed mode on (it grants OwnedBy); a default deployment does not.
     const plain = await run(env({ ROLLOVER_MANAGED_MODE: "false" }));
     expect(plain.code).toBe(0);
     expect(plain.text).toContain("Microsoft Graph grants: in place (Application.Read.All).");
