@@ -153,11 +153,14 @@ export function emptySummary(): SweepSummary {
 
 class RemovalAbort extends Error {}
 
-/** Whether two reads of a target hold the same credentials (ids and dates). */
+/**
+ * Whether two reads of a target hold the same credentials (ids and dates). Not thumbprints: a
+ * list read may not carry a key's certificate where a read by id does.
+ */
 function sameCredentials(a: Target, b: Target): boolean {
   const sig = (t: Target) =>
     [
-      ...t.keyCredentials.map((k) => `k/${k.keyId}/${k.start}/${k.end}/${k.thumbprint ?? ""}`),
+      ...t.keyCredentials.map((k) => `k/${k.keyId}/${k.start}/${k.end}`),
       ...t.passwordCredentials.map((p) => `p/${p.keyId}/${p.start}/${p.end}`),
     ]
       .sort()

@@ -7,6 +7,7 @@
 import { ManagedIdentityCredential } from "@azure/identity";
 import { describe, expect, it } from "vitest";
 import { customIdentifier, DEMO } from "../../../sandbox/seeds.js";
+import { buildRollover, sweepDepsFor } from "../../../shared/app.js";
 import { MemoryAuditSink } from "../../../shared/audit/events.js";
 import { GraphEdge } from "../../../shared/azure/graph.js";
 import { VaultEdge } from "../../../shared/azure/keyvault.js";
@@ -21,7 +22,7 @@ import { useSandbox } from "../../helpers/sandbox.js";
 const DAY = 86_400_000;
 
 describe("sweep under replication lag (graph=stale) with non-thumbprint identifiers", () => {
-  const sb = useSandbox({ seed: "demo", faults: "graph=stale/60000" });
+  const sb = useSandbox({ seed: "demo", faults: "graph=stale/60000", azurite: true });
 
   function deps(settings: Record<string, string>): { deps: SweepDeps; audit: MemoryAuditSink } {
     const h = sb();
@@ -46,7 +47,7 @@ describe("sweep under replication lag (graph=stale) with non-thumbprint identifi
     };
   }
 
-  it("judges keys by their certificate: a key labelled with a bound version's thumbprint is still orphaned; a bound key with a label is not", async () => {
+  it("judges keys by their certificate: a key labelled with a bound version's thumbprint is a person's (unmanaged, kept); a bound key with a label is not", async () => {
     const h = sb();
     const t = h.urls.tenantId;
     const orders = DEMO.apps.orders;
@@ -59,10 +60,13 @@ describe("sweep under replication lag (graph=stale) with non-thumbprint identifi
     });
     const { deps: d, audit } = deps({});
     await runSweep(d);
-    const orphaned = audit.events.filter((e) => e.reason === Reason.KeyOrphaned);
-    expect(orphaned.map((e) => e.keyId)).toContain(kc.keyId);
-    const strayFinding = orphaned.find((e) => e.keyId === kc.keyId)!;
+    // Not backed by any version (its certificate is not the bound one) and not attached by
+    // Rollover: a person's key, reported and kept.
+    const unmanaged = audit.events.filter((e) => e.reason === Reason.KeyUnmanaged);
+    expect(unmanaged.map((e) => e.keyId)).toContain(kc.keyId);
+    const strayFinding = unmanaged.find((e) => e.keyId === kc.keyId)!;
     expect(strayFinding.thumbprint).toBe(stray.sha1Hex);
+    const orphaned = [...unmanaged, ...audit.events.filter((e) => e.reason === Reason.KeyOrphaned)];
     // payments-api's key carries a label, not its thumbprint; it is the binding's own key.
     const payments = h.ctx.directory.get(t, DEMO.apps.payments.id)!;
     expect(payments.keyCredentials[0]!.customKeyIdentifier).toBe(customIdentifier("payments-api 2025 cert"));
@@ -89,12 +93,23 @@ describe("sweep under replication lag (graph=stale) with non-thumbprint identifi
     }
     const settings = {
       ROLLOVER_SWEEP_MODE: "remove",
+      ROLLOVER_MANAGED_MODE: "true",
+      ROLLOVER_GRACE_HOURS: "1",
       ROLLOVER_MAX_REMOVALS_PER_RUN: "10",
       ROLLOVER_DENY_LIST: DEMO.apps.legacy.id,
     };
-    // A minute of virtual time passes, so the first sweep's reads show the new apps.
+    const sweepOnce = async () => {
+      const audit = new MemoryAuditSink();
+      const r = buildRollover({ ...h.env, ...settings });
+      const s = await runSweep(sweepDepsFor(r, { audit, now: () => h.ctx.clock.now(), dryRun: false }));
+      return { s, audit };
+    };
+    // A minute of virtual time passes, so the first sweep's reads show the new apps: it sees the
+    // secrets for the first time; past the grace window the next one removes them.
     await h.ctx.clock.advance(61_000);
-    const first = await runSweep(deps(settings).deps);
+    await sweepOnce();
+    await h.ctx.clock.advance(2 * 3_600_000);
+    const first = (await sweepOnce()).s;
     expect(first.failed).toBe(0);
     expect(first.removed).toBeGreaterThanOrEqual(3);
     const now = h.ctx.clock.now();
@@ -104,16 +119,22 @@ describe("sweep under replication lag (graph=stale) with non-thumbprint identifi
         .filter((p) => Date.parse(p.endDateTime) < now);
     expect(expiredLeft()).toEqual([]);
     // The next sweep reads a minute behind: the removed secrets still show, and are already gone.
-    const { deps: d2, audit } = deps(settings);
-    const second = await runSweep(d2);
+    const { s: second, audit } = await sweepOnce();
     expect(second.failed).toBe(0);
     expect(second.removed).toBe(0);
+    // The lagging read still shows them: a removed credential's first sight is forgotten, so
+    // it is seen afresh and held by the grace window; nothing is sent for it.
     expect(
       audit.events.filter(
         (e) =>
-          e.action === "sweepRemoval" && e.outcome === "skipped" && owned.includes(e.targetObjectId ?? ""),
+          e.action === "sweepDeferred" &&
+          e.reason === Reason.GuardGraceWindow &&
+          owned.includes(e.targetObjectId ?? ""),
       ),
     ).toHaveLength(3);
+    expect(
+      audit.events.some((e) => e.action === "sweepRemoval" && owned.includes(e.targetObjectId ?? "")),
+    ).toBe(false);
     expect(owned.every((id) => dir.get(t, id)!.passwordCredentials.length === 1)).toBe(true);
     expect(h.ctx.faults.hits.get("stale") ?? 0).toBeGreaterThan(0);
   });
