@@ -5,7 +5,9 @@ import type { DirectoryStore, SandboxContext } from "../types.js";
 import { runBatch } from "./batch.js";
 import { Directory } from "./directory.js";
 import type { GraphThrottleLimits } from "./throttle.js";
-import { graphState, handleGraph, toGraphRequest } from "./routes.js";
+import { GraphError } from "./graph-error.js";
+import { credentialActivityReport } from "./reports.js";
+import { errorResponse, graphState, handleGraph, toGraphRequest } from "./routes.js";
 
 export { Directory } from "./directory.js";
 export { DEFAULT_GRAPH_THROTTLE_LIMITS, type GraphThrottleLimits } from "./throttle.js";
@@ -41,6 +43,21 @@ export function graphRoutes(ctx: SandboxContext): Route[] {
         const g = toGraphRequest(req);
         if (g.segments.length === 1 && g.segments[0] === "$batch") return runBatch(ctx, g);
         return handleGraph(ctx, g);
+      },
+    },
+    {
+      // The application credential activity report (reports.ts).
+      service: "graph",
+      method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+      path: /^\/(?:v1\.0|beta)\/reports\/appCredentialSignInActivities(?:\/.*)?$/i,
+      handler: async (req) => {
+        const g = toGraphRequest(req);
+        try {
+          return await credentialActivityReport(ctx, g);
+        } catch (e) {
+          if (e instanceof GraphError) return errorResponse(e, g.requestId);
+          throw e;
+        }
       },
     },
   ];

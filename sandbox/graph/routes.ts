@@ -131,7 +131,7 @@ export async function handleGraph(ctx: SandboxContext, g: GraphRequest): Promise
   }
 }
 
-async function authenticate(ctx: SandboxContext, g: GraphRequest): Promise<Caller> {
+export async function authenticate(ctx: SandboxContext, g: GraphRequest): Promise<Caller> {
   const header = g.headers.authorization;
   const token = bearerToken({ headers: g.headers } as SandboxRequest);
   const challenge = {
