@@ -10,6 +10,7 @@ import { renderPlan } from "./render.js";
 
 import { safeLine } from "../shared/log.js";
 import { UsageError } from "./errors.js";
+import { registerOnboardCommands } from "./onboard.js";
 import { apply, auditVerify, EXIT, rotate } from "./run.js";
 
 export { EXIT, UsageError };
@@ -152,6 +153,8 @@ export function buildProgram(): Command {
         ...(opts.json ? { json: true } : {}),
       });
     });
+
+  registerOnboardCommands(program);
 
   program
     .command("sandbox")

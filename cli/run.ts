@@ -25,17 +25,20 @@ function endProgress(stream: NodeJS.WriteStream = process.stderr): void {
   if (stream.isTTY) stream.write("\r\x1b[2K");
 }
 
-interface RunAudit {
+export interface RunAudit {
   sink: AuditSink;
   events: AuditEvent[];
   close(): Promise<string>;
 }
 
-/** The run's audit writer: Logs Ingestion when configured, else kept in memory (and said so). */
-function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean): RunAudit {
+/**
+ * The run's audit writer: Logs Ingestion when configured, else kept in memory (and said so). The
+ * actor is Rollover's identity, or the person running a command that acts as them (bind).
+ */
+export function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, asActor?: string): RunAudit {
   const events: AuditEvent[] = [];
   const runId = randomUUID();
-  const actor = r.config.identityObjectId ?? r.config.clientId ?? "rollover-cli";
+  const actor = asActor ?? r.config.identityObjectId ?? r.config.clientId ?? "rollover-cli";
   if (r.audit) {
     const writer = r.audit.writer({ runId, trigger, actor, dryRun });
     return {
@@ -48,7 +51,9 @@ function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean): RunAudit 
         flush: () => writer.flush(),
       },
       async close() {
-        const res = await writer.close();
+        await writer.close();
+        // Totals over the run: checkpoints send records before the close.
+        const res = writer.totals;
         return `audit: ${res.sent} records sent, ${res.spooled} stored to send later`;
       },
     };

@@ -76,6 +76,8 @@ interface StateEntity {
   inFlightKeyId?: string;
   inFlightThumbprint?: string;
   inFlightAt?: number;
+  issuedByBindVersion?: string;
+  issuedByBindRequestId?: string;
 }
 
 export class StateStore {
@@ -95,6 +97,14 @@ export class StateStore {
         ...(e.renewRequestedFor ? { renewRequestedFor: e.renewRequestedFor } : {}),
         ...(typeof e.nextAttemptAt === "number" ? { nextAttemptAt: e.nextAttemptAt } : {}),
         ...(e.lastError ? { lastError: e.lastError } : {}),
+        ...(e.issuedByBindVersion
+          ? {
+              issuedByBind: {
+                version: e.issuedByBindVersion,
+                ...(e.issuedByBindRequestId ? { requestId: e.issuedByBindRequestId } : {}),
+              },
+            }
+          : {}),
         ...(e.inFlightKind && typeof e.inFlightAt === "number"
           ? {
               inFlight: {
@@ -125,6 +135,12 @@ export class StateStore {
       ...(state.renewRequestedFor ? { renewRequestedFor: state.renewRequestedFor } : {}),
       ...(state.nextAttemptAt !== undefined ? { nextAttemptAt: state.nextAttemptAt } : {}),
       ...(state.lastError ? { lastError: state.lastError } : {}),
+      ...(state.issuedByBind
+        ? {
+            issuedByBindVersion: state.issuedByBind.version,
+            ...(state.issuedByBind.requestId ? { issuedByBindRequestId: state.issuedByBind.requestId } : {}),
+          }
+        : {}),
       ...(state.inFlight
         ? {
             inFlightKind: state.inFlight.kind,

@@ -88,6 +88,11 @@ export interface StateRecord {
    * A change started and not yet recorded as done (written before acting, cleared after). If a
    * run dies in between, the next run checks whether the change took effect and records it.
    */
+  /**
+   * The version `rollover bind` had Key Vault issue (its provenance: a version Rollover caused,
+   * with the certificate operation's request id), recorded by shared/onboard/provenance.ts.
+   */
+  issuedByBind?: { version: string; requestId?: string };
   inFlight?: {
     kind: "renew" | "attach" | "retire";
     version?: string;

@@ -53,6 +53,12 @@ export const Reason = {
   PassLimit: "PassLimit",
   Error: "Error",
   RecoveredStep: "RecoveredStep",
+  // Joining and leaving (rollover bind, unbind, migrate-secret)
+  Bind: "Bind",
+  AlreadyBound: "AlreadyBound",
+  Unbind: "Unbind",
+  SecretStillInUse: "SecretStillInUse",
+  SwitchedToCertificate: "SwitchedToCertificate",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
@@ -105,4 +111,12 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   Error: "An unexpected error; nothing further was changed in this run.",
   RecoveredStep:
     "A change an earlier run made but did not live to record, confirmed from Key Vault and Graph and recorded now.",
+  Bind: "A person bound a certificate to a target with rollover bind: a new non-exportable certificate, its key on the target.",
+  AlreadyBound: "rollover bind found the binding in place (certificate tagged, key on the target) and changed nothing.",
+  Unbind:
+    "A person unbound a certificate with rollover unbind: its keys left the target, its versions were untagged and disabled.",
+  SecretStillInUse:
+    "A service moving off client secrets has not switched to its certificate yet (or whether it has is unknown).",
+  SwitchedToCertificate:
+    "A service moving off client secrets signs in with its certificate and no longer with a secret; its secrets may go.",
 };

@@ -1,0 +1,27 @@
+/**
+ * Provenance of the first version `rollover bind` creates: Rollover caused Key Vault to issue it
+ * (a certificate operation Rollover started, a key Key Vault generated under a non-exportable
+ * policy), so it counts as issued by Rollover, like every version `renew` asks for later.
+ */
+import type { Rollover } from "../app.js";
+import type { VaultEdge } from "../azure/keyvault.js";
+import { EMPTY_STATE } from "../core/model.js";
+
+/** Records in the binding's state record which version bind had Key Vault issue, and the request id. */
+export async function recordIssuedByRollover(
+  r: Rollover,
+  vault: VaultEdge,
+  certificateName: string,
+  issued: { version: string; requestId: string | undefined },
+): Promise<void> {
+  const prev = (await r.state.get(vault.name, certificateName)) ?? EMPTY_STATE;
+  await r.state.put(
+    vault.name,
+    certificateName,
+    {
+      ...prev,
+      issuedByBind: { version: issued.version, ...(issued.requestId ? { requestId: issued.requestId } : {}) },
+    },
+    "pending",
+  );
+}
