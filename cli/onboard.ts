@@ -13,7 +13,14 @@ import { operatorCredential, signedInAs } from "../shared/azure/onboard.js";
 import { loadConfig } from "../shared/config.js";
 import { type BindInput, OnboardInputError, parseBindInput } from "../shared/onboard/plan.js";
 import { recordIssuedByRollover } from "../shared/onboard/provenance.js";
-import { bind, migrateSecret, nextSteps, type OnboardContext, type OnboardResult, unbind } from "../shared/onboard/run.js";
+import {
+  bind,
+  migrateSecret,
+  nextSteps,
+  type OnboardContext,
+  type OnboardResult,
+  unbind,
+} from "../shared/onboard/run.js";
 import { UsageError } from "./errors.js";
 import { openRunAudit } from "./run.js";
 
@@ -84,7 +91,11 @@ export async function runBind(input: BindInput, yes: boolean, o: OnboardRunOptio
   const r = await withContext(o, async (ctx) => {
     const res = await bind(ctx, req, { yes });
     if (res.summary.result === "bound" && !o.json)
-      for (const l of nextSteps({ target: res.target, vault: res.vault, certificateName: res.plan.certificateName }))
+      for (const l of nextSteps({
+        target: res.target,
+        vault: res.vault,
+        certificateName: res.plan.certificateName,
+      }))
         ctx.say(l);
     return res;
   });
@@ -133,7 +144,10 @@ function bindOptions(cmd: Command): Command {
     .option("--name <certificate>", "the certificate's name (default: from the target's display name)")
     .option("--type <type>", "application, agentIdentityBlueprint or servicePrincipal")
     .option("--tenant <id>", "the target's tenant, where it is not the deployment's own")
-    .option("--client-id <id>", "the target's client id, for a target in another tenant (default: its app id)")
+    .option(
+      "--client-id <id>",
+      "the target's client id, for a target in another tenant (default: its app id)",
+    )
     .option("--validity-months <n>", "validity of each version, 1 to 1200 months", "12")
     .option("--key-type <type>", "RSA or RSA-HSM", "RSA")
     .option("--key-size <bits>", "2048, 3072 or 4096", "2048")
@@ -180,13 +194,15 @@ export function registerOnboardCommands(program: Command): void {
     .option("--force", "go ahead although sign-in data is unreadable or shows the keys in use")
     .option("--yes", "do it (without it, only say what would be done)")
     .option("--json", "print the outcome as JSON")
-    .action(async (certificate: string, f: { vault?: string; force?: boolean; yes?: boolean; json?: boolean }) => {
-      process.exitCode = await runUnbind(
-        certificate,
-        { ...(f.vault ? { vault: f.vault } : {}), yes: f.yes === true, force: f.force === true },
-        { json: f.json === true },
-      );
-    });
+    .action(
+      async (certificate: string, f: { vault?: string; force?: boolean; yes?: boolean; json?: boolean }) => {
+        process.exitCode = await runUnbind(
+          certificate,
+          { ...(f.vault ? { vault: f.vault } : {}), yes: f.yes === true, force: f.force === true },
+          { json: f.json === true },
+        );
+      },
+    );
 
   bindOptions(
     program

@@ -76,11 +76,9 @@ export async function findTargets(
     } catch (e) {
       if (!isGraphNotFound(e)) throw e;
     }
-    const byAppId = (await client
-      .api(`/${collection}`)
-      .filter(`appId eq '${id}'`)
-      .select(SELECT)
-      .get()) as { value?: WireObject[] };
+    const byAppId = (await client.api(`/${collection}`).filter(`appId eq '${id}'`).select(SELECT).get()) as {
+      value?: WireObject[];
+    };
     return (byAppId.value ?? []).map((o) => toTarget(o, tenantId, fallback)).filter(keep);
   }
   const out: Target[] = [];
@@ -194,7 +192,11 @@ export async function retireBindingVersions(vault: VaultEdge, name: string): Pro
   const versions: { version: string; created: number; tags: Record<string, string> }[] = [];
   for await (const p of vault.client.listPropertiesOfCertificateVersions(name)) {
     if (p.version)
-      versions.push({ version: p.version, created: p.createdOn?.getTime() ?? 0, tags: { ...(p.tags ?? {}) } });
+      versions.push({
+        version: p.version,
+        created: p.createdOn?.getTime() ?? 0,
+        tags: { ...(p.tags ?? {}) },
+      });
   }
   versions.sort((a, b) => a.created - b.created);
   for (const v of versions) {

@@ -112,7 +112,8 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   RecoveredStep:
     "A change an earlier run made but did not live to record, confirmed from Key Vault and Graph and recorded now.",
   Bind: "A person bound a certificate to a target with rollover bind: a new non-exportable certificate, its key on the target.",
-  AlreadyBound: "rollover bind found the binding in place (certificate tagged, key on the target) and changed nothing.",
+  AlreadyBound:
+    "rollover bind found the binding in place (certificate tagged, key on the target) and changed nothing.",
   Unbind:
     "A person unbound a certificate with rollover unbind: its keys left the target, its versions were untagged and disabled.",
   SecretStillInUse:

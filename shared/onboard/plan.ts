@@ -15,7 +15,14 @@ import {
   type Target,
   type TargetType,
 } from "../core/model.js";
-import { TAG_CLIENT_ID, TAG_MODE, TAG_TARGET, TAG_TARGET_TYPE, TAG_TENANT, isValidAt } from "../core/binding.js";
+import {
+  TAG_CLIENT_ID,
+  TAG_MODE,
+  TAG_TARGET,
+  TAG_TARGET_TYPE,
+  TAG_TENANT,
+  isValidAt,
+} from "../core/binding.js";
 import { DAY, type EpochMs } from "../core/time.js";
 
 /** A user's mistake in what they asked for: names the option and the fix. */
@@ -91,7 +98,10 @@ export function parseBindInput(i: BindInput): BindRequest {
   if (i.type !== undefined) {
     targetType = TARGET_TYPES.find((t) => t.toLowerCase() === i.type!.toLowerCase());
     if (!targetType)
-      throw new OnboardInputError("--type", `"${i.type}" is not a target type; use ${TARGET_TYPES.join(", ")}`);
+      throw new OnboardInputError(
+        "--type",
+        `"${i.type}" is not a target type; use ${TARGET_TYPES.join(", ")}`,
+      );
   }
   if (i.tenant !== undefined && !isGuid(i.tenant))
     throw new OnboardInputError("--tenant", `"${i.tenant}" is not a tenant id (GUID)`);
@@ -104,15 +114,22 @@ export function parseBindInput(i: BindInput): BindRequest {
       `"${i.validityMonths}" is not a validity Key Vault accepts; use a whole number of months from 1 to ${MAX_VALIDITY_MONTHS}, e.g. 12`,
     );
   const keyType = KEY_TYPES.find((k) => k.toLowerCase() === (i.keyType ?? "RSA").toLowerCase());
-  if (!keyType) throw new OnboardInputError("--key-type", `"${i.keyType}" is not supported; use RSA or RSA-HSM`);
+  if (!keyType)
+    throw new OnboardInputError("--key-type", `"${i.keyType}" is not supported; use RSA or RSA-HSM`);
   const keySize = KEY_SIZES.find((k) => String(k) === (i.keySize ?? "2048"));
   if (!keySize)
-    throw new OnboardInputError("--key-size", `"${i.keySize}" is not an RSA size Key Vault issues; use 2048, 3072 or 4096`);
+    throw new OnboardInputError(
+      "--key-size",
+      `"${i.keySize}" is not an RSA size Key Vault issues; use 2048, 3072 or 4096`,
+    );
   let mode: "self" | "managed" | undefined;
   if (i.mode !== undefined) {
     const m = i.mode.toLowerCase();
     if (m !== "self" && m !== "managed")
-      throw new OnboardInputError("--mode", `"${i.mode}" is not a mode; use self or managed (or leave it out)`);
+      throw new OnboardInputError(
+        "--mode",
+        `"${i.mode}" is not a mode; use self or managed (or leave it out)`,
+      );
     mode = m;
   }
   return {
@@ -223,7 +240,10 @@ export interface BindObservation {
 export function planBind(o: BindObservation): BindPlan {
   const { request: req, target } = o;
   if (o.selfIds.includes(target.id) || o.selfIds.includes(target.appId))
-    throw new OnboardInputError("<target>", "that is Rollover's own identity; Rollover never manages its own credentials");
+    throw new OnboardInputError(
+      "<target>",
+      "that is Rollover's own identity; Rollover never manages its own credentials",
+    );
   const maxDays = o.maxCertificateLifetimeDays;
   if (maxDays !== undefined && req.validityMonths * 31 > maxDays)
     throw new OnboardInputError(
@@ -258,10 +278,14 @@ export function planBind(o: BindObservation): BindPlan {
         message: `${o.vaultName}/${byName.name} already binds ${target.displayName} (${target.id}) and its key is on the target; nothing changed`,
       };
   }
-  const attachAs = trusted ? ({ kind: "target", signWith: trusted } as const) : ({ kind: "operator" } as const);
+  const attachAs = trusted
+    ? ({ kind: "target", signWith: trusted } as const)
+    : ({ kind: "operator" } as const);
   const steps = [
     ...(byName
-      ? [`use the existing certificate ${o.vaultName}/${name} (an earlier bind stopped before its key was on the target)`]
+      ? [
+          `use the existing certificate ${o.vaultName}/${name} (an earlier bind stopped before its key was on the target)`,
+        ]
       : [
           `create certificate ${o.vaultName}/${name}: self-signed, ${req.keyType} ${req.keySize}, non-exportable key, ${req.validityMonths} months, Key Vault e-mails and Rollover renews`,
           `tag it ${Object.entries(tags)
@@ -299,7 +323,9 @@ export function trustedCertificate(
 // --- unbind -----------------------------------------------------------------------------------
 
 /** Last sign-in per keyId (epoch ms), or why it is unknown. */
-export type SignInView = { available: true; lastSignIn: Record<string, number> } | { available: false; detail: string };
+export type SignInView =
+  | { available: true; lastSignIn: Record<string, number> }
+  | { available: false; detail: string };
 
 export interface UnbindPlan {
   /** The keys on the target that versions of this certificate back (what Rollover attached). */
@@ -338,7 +364,9 @@ export function planUnbind(o: {
     });
     if (recent.length > 0) {
       const k = recent[0]!;
-      const at = new Date((o.signIns as { lastSignIn: Record<string, number> }).lastSignIn[k.keyId]!).toISOString();
+      const at = new Date(
+        (o.signIns as { lastSignIn: Record<string, number> }).lastSignIn[k.keyId]!,
+      ).toISOString();
       throw new OnboardInputError(
         "--force",
         `key ${k.keyId} (thumbprint ${k.thumbprint}) signed in at ${at}, within the last ${days} days: the service still uses it. Move the service to another credential first, or add --force`,
@@ -352,10 +380,13 @@ export function planUnbind(o: {
     .find((v) => keys.some((k) => k.thumbprint === v.thumbprint && isValidAt(k, now)));
   const versions = [...o.versions].sort((a, b) => a.created - b.created);
   const removeAs = signer ? ({ kind: "target", signWith: signer } as const) : ({ kind: "operator" } as const);
-  const who = removeAs.kind === "target" ? "as the target itself (removeKey)" : "as you (PATCH keyCredentials)";
+  const who =
+    removeAs.kind === "target" ? "as the target itself (removeKey)" : "as you (PATCH keyCredentials)";
   const steps = [
     ...(keys.length > 0
-      ? [`remove ${keys.length} key(s) Rollover attached from ${o.target?.displayName} ${who}: ${keys.map((k) => k.keyId).join(", ")}`]
+      ? [
+          `remove ${keys.length} key(s) Rollover attached from ${o.target?.displayName} ${who}: ${keys.map((k) => k.keyId).join(", ")}`,
+        ]
       : [`no key of this certificate is on the target${o.target ? "" : " (the target does not exist)"}`]),
     `remove the rollover-* tags from ${versions.length} version(s) and disable them (Key Vault keeps them)`,
   ];
@@ -394,13 +425,18 @@ export function migrationState(o: {
 }): MigrationState {
   const secrets = o.target.passwordCredentials;
   if (secrets.length === 0) return { state: "done", detail: "the target holds no client secret" };
-  if (!o.signIns.available) return { state: "unknown", detail: `sign-in data is not readable (${o.signIns.detail})` };
+  if (!o.signIns.available)
+    return { state: "unknown", detail: `sign-in data is not readable (${o.signIns.detail})` };
   const last = o.signIns.lastSignIn;
-  const certKeys = o.target.keyCredentials.filter((k) => k.thumbprint && o.certificateThumbprints.has(k.thumbprint));
+  const certKeys = o.target.keyCredentials.filter(
+    (k) => k.thumbprint && o.certificateThumbprints.has(k.thumbprint),
+  );
   const ownUntil =
     o.rolloverVerifiedAt === undefined ? undefined : o.rolloverVerifiedAt + VERIFY_SIGN_IN_MARGIN_MS;
   const certLast = max(
-    certKeys.map((k) => last[k.keyId]).filter((t) => t === undefined || ownUntil === undefined || t > ownUntil),
+    certKeys
+      .map((k) => last[k.keyId])
+      .filter((t) => t === undefined || ownUntil === undefined || t > ownUntil),
   );
   const secretLast = max(secrets.map((p) => last[p.keyId]));
   const fmt = (t: number | undefined) => (t === undefined ? "never" : new Date(t).toISOString());

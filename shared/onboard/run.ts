@@ -152,7 +152,11 @@ export interface BindOutcome extends OnboardResult {
   vault: VaultEdge;
 }
 
-export async function bind(ctx: OnboardContext, req: BindRequest, opts: { yes: boolean }): Promise<BindOutcome> {
+export async function bind(
+  ctx: OnboardContext,
+  req: BindRequest,
+  opts: { yes: boolean },
+): Promise<BindOutcome> {
   const vault = chooseVault(ctx.r, req.vault);
   const tenantId = tenantOf(ctx, req.tenantId);
   const target = await resolveTarget(ctx, req.target, req.targetType, tenantId);
@@ -168,11 +172,25 @@ export async function bind(ctx: OnboardContext, req: BindRequest, opts: { yes: b
   });
   const base = targetFields(target, vault, plan.certificateName);
   if (plan.kind === "alreadyBound") {
-    ctx.audit.emit({ ...base, action: "bind", outcome: "skipped", reason: Reason.AlreadyBound, message: plan.message });
+    ctx.audit.emit({
+      ...base,
+      action: "bind",
+      outcome: "skipped",
+      reason: Reason.AlreadyBound,
+      message: plan.message,
+    });
     ctx.say(plan.message);
-    return { exitCode: 0, plan, target, vault, summary: { result: "alreadyBound", certificate: plan.certificateName } };
+    return {
+      exitCode: 0,
+      plan,
+      target,
+      vault,
+      summary: { result: "alreadyBound", certificate: plan.certificateName },
+    };
   }
-  ctx.say(`Bind ${target.displayName} (${target.type} ${target.id}) to ${vault.name}/${plan.certificateName}:`);
+  ctx.say(
+    `Bind ${target.displayName} (${target.type} ${target.id}) to ${vault.name}/${plan.certificateName}:`,
+  );
   for (const s of plan.steps) ctx.say(`  - ${s}`);
   if (!opts.yes) {
     ctx.say("Nothing was changed (add --yes to do it).");
@@ -196,7 +214,13 @@ export async function bind(ctx: OnboardContext, req: BindRequest, opts: { yes: b
     } catch (e) {
       const refusal = keyVaultRefusal(e);
       if (refusal) {
-        ctx.audit.emit({ ...base, action: "bind", outcome: "failed", reason: Reason.Bind, message: `Key Vault refused the certificate: ${refusal.message}` });
+        ctx.audit.emit({
+          ...base,
+          action: "bind",
+          outcome: "failed",
+          reason: Reason.Bind,
+          message: `Key Vault refused the certificate: ${refusal.message}`,
+        });
         await checkpoint(ctx);
         throw new OnboardInputError(
           refusal.status === 409 ? "--name" : "certificate policy",
@@ -205,7 +229,10 @@ export async function bind(ctx: OnboardContext, req: BindRequest, opts: { yes: b
       }
       throw e;
     }
-    if (!issued) throw new Error(`Key Vault is still issuing ${plan.certificateName}; run bind again in a minute to finish`);
+    if (!issued)
+      throw new Error(
+        `Key Vault is still issuing ${plan.certificateName}; run bind again in a minute to finish`,
+      );
     version = issued.version;
     await ctx.recordIssued(vault, plan.certificateName, issued);
     const m = await vault.material(plan.certificateName, version);
@@ -245,7 +272,14 @@ export async function bind(ctx: OnboardContext, req: BindRequest, opts: { yes: b
       });
       // Self mode: "an application does not need any specific permission to roll its own keys"
       // (learn.microsoft.com/graph/api/application-addkey, "Permissions").
-      await ctx.r.graph.addKey(client, target.type, target.id, m.cer, proof, keyDisplayName(vault, plan.certificateName, m));
+      await ctx.r.graph.addKey(
+        client,
+        target.type,
+        target.id,
+        m.cer,
+        proof,
+        keyDisplayName(vault, plan.certificateName, m),
+      );
     } else {
       await addKeyAsOperator(
         ctx.r.graph,
@@ -296,10 +330,25 @@ export async function bind(ctx: OnboardContext, req: BindRequest, opts: { yes: b
     ctx.verifyTimeoutMs,
   );
   if (!verified.ok) {
-    ctx.audit.emit({ ...base, ...materialFields(m), action: "verify", outcome: "failed", reason: Reason.VerifyNewKey, message: `no token with the new certificate: ${verified.message}` });
+    ctx.audit.emit({
+      ...base,
+      ...materialFields(m),
+      action: "verify",
+      outcome: "failed",
+      reason: Reason.VerifyNewKey,
+      message: `no token with the new certificate: ${verified.message}`,
+    });
     await checkpoint(ctx);
-    ctx.say(`no token with the new certificate yet (${verified.message}); Rollover verifies it on its next run`);
-    return { exitCode: 1, plan, target, vault, summary: { result: "unverified", certificate: plan.certificateName, version } };
+    ctx.say(
+      `no token with the new certificate yet (${verified.message}); Rollover verifies it on its next run`,
+    );
+    return {
+      exitCode: 1,
+      plan,
+      target,
+      vault,
+      summary: { result: "unverified", certificate: plan.certificateName, version },
+    };
   }
   const prev = (await ctx.r.state.get(vault.name, plan.certificateName)) ?? { attempts: 0 };
   await ctx.r.state.put(
@@ -318,10 +367,22 @@ export async function bind(ctx: OnboardContext, req: BindRequest, opts: { yes: b
   });
   await checkpoint(ctx);
   ctx.say(`got a token with it: ${vault.name}/${plan.certificateName} is bound`);
-  return { exitCode: 0, plan, target, vault, summary: { result: "bound", certificate: plan.certificateName, version } };
+  return {
+    exitCode: 0,
+    plan,
+    target,
+    vault,
+    summary: { result: "bound", certificate: plan.certificateName, version },
+  };
 }
 
-function targetCredential(ctx: OnboardContext, tenantId: string, clientId: string, vault: VaultEdge, m: VersionMaterial) {
+function targetCredential(
+  ctx: OnboardContext,
+  tenantId: string,
+  clientId: string,
+  vault: VaultEdge,
+  m: VersionMaterial,
+) {
   return certificateCredential({
     authorityHost: ctx.r.config.authorityHost,
     tenantId,
@@ -389,7 +450,11 @@ export async function unbind(
     ctx.say(`${vault.name}/${certificate} is not a binding (no rollover-* tags); nothing changed`);
     return { exitCode: 0, summary: { result: "notBound" } };
   }
-  if (!parsed.ok) throw new OnboardInputError("<certificate>", `${certificate} has broken binding tags (${parsed.message}); fix or remove them by hand`);
+  if (!parsed.ok)
+    throw new OnboardInputError(
+      "<certificate>",
+      `${certificate} has broken binding tags (${parsed.message}); fix or remove them by hand`,
+    );
   const binding: Binding = parsed.binding;
   const tenantId = tenantOf(ctx, binding.tenantId);
   const client = operatorGraph(ctx, tenantId);
@@ -400,7 +465,14 @@ export async function unbind(
     onTarget && !opts.force
       ? signInView(await readCredentialSignIns(client, ctx.r.graph.graphBaseUrl))
       : { available: false, detail: "not read" };
-  const plan = planUnbind({ binding, versions: obs.versions, target, signIns, force: opts.force, now: ctx.now() });
+  const plan = planUnbind({
+    binding,
+    versions: obs.versions,
+    target,
+    signIns,
+    force: opts.force,
+    now: ctx.now(),
+  });
   ctx.say(`Unbind ${vault.name}/${certificate} from ${target?.displayName ?? binding.targetId}:`);
   for (const s of plan.steps) ctx.say(`  - ${s}`);
   if (!opts.yes) {
@@ -415,7 +487,13 @@ export async function unbind(
     vaultName: vault.name,
     certificateName: certificate,
   };
-  ctx.audit.emit({ ...base, action: "unbind", outcome: "planned", reason: Reason.Unbind, message: `about to unbind: ${plan.steps.join("; ")}` });
+  ctx.audit.emit({
+    ...base,
+    action: "unbind",
+    outcome: "planned",
+    reason: Reason.Unbind,
+    message: `about to unbind: ${plan.steps.join("; ")}`,
+  });
   await checkpoint(ctx);
 
   if (target && plan.keys.length > 0) {
@@ -423,28 +501,66 @@ export async function unbind(
       const signer = await vault.material(certificate, plan.removeAs.signWith.version);
       const asTarget = ctx.r.graph.client(targetCredential(ctx, tenantId, target.appId, vault, signer));
       // The key that signs the proofs goes last.
-      const keys = [...plan.keys].sort((a, b) => Number(a.thumbprint === signer.thumbprintHex) - Number(b.thumbprint === signer.thumbprintHex));
+      const keys = [...plan.keys].sort(
+        (a, b) =>
+          Number(a.thumbprint === signer.thumbprintHex) - Number(b.thumbprint === signer.thumbprintHex),
+      );
       for (const k of keys) {
-        const proof = await proofOfPossession({ objectId: target.id, certificate: signer, sign: vault.signer(signer.kid), now: ctx.now() });
+        const proof = await proofOfPossession({
+          objectId: target.id,
+          certificate: signer,
+          sign: vault.signer(signer.kid),
+          now: ctx.now(),
+        });
         // Self mode: removeKey needs no permission (learn.microsoft.com/graph/api/application-removekey).
         await ctx.r.graph.removeKey(asTarget, target.type, target.id, k.keyId, proof);
-        ctx.audit.emit({ ...base, action: "unbind", outcome: "succeeded", reason: Reason.Unbind, keyId: k.keyId, ...(k.thumbprint ? { thumbprint: k.thumbprint } : {}), message: `removed key ${k.keyId} as the target itself` });
+        ctx.audit.emit({
+          ...base,
+          action: "unbind",
+          outcome: "succeeded",
+          reason: Reason.Unbind,
+          keyId: k.keyId,
+          ...(k.thumbprint ? { thumbprint: k.thumbprint } : {}),
+          message: `removed key ${k.keyId} as the target itself`,
+        });
         await checkpoint(ctx);
       }
     } else {
-      await removeKeysAsOperator(ctx.r.graph, client, target, plan.keys.map((k) => k.keyId));
+      await removeKeysAsOperator(
+        ctx.r.graph,
+        client,
+        target,
+        plan.keys.map((k) => k.keyId),
+      );
       for (const k of plan.keys)
-        ctx.audit.emit({ ...base, action: "unbind", outcome: "succeeded", reason: Reason.Unbind, keyId: k.keyId, ...(k.thumbprint ? { thumbprint: k.thumbprint } : {}), message: `removed key ${k.keyId} as ${ctx.actor}` });
+        ctx.audit.emit({
+          ...base,
+          action: "unbind",
+          outcome: "succeeded",
+          reason: Reason.Unbind,
+          keyId: k.keyId,
+          ...(k.thumbprint ? { thumbprint: k.thumbprint } : {}),
+          message: `removed key ${k.keyId} as ${ctx.actor}`,
+        });
       await checkpoint(ctx);
     }
     ctx.say(`removed ${plan.keys.length} key(s) from ${target.displayName}`);
   }
   const n = await retireBindingVersions(vault, certificate);
   await ctx.r.state.delete(vault.name, certificate);
-  ctx.audit.emit({ ...base, action: "unbind", outcome: "succeeded", reason: Reason.Unbind, message: `removed the binding tags from ${n} version(s) and disabled them; Key Vault keeps them` });
+  ctx.audit.emit({
+    ...base,
+    action: "unbind",
+    outcome: "succeeded",
+    reason: Reason.Unbind,
+    message: `removed the binding tags from ${n} version(s) and disabled them; Key Vault keeps them`,
+  });
   await checkpoint(ctx);
   ctx.say(`untagged and disabled ${n} version(s): ${vault.name}/${certificate} is no longer a binding`);
-  return { exitCode: 0, summary: { result: "unbound", keysRemoved: plan.keys.map((k) => k.keyId), versions: n } };
+  return {
+    exitCode: 0,
+    summary: { result: "unbound", keysRemoved: plan.keys.map((k) => k.keyId), versions: n },
+  };
 }
 
 // --- migrate-secret ---------------------------------------------------------------------------
@@ -464,8 +580,11 @@ export async function migrationReport(
   const tenantId = target.tenantId;
   const certs = (await listVaultCertificates(vault)).filter((c) => c.binding?.targetId === target.id);
   const thumbprints = new Set<string>();
-  for (const c of certs) for (const v of (await vault.observe(c.name))?.versions ?? []) thumbprints.add(v.thumbprint);
-  const signIns = signInView(await readCredentialSignIns(operatorGraph(ctx, tenantId), ctx.r.graph.graphBaseUrl));
+  for (const c of certs)
+    for (const v of (await vault.observe(c.name))?.versions ?? []) thumbprints.add(v.thumbprint);
+  const signIns = signInView(
+    await readCredentialSignIns(operatorGraph(ctx, tenantId), ctx.r.graph.graphBaseUrl),
+  );
   let verifiedAt: number | undefined;
   for (const c of certs) {
     const at = (await ctx.r.state.get(vault.name, c.name))?.verifiedAt;
@@ -493,13 +612,17 @@ export async function migrateSecret(
   let target = await resolveTarget(ctx, req.target, req.targetType, tenantId);
   const bound = (await listVaultCertificates(vault)).some((c) => c.binding?.targetId === target.id);
   if (!bound && target.passwordCredentials.length === 0)
-    throw new OnboardInputError("<target>", `${target.displayName} holds no client secret; use rollover bind`);
+    throw new OnboardInputError(
+      "<target>",
+      `${target.displayName} holds no client secret; use rollover bind`,
+    );
   let bindSummary: Record<string, unknown> | undefined;
   if (!bound) {
     const b = await bind(ctx, { ...req, target: target.id, targetType: target.type }, { yes: opts.yes });
     bindSummary = b.summary;
     if (!opts.yes || b.exitCode !== 0) return { exitCode: b.exitCode, summary: { bind: b.summary } };
-    target = (await ctx.r.graph.getTarget(operatorGraph(ctx, tenantId), tenantId, target.type, target.id)) ?? target;
+    target =
+      (await ctx.r.graph.getTarget(operatorGraph(ctx, tenantId), tenantId, target.type, target.id)) ?? target;
   }
   const report = await migrationReport(ctx, target, vault);
   const base = targetFields(target, vault, report.certificateName ?? "");
@@ -508,25 +631,53 @@ export async function migrateSecret(
     ...base,
     action: "migrateSecret",
     outcome: "skipped",
-    reason: report.state.state === "switched" || report.state.state === "done" ? Reason.SwitchedToCertificate : Reason.SecretStillInUse,
+    reason:
+      report.state.state === "switched" || report.state.state === "done"
+        ? Reason.SwitchedToCertificate
+        : Reason.SecretStillInUse,
     message: `${describeMigration(report.state)}: ${report.state.detail}`,
   });
   if (!opts.removeSecrets) {
     if (report.state.state === "switched")
-      ctx.say(`Its ${target.passwordCredentials.length} secret(s) can go: run again with --remove-secrets --yes`);
-    return { exitCode: 0, report, summary: { ...(bindSummary ? { bind: bindSummary } : {}), migration: report.state } };
+      ctx.say(
+        `Its ${target.passwordCredentials.length} secret(s) can go: run again with --remove-secrets --yes`,
+      );
+    return {
+      exitCode: 0,
+      report,
+      summary: { ...(bindSummary ? { bind: bindSummary } : {}), migration: report.state },
+    };
   }
   const secrets = secretsToRemove(report.state, target);
-  for (const p of secrets) ctx.say(`  - remove secret ${p.keyId}${p.displayName ? ` (${p.displayName})` : ""} as ${ctx.actor}`);
+  for (const p of secrets)
+    ctx.say(`  - remove secret ${p.keyId}${p.displayName ? ` (${p.displayName})` : ""} as ${ctx.actor}`);
   if (!opts.yes) {
     ctx.say("Nothing was changed (add --yes to do it).");
-    return { exitCode: 0, report, summary: { migration: report.state, wouldRemove: secrets.map((p) => p.keyId) } };
+    return {
+      exitCode: 0,
+      report,
+      summary: { migration: report.state, wouldRemove: secrets.map((p) => p.keyId) },
+    };
   }
   for (const p of secrets) {
-    ctx.audit.emit({ ...base, action: "removeSecret", outcome: "planned", reason: Reason.SwitchedToCertificate, keyId: p.keyId, message: `about to remove secret ${p.keyId}` });
+    ctx.audit.emit({
+      ...base,
+      action: "removeSecret",
+      outcome: "planned",
+      reason: Reason.SwitchedToCertificate,
+      keyId: p.keyId,
+      message: `about to remove secret ${p.keyId}`,
+    });
     await checkpoint(ctx);
     await removeSecretAsOperator(operatorGraph(ctx, tenantId), target, p.keyId);
-    ctx.audit.emit({ ...base, action: "removeSecret", outcome: "succeeded", reason: Reason.SwitchedToCertificate, keyId: p.keyId, message: `removed secret ${p.keyId} as ${ctx.actor}: the service signs in with its certificate` });
+    ctx.audit.emit({
+      ...base,
+      action: "removeSecret",
+      outcome: "succeeded",
+      reason: Reason.SwitchedToCertificate,
+      keyId: p.keyId,
+      message: `removed secret ${p.keyId} as ${ctx.actor}: the service signs in with its certificate`,
+    });
     await checkpoint(ctx);
   }
   ctx.say(`removed ${secrets.length} secret(s) from ${target.displayName}`);
