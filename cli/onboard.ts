@@ -15,6 +15,8 @@ import { type BindInput, OnboardInputError, parseBindInput } from "../shared/onb
 import { recordIssuedByRollover } from "../shared/onboard/provenance.js";
 import {
   bind,
+  bindingStatus,
+  describeMigration,
   migrateSecret,
   nextSteps,
   type OnboardContext,
@@ -124,6 +126,29 @@ export async function runMigrateSecret(
   return r.exitCode;
 }
 
+/** Every binding, verified or not, and for targets still holding secrets whether they switched. */
+export async function runStatus(o: OnboardRunOptions = {}): Promise<number> {
+  const r = buildRollover(o.env ?? process.env, o.credential ? { credential: o.credential } : {});
+  const rows = await bindingStatus(r);
+  const out = o.out ?? ((t: string) => process.stdout.write(t));
+  if (o.json) {
+    out(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  out(`Bindings (${rows.length})\n`);
+  for (const b of rows) {
+    const who = b.targetDisplayName ?? b.targetId;
+    const verified = b.verifiedVersion ? `verified ${b.verifiedVersion.slice(0, 8)}` : "not verified";
+    const migration = b.migration
+      ? `; client secrets: ${describeMigration(b.migration)} (${b.migration.detail})`
+      : "";
+    out(
+      `  ${`${b.vaultName}/${b.certificateName}`.padEnd(40)} ${who.padEnd(28)} ${verified}, expires ${b.expires}${migration}\n`,
+    );
+  }
+  return 0;
+}
+
 interface BindFlags {
   vault?: string;
   name?: string;
@@ -203,6 +228,16 @@ export function registerOnboardCommands(program: Command): void {
         );
       },
     );
+
+  program
+    .command("status")
+    .description(
+      "Every binding: its target, whether its newest version is verified, and for targets still holding client secrets whether the service has switched to the certificate.",
+    )
+    .option("--json", "print as JSON")
+    .action(async (f: { json?: boolean }) => {
+      process.exitCode = await runStatus({ json: f.json === true });
+    });
 
   bindOptions(
     program

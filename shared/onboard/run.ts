@@ -696,3 +696,59 @@ export function describeMigration(s: MigrationState): string {
       return "switch unknown";
   }
 }
+
+// --- status -----------------------------------------------------------------------------------
+
+export interface BindingStatus {
+  vaultName: string;
+  certificateName: string;
+  targetId: string;
+  targetDisplayName?: string;
+  /** The state record's phase view: verified version or not. */
+  verifiedVersion?: string;
+  expires: string;
+  /** For a target that still holds client secrets: has the service switched? */
+  migration?: MigrationState;
+}
+
+/**
+ * Every binding of the configured vaults, with whether its newest version is verified and, for a
+ * target that still holds client secrets, whether its service has moved to the certificate. Reads
+ * only (Rollover's own reading rights; sign-in data needs AuditLog.Read.All, else "unknown").
+ */
+export async function bindingStatus(r: Rollover): Promise<BindingStatus[]> {
+  const out: BindingStatus[] = [];
+  const home = r.config.tenantId!.toLowerCase();
+  const client = r.graph.client(r.credential);
+  let signIns: SignInView | undefined;
+  for (const vault of r.vaults.values()) {
+    for (const c of await listVaultCertificates(vault)) {
+      const b = c.binding;
+      if (!b) continue;
+      const tenantId = b.tenantId ?? home;
+      const target =
+        tenantId === home ? await r.graph.getTarget(client, tenantId, b.targetType, b.targetId) : undefined;
+      const state = await r.state.get(vault.name, c.name);
+      const row: BindingStatus = {
+        vaultName: vault.name,
+        certificateName: c.name,
+        targetId: b.targetId,
+        ...(target ? { targetDisplayName: target.displayName } : {}),
+        ...(state?.verifiedVersion ? { verifiedVersion: state.verifiedVersion } : {}),
+        expires: new Date(c.expires).toISOString(),
+      };
+      if (target && target.passwordCredentials.length > 0) {
+        signIns ??= signInView(await readCredentialSignIns(client, r.graph.graphBaseUrl));
+        const thumbprints = new Set((await vault.observe(c.name))?.versions.map((v) => v.thumbprint) ?? []);
+        row.migration = migrationState({
+          target,
+          certificateThumbprints: thumbprints,
+          signIns,
+          ...(state?.verifiedAt !== undefined ? { rolloverVerifiedAt: state.verifiedAt } : {}),
+        });
+      }
+      out.push(row);
+    }
+  }
+  return out;
+}
