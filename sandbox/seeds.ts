@@ -372,6 +372,7 @@ function seedOnboarding(ctx: SandboxContext): void {
     ...(sp ? { objectId: sp.id } : {}),
     credentialType: "secret",
     credential: secretUser.secretKeyId,
+    keyId: secretUser.secretKeyId,
     resource: "https://graph.microsoft.com",
     success: true,
   });

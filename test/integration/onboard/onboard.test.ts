@@ -250,8 +250,8 @@ describe("joining and leaving Rollover", () => {
     const { ctx } = sb();
     expect(await rollover("migrate-secret", secretUser.displayName, "--yes"), stderr.join("")).toBe(0);
     expect(ctx.vault.latest(secretUser.displayName)?.tags["rollover-target"]).toBe(secretUser.id);
-    // bind's own verification is not the service switching.
-    expect(stdout.join("")).toMatch(/still on its client secret/);
+    // bind's own verification is not the service switching; the seeded secret sign-in shows.
+    expect(stdout.join("")).toMatch(/still on its client secret .*last sign-in with a secret: \d{4}-/);
     expect(await rollover("migrate-secret", secretUser.displayName, "--remove-secrets", "--yes")).toBe(2);
     expect(stderr.join("")).toMatch(/--remove-secrets: .* has not switched/);
     expect(app(secretUser.id).passwordCredentials).toHaveLength(1);
