@@ -179,7 +179,12 @@ export async function createBindingCertificate(
   if (!poller.isDone()) return undefined;
   const version = poller.getResult()?.properties.version;
   if (!version) return undefined;
-  return { version, requestId: requestId ?? opOf()?.requestId };
+  // Key Vault keeps a completed operation (GET …/pending) until it is deleted.
+  const id =
+    requestId ??
+    opOf()?.requestId ??
+    (await vault.client.getCertificateOperation(name)).getOperationState().certificateOperation?.requestId;
+  return { version, requestId: id };
 }
 
 /**

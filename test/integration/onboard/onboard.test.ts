@@ -10,6 +10,7 @@ import { main } from "../../../cli/main.js";
 import { DEMO, DEMO_ONBOARDING } from "../../../sandbox/seeds.js";
 import { certificateCredential } from "../../../shared/azure/entra.js";
 import { VaultEdge, vaultClientOptions } from "../../../shared/azure/keyvault.js";
+import { STATE_TABLE, StateStore, tableClient } from "../../../shared/azure/storage.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 
 const HOUR = 3_600_000;
@@ -116,6 +117,14 @@ describe("joining and leaving Rollover", () => {
       Buffer.from(latest.cerDer).toString("base64"),
     ]);
     expect(await signInWithCertificate(unbound.appId, unbound.displayName)).toBeTruthy();
+    // The version counts as issued by Rollover (its certificate operation recorded), and verified.
+    const state = await new StateStore(
+      tableClient({ connectionString: sb().env.AzureWebJobsStorage }, STATE_TABLE),
+    ).get(new URL(sb().urls.vaultUrl).host, unbound.displayName);
+    expect(state).toMatchObject({
+      verifiedVersion: latest.version,
+      issuedByBind: { version: latest.version, requestId: expect.stringMatching(/\w/) },
+    });
     expect(stdout.join("")).toMatch(/keyVaultCertificate: \{ vaultUrl/);
 
     // The next plan (Rollover's own identity, not the person's) finds the binding converged.
