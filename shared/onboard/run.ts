@@ -96,6 +96,19 @@ export function chooseVault(r: Rollover, name: string | undefined): VaultEdge {
   return v;
 }
 
+/** The vault's certificates, or bad settings when the person may not read it (exit 2, nothing changed). */
+async function readVault(vault: VaultEdge): ReturnType<typeof listVaultCertificates> {
+  try {
+    return await listVaultCertificates(vault);
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode !== 403) throw e;
+    throw new OnboardInputError(
+      "--vault",
+      `Key Vault ${vault.name} refused you (HTTP 403): you need Key Vault Certificates Officer and Key Vault Crypto User on it to bind`,
+    );
+  }
+}
+
 function tenantOf(ctx: OnboardContext, tenantId: string | undefined): string {
   return (tenantId ?? ctx.r.config.tenantId!).toLowerCase();
 }
@@ -160,7 +173,7 @@ export async function bind(
   const vault = chooseVault(ctx.r, req.vault);
   const tenantId = tenantOf(ctx, req.tenantId);
   const target = await resolveTarget(ctx, req.target, req.targetType, tenantId);
-  const certificates = await listVaultCertificates(vault);
+  const certificates = await readVault(vault);
   const plan = planBind({
     request: req,
     target,
@@ -610,7 +623,7 @@ export async function migrateSecret(
   const vault = chooseVault(ctx.r, req.vault);
   const tenantId = tenantOf(ctx, req.tenantId);
   let target = await resolveTarget(ctx, req.target, req.targetType, tenantId);
-  const bound = (await listVaultCertificates(vault)).some((c) => c.binding?.targetId === target.id);
+  const bound = (await readVault(vault)).some((c) => c.binding?.targetId === target.id);
   if (!bound && target.passwordCredentials.length === 0)
     throw new OnboardInputError(
       "<target>",

@@ -194,6 +194,53 @@ describe("joining and leaving Rollover", () => {
     expect(fingerprint()).toBe(before);
   });
 
+  it("without rights on the vault, bind exits 2 naming the vault and creates nothing", async () => {
+    const vault = sb().ctx.vault as unknown as { deniedObjectIds: Set<string> };
+    const before = fingerprint();
+    vault.deniedObjectIds.add(sb().ctx.operator.objectId);
+    try {
+      expect(await rollover("bind", DEMO_ONBOARDING.secretUser.displayName, "--yes")).toBe(2);
+    } finally {
+      vault.deniedObjectIds.delete(sb().ctx.operator.objectId);
+    }
+    expect(stderr.join("")).toMatch(/--vault: Key Vault .* refused you \(HTTP 403\)/);
+    expect(fingerprint()).toBe(before);
+  });
+
+  it("without the rights to write the target, bind stops with the fix; run again with them, it finishes", async () => {
+    const { ctx, urls } = sb();
+    const target = ctx.directory.createApplication(urls.tenantId, { displayName: "needs-an-admin" });
+    const roles = ctx.operator.roles;
+    ctx.operator.roles = [];
+    try {
+      expect(await rollover("bind", target.id, "--yes")).toBe(2);
+    } finally {
+      ctx.operator.roles = roles;
+    }
+    expect(stderr.join("")).toMatch(/Application Administrator role or ownership of the target/);
+    expect(app(target.id).keyCredentials).toEqual([]);
+    // The certificate exists, tagged; the next run puts its key on and verifies it, creating nothing new.
+    expect(ctx.vault.versions("needs-an-admin")).toHaveLength(1);
+    expect(await rollover("bind", target.id, "--yes"), stderr.join("")).toBe(0);
+    expect(stdout.join("")).toMatch(/use the existing certificate/);
+    expect(ctx.vault.versions("needs-an-admin")).toHaveLength(1);
+    expect(app(target.id).keyCredentials).toHaveLength(1);
+  });
+
+  it("an owner without an administrator role may bind their own application", async () => {
+    const { ctx, urls } = sb();
+    const target = ctx.directory.createApplication(urls.tenantId, { displayName: "owned-by-operator" });
+    ctx.directory.addOwner(urls.tenantId, target.id, ctx.operator.objectId);
+    const roles = ctx.operator.roles;
+    ctx.operator.roles = [];
+    try {
+      expect(await rollover("bind", target.id, "--yes"), stderr.join("")).toBe(0);
+    } finally {
+      ctx.operator.roles = roles;
+    }
+    expect(app(target.id).keyCredentials).toHaveLength(1);
+  });
+
   it("an ambiguous display name exits 2 listing the matches", async () => {
     const t = sb().urls.tenantId;
     const a = sb().ctx.directory.createApplication(t, { displayName: "twin-service" });
