@@ -241,6 +241,19 @@ describe("joining and leaving Rollover", () => {
     expect(app(target.id).keyCredentials).toHaveLength(1);
   });
 
+  it("binds an agent identity blueprint on its type-cast path", async () => {
+    const { ctx, urls } = sb();
+    const bp = ctx.directory.createApplication(urls.tenantId, {
+      displayName: "helpdesk-agent-blueprint",
+      kind: "agentIdentityBlueprint",
+    });
+    expect(await rollover("bind", bp.appId, "--yes"), stderr.join("")).toBe(0);
+    expect(ctx.vault.latest("helpdesk-agent-blueprint")?.tags["rollover-target-type"]).toBe(
+      "agentIdentityBlueprint",
+    );
+    expect(app(bp.id).keyCredentials).toHaveLength(1);
+  });
+
   it("an ambiguous display name exits 2 listing the matches", async () => {
     const t = sb().urls.tenantId;
     const a = sb().ctx.directory.createApplication(t, { displayName: "twin-service" });
