@@ -312,6 +312,14 @@ describe("joining and leaving Rollover", () => {
     // Again: nothing to do.
     expect(await rollover("unbind", unbound.displayName, "--yes")).toBe(0);
     expect(stdout.join("")).toMatch(/not a binding/);
+    // The sweep leaves the target alone: no finding, no removal for it.
+    const seen = auditRecords().length;
+    expect(await rollover("sweep")).toBe(0);
+    expect(
+      auditRecords()
+        .slice(seen)
+        .filter((r) => r.TargetObjectId === unbound.id),
+    ).toEqual([]);
   });
 
   it("migrate-secret: binds, reports until the service signs in with its certificate, then removes the secrets on request", async () => {
