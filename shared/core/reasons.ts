@@ -59,6 +59,7 @@ export const Reason = {
   Unbind: "Unbind",
   SecretStillInUse: "SecretStillInUse",
   SwitchedToCertificate: "SwitchedToCertificate",
+  SecretOnBoundTarget: "SecretOnBoundTarget",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
@@ -120,4 +121,6 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
     "A service moving off client secrets has not switched to its certificate yet (or whether it has is unknown).",
   SwitchedToCertificate:
     "A service moving off client secrets signs in with its certificate and no longer with a secret; its secrets may go.",
+  SecretOnBoundTarget:
+    "A valid client secret on a target that has a certificate binding: the service is moving off it (rollover migrate-secret). Reported every sweep; never removed by the sweep.",
 };

@@ -350,10 +350,24 @@ describe("joining and leaving Rollover", () => {
     expect(stdout.join("")).toMatch(/--remove-secrets --yes/);
     expect(await rollover("migrate-secret", secretUser.displayName, "--remove-secrets")).toBe(0);
     expect(app(secretUser.id).passwordCredentials).toHaveLength(1);
+    // The sweep reports the secret on the bound target, run after run, and leaves it.
+    const sweepFindings = async () => {
+      const seen = auditRecords().length;
+      expect(await rollover("sweep")).toBeLessThanOrEqual(3);
+      return auditRecords()
+        .slice(seen)
+        .filter((r) => r.TargetObjectId === secretUser.id && r.Reason === "SecretOnBoundTarget");
+    };
+    expect(await sweepFindings()).toHaveLength(1);
+    expect(await sweepFindings()).toHaveLength(1);
+    expect(app(secretUser.id).passwordCredentials).toHaveLength(1);
     expect(await rollover("migrate-secret", secretUser.displayName, "--remove-secrets", "--yes")).toBe(0);
     expect(app(secretUser.id).passwordCredentials).toEqual([]);
+    expect(await sweepFindings()).toEqual([]);
 
-    const records = auditRecords().filter((r) => r.TargetObjectId === secretUser.id);
+    const records = auditRecords().filter(
+      (r) => r.TargetObjectId === secretUser.id && r.Action !== "sweepFinding",
+    );
     expect(records.map((r) => r.Action)).toEqual(
       expect.arrayContaining(["bind", "attach", "verify", "migrateSecret", "removeSecret"]),
     );

@@ -15,7 +15,8 @@ import {
   VERIFY_SIGN_IN_MARGIN_MS,
   type VaultCertificate,
 } from "../../../shared/onboard/plan.js";
-import { keyCredential, NOW, passwordCredential } from "../core/arbitraries.js";
+import { planSweep, Reason } from "../../../shared/core/index.js";
+import { keyCredential, NOW, now, passwordCredential, sweepPolicy, tenant } from "../core/arbitraries.js";
 
 const DAY = 86_400_000;
 const HOME = "72f988bf-0000-4000-8000-00000000a11c";
@@ -340,3 +341,26 @@ describe("migrationState", () => {
 });
 
 const HOUR = 3_600_000;
+
+describe("the sweep reports secrets on bound targets, run after run, and never removes them for that", () => {
+  it("a valid secret on a bound target is a SecretOnBoundTarget finding and no removal", () => {
+    let seen = 0;
+    fc.assert(
+      fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
+        const plan = planSweep(input, policy, at);
+        const bound = new Set(input.bindings.map((b) => b.binding.targetId.toLowerCase()));
+        for (const t of input.targets)
+          for (const p of t.passwordCredentials) {
+            const has = plan.findings.some(
+              (f) => f.reason === Reason.SecretOnBoundTarget && f.targetId === t.id && f.keyId === p.keyId,
+            );
+            expect(has).toBe(bound.has(t.id.toLowerCase()) && at < p.end);
+            if (has) seen++;
+          }
+        for (const r of plan.removals) expect(r.finding.reason).not.toBe(Reason.SecretOnBoundTarget);
+      }),
+      { numRuns: 500 },
+    );
+    expect(seen).toBeGreaterThan(0);
+  });
+});
