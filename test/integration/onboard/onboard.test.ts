@@ -152,8 +152,10 @@ describe("joining and leaving Rollover", () => {
       "attach/succeeded",
       "verify/succeeded",
     ]);
-    for (const r of mine)
-      expect(r.Actor).toMatch(new RegExp(`^${sb().ctx.operator.upn} \\(${sb().ctx.operator.objectId}\\)$`));
+    for (const r of mine) {
+      expect(r.Actor).toContain(sb().ctx.operator.upn);
+      expect(r.Actor).toContain(sb().ctx.operator.objectId);
+    }
   });
 
   it("bind again changes nothing and says so", async () => {
