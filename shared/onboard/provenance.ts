@@ -5,7 +5,7 @@
  */
 import type { Rollover } from "../app.js";
 import type { VaultEdge } from "../azure/keyvault.js";
-import { EMPTY_STATE } from "../core/model.js";
+import { EMPTY_STATE, type StateRecord } from "../core/model.js";
 
 /** Records in the binding's state record which version bind had Key Vault issue, and the request id. */
 export async function recordIssuedByRollover(
@@ -24,4 +24,13 @@ export async function recordIssuedByRollover(
     },
     "pending",
   );
+}
+
+/**
+ * Whether bind may go on with an existing version (an earlier run that stopped before the key was
+ * on the target): only one Rollover had Key Vault issue. A version someone else added (an
+ * imported key) is never put on a target by bind.
+ */
+export function issuedByRollover(state: StateRecord | undefined, version: string): boolean {
+  return state?.issuedByBind?.version === version;
 }

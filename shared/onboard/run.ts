@@ -42,6 +42,7 @@ import {
   type SignInView,
   secretsToRemove,
 } from "./plan.js";
+import { issuedByRollover } from "./provenance.js";
 
 export interface OnboardContext {
   /** Rollover built with the person's credential (`r.credential`). */
@@ -263,6 +264,13 @@ export async function bind(
     const obs = await vault.observe(plan.certificateName);
     const newest = obs?.versions.filter((v) => v.enabled).sort((a, b) => b.created - a.created)[0];
     if (!newest) throw new Error(`${plan.certificateName} has no enabled version; unbind it and bind again`);
+    // Trust boundary: go on only with a version an earlier bind had Key Vault issue, never one
+    // someone else added to a certificate tagged for this target (it could hold their key).
+    if (!issuedByRollover(await ctx.r.state.get(vault.name, plan.certificateName), newest.version))
+      throw new OnboardInputError(
+        "--name",
+        `${vault.name}/${plan.certificateName} is tagged for ${target.displayName}, but Rollover did not issue its version ${newest.version}; nothing was changed. Check who created it, then unbind it (or choose another --name) and bind again`,
+      );
     version = newest.version;
   }
   const m = await vault.material(plan.certificateName, version);

@@ -229,6 +229,18 @@ describe("joining and leaving Rollover", () => {
     expect(app(target.id).keyCredentials).toHaveLength(1);
   });
 
+  it("a certificate someone else tagged for the target is never put on it by bind", async () => {
+    const { ctx, urls } = sb();
+    const target = ctx.directory.createApplication(urls.tenantId, { displayName: "planted" });
+    // Someone with certificates-write on the vault prepares a tagged certificate (its key could be theirs).
+    await ctx.vault.createCertificate("planted", {
+      tags: { "rollover-target": target.id, "rollover-target-type": "application" },
+    });
+    expect(await rollover("bind", target.id, "--yes")).toBe(2);
+    expect(stderr.join("")).toMatch(/--name: .*Rollover did not issue its version/);
+    expect(app(target.id).keyCredentials).toEqual([]);
+  });
+
   it("an owner without an administrator role may bind their own application", async () => {
     const { ctx, urls } = sb();
     const target = ctx.directory.createApplication(urls.tenantId, { displayName: "owned-by-operator" });
