@@ -14,6 +14,7 @@ const audit: AuditSink = {
   },
 };
 const r = buildRollover(process.env);
+await r.clock.sync();
 const engine = engineFor(r, { audit, now: () => Date.now() + offsetMs });
 const t0 = performance.now();
 const refs = await listBindingRefs(r.vaults.values());

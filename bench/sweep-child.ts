@@ -17,6 +17,7 @@ const audit: AuditSink = {
   },
 };
 const r = buildRollover(process.env);
+await r.clock.sync();
 const targets: Record<string, number> = {};
 const deps = sweepDepsFor(r, {
   audit,

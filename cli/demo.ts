@@ -154,6 +154,9 @@ async function runDemo(stateDir: string): Promise<number> {
       await sb.eventGrid.flush();
       await serve.idle(60_000);
     }
+    step("running the reconcile timer: the sweep sees every credential for the first time (grace starts)");
+    await serve.fireTimer("reconcile");
+    await serve.idle(120_000);
 
     step(
       "moving the clock past the grace window (73 h) and running the reconcile timer (bindings, then the sweep)",
@@ -185,13 +188,23 @@ async function runDemo(stateDir: string): Promise<number> {
           out(`   after   ${k.thumbprint.slice(0, 16)}…  ${k.start} → ${k.end}   (new)`);
       out();
     }
+    // What Rollover's identity may do here: exactly a managed-mode deployment's grants.
+    const mi = sb.ctx.directory.get(home, sb.ctx.managedIdentity.objectId);
+    const ownedNames = [DEMO.apps.reporting.displayName, ...owned.map((o) => o.displayName)];
+    out(
+      `Rollover's identity holds ${[...(mi?.appRoles ?? [])].sort().join(" and ")} (ROLLOVER_MANAGED_MODE on) and owns ${ownedNames.join(", ")}: the only apps whose credentials it may remove.`,
+    );
+    out();
     out("Sweep");
     for (const a of swept) {
       const left = sb.ctx.directory.get(home, a.id)?.passwordCredentials.length ?? 0;
       out(`   ${a.displayName}: client secrets ${secretsBefore.get(a.id)} → ${left}`);
     }
     const records = sb.ctx.logs.records({ stream: sb.urls.streamName }).map((r) => r.record);
-    const held = records.filter((r) => r.Action === "sweepDeferred");
+    // Held back in the last sweep (the first one only saw every credential for the first time).
+    const sweeps = records.filter((r) => r.Action === "sweepDeferred" || r.Action === "sweepRemoval");
+    const lastRun = sweeps.length ? sweeps[sweeps.length - 1]!.RunId : undefined;
+    const held = sweeps.filter((r) => r.Action === "sweepDeferred" && r.RunId === lastRun);
     const removed = records.filter((r) => r.Action === "sweepRemoval" && r.Outcome === "succeeded");
     out(`   removed: ${removed.length}; held back: ${held.length}`);
     for (const r of removed) out(`     removed  ${String(r.TargetDisplayName)}: ${String(r.Message)}`);

@@ -1,9 +1,10 @@
 /**
- * The `rollover` command. Exit codes: 0 done, 1 failed, 2 bad usage or settings, 3 partial
- * (done, but removals were deferred by the cap).
+ * The `rollover` command. Exit codes (EXIT in cli/run.ts): 0 done, 1 failed or refused, 2 bad
+ * usage or settings, 3 partial (done, but removals were deferred by the cap), 4 locked.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { clockFor } from "../shared/clock.js";
 import { isConfigError, loadConfig, renderConfigTable } from "../shared/config.js";
 import { parseSnapshot, planTenant, policiesFrom, SnapshotError } from "../shared/core/index.js";
 import { renderPlan } from "./render.js";
@@ -58,7 +59,10 @@ export function buildProgram(): Command {
       "plan from a tenant snapshot (JSON); without it, plan live from Azure (ROLLOVER_* settings)",
     )
     .option("--json", "print the plan as JSON")
-    .option("--now <iso>", "plan as of this instant (default: the snapshot's `now`, else the current time)")
+    .option(
+      "--now <iso>",
+      "plan as of this instant (default: the snapshot's `now`, else the current time: the sandbox's against the sandbox)",
+    )
     .action(async (opts: { snapshot?: string; json?: boolean; now?: string }) => {
       const config = loadConfig(process.env);
       if (!opts.snapshot) {
@@ -75,7 +79,12 @@ export function buildProgram(): Command {
           throw e;
         }
       })();
-      let now = snapshot.now ?? Date.now();
+      let now = snapshot.now;
+      if (now === undefined) {
+        const clock = clockFor(config);
+        await clock.sync();
+        now = clock.now();
+      }
       if (opts.now !== undefined) {
         const t = Date.parse(opts.now);
         if (!Number.isFinite(t))
@@ -83,7 +92,7 @@ export function buildProgram(): Command {
         now = t;
       }
       const policies = policiesFrom(config);
-      const plan = planTenant(snapshot, policies, now);
+      const plan = planTenant(snapshot, policies, now, { managedMode: config.managedMode });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       } else {
@@ -157,6 +166,17 @@ export function buildProgram(): Command {
   registerOnboardCommands(program);
 
   program
+    .command("status")
+    .description(
+      "Show every binding, named by its certificate: target, mode, phase, current and newest version, verification, when the old key retires, and the next action with its reason; what needs a person first. Reads only.",
+    )
+    .option("--json", "print the status as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const { status } = await import("./status.js");
+      process.exitCode = await status(opts.json ? { json: true } : {});
+    });
+
+  program
     .command("sandbox")
     .description(
       "Run the local sandbox tenant (Entra, Graph, Key Vault, Event Grid, Logs Ingestion, Azurite).",
@@ -215,15 +235,18 @@ export function buildProgram(): Command {
 
   program
     .command("config")
-    .description("Check the settings in the environment, or print the settings table.")
+    .description(
+      "Check that the settings are complete for what will run (exit 2 naming each missing or bad one), and for apply/serve that Rollover's Microsoft Graph grants are in place; or print the settings table.",
+    )
+    .addOption(new Option("--for <purpose...>", "check only for these: plan, apply, serve (default: all)"))
     .addOption(new Option("--markdown", "print the settings table (Markdown) from the schema"))
-    .action((opts: { markdown?: boolean }) => {
+    .action(async (opts: { markdown?: boolean; for?: string[] }) => {
       if (opts.markdown) {
         process.stdout.write(`${renderConfigTable()}\n`);
         return;
       }
-      loadConfig(process.env);
-      process.stdout.write("Settings are valid.\n");
+      const { configCheck, parsePurposes } = await import("./config.js");
+      process.exitCode = await configCheck({ purposes: parsePurposes(opts.for) });
     });
 
   return program;
@@ -235,23 +258,28 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // Commander already printed help or the usage error.
-      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0
-        ? EXIT.ok
-        : EXIT.usage;
-    }
-    if (isConfigError(e)) {
-      process.stderr.write(`rollover: ${safeLine(e.message)}\n`);
-      return EXIT.usage;
-    }
-    if (e instanceof UsageError) {
-      process.stderr.write(`rollover: ${safeLine(e.message)}\n`);
-      return EXIT.usage;
-    }
-    process.stderr.write(`rollover: failed: ${safeLine((e as Error).message)}\n`);
-    return EXIT.failed;
+    return exitCodeFor(e, (line) => process.stderr.write(line));
   }
+}
+
+/** The exit code for an error that ends a command, after saying what went wrong (one line). */
+export function exitCodeFor(e: unknown, write: (line: string) => void): number {
+  if (e instanceof CommanderError) {
+    // Commander already printed help or the usage error.
+    return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0
+      ? EXIT.ok
+      : EXIT.usage;
+  }
+  if (isConfigError(e)) {
+    write(`rollover: ${safeLine(e.message)}\n`);
+    return EXIT.usage;
+  }
+  if (e instanceof UsageError) {
+    write(`rollover: ${safeLine(e.message)}\n`);
+    return EXIT.usage;
+  }
+  write(`rollover: failed: ${safeLine((e as Error).message)}\n`);
+  return EXIT.failed;
 }
 
 const isEntry =

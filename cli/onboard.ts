@@ -15,8 +15,6 @@ import { type BindInput, OnboardInputError, parseBindInput } from "../shared/onb
 import { recordIssuedByRollover } from "../shared/onboard/provenance.js";
 import {
   bind,
-  bindingStatus,
-  describeMigration,
   migrateSecret,
   nextSteps,
   type OnboardContext,
@@ -44,6 +42,7 @@ async function withContext<T extends OnboardResult>(
   const config = loadConfig(env, ["tenantId", "vaultUrls"]);
   const credential = o.credential ?? operatorCredential(config.authorityHost);
   const r = buildRollover(env, { credential });
+  await r.clock.sync();
   let actor: string;
   try {
     actor = await signedInAs(credential, graphScope(config.graphBaseUrl));
@@ -58,7 +57,7 @@ async function withContext<T extends OnboardResult>(
     r,
     actor,
     audit: audit.sink,
-    now: o.now ?? Date.now,
+    now: o.now ?? r.clock.now,
     createWaitMs: 120_000,
     verifyTimeoutMs: config.verifyTimeoutSeconds * 1000,
     say: o.json ? () => {} : (line) => out(`${line}\n`),
@@ -124,29 +123,6 @@ export async function runMigrateSecret(
   const r = await withContext(o, (ctx) => migrateSecret(ctx, req, opts));
   print(o, r.summary);
   return r.exitCode;
-}
-
-/** Every binding, verified or not, and for targets still holding secrets whether they switched. */
-export async function runStatus(o: OnboardRunOptions = {}): Promise<number> {
-  const r = buildRollover(o.env ?? process.env, o.credential ? { credential: o.credential } : {});
-  const rows = await bindingStatus(r);
-  const out = o.out ?? ((t: string) => process.stdout.write(t));
-  if (o.json) {
-    out(`${JSON.stringify(rows, null, 2)}\n`);
-    return 0;
-  }
-  out(`Bindings (${rows.length})\n`);
-  for (const b of rows) {
-    const who = b.targetDisplayName ?? b.targetId;
-    const verified = b.verifiedVersion ? `verified ${b.verifiedVersion.slice(0, 8)}` : "not verified";
-    const migration = b.migration
-      ? `; client secrets: ${describeMigration(b.migration)} (${b.migration.detail})`
-      : "";
-    out(
-      `  ${`${b.vaultName}/${b.certificateName}`.padEnd(40)} ${who.padEnd(28)} ${verified}, expires ${b.expires}${migration}\n`,
-    );
-  }
-  return 0;
 }
 
 interface BindFlags {
@@ -228,16 +204,6 @@ export function registerOnboardCommands(program: Command): void {
         );
       },
     );
-
-  program
-    .command("status")
-    .description(
-      "Every binding: its target, whether its newest version is verified, and for targets still holding client secrets whether the service has switched to the certificate.",
-    )
-    .option("--json", "print as JSON")
-    .action(async (f: { json?: boolean }) => {
-      process.exitCode = await runStatus({ json: f.json === true });
-    });
 
   bindOptions(
     program

@@ -81,13 +81,13 @@ export function renderPlan(
   out.push("", `${verb} (${plan.sweep.removals.length})`);
   for (const r of plan.sweep.removals) {
     out.push(
-      `  REMOVE   ${r.finding.displayName}: ${r.finding.credential} ${short(r.finding.keyId)}  ${why(r.reason)}`,
+      `  REMOVE   ${r.finding.displayName}: ${r.finding.credential} ${short(r.finding.keyId)} via ${r.path?.kind === "removeKey" ? "removeKey as the target" : "managed mode"}  ${why(r.reason)}`,
     );
   }
   out.push("", `Held back by guardrails (${plan.sweep.held.length})`);
   for (const h of plan.sweep.held) {
     out.push(
-      `  HOLD     ${h.finding.displayName}: ${h.finding.credential} ${short(h.finding.keyId)}  ${why(h.guard)}`,
+      `  HOLD     ${h.finding.displayName}: ${h.finding.credential} ${short(h.finding.keyId)}  ${why(h.guard)}${h.allowWith ? ` Would take: ${h.allowWith}.` : ""}`,
     );
   }
   if (plan.issues.length > 0) {

@@ -13,7 +13,19 @@ import { listBindingRefs, reconcileAll } from "../shared/rotation/reconcile.js";
 import { runSweep, type SweepSummary } from "../shared/sweep/run.js";
 import { UsageError } from "./errors.js";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
+/**
+ * Exit codes of every command (README "Exit codes"): 0 done; 1 failed, or refused (something
+ * needs a person); 2 bad usage or settings; 3 partial (done, but removals were deferred by the
+ * cap); 4 locked (another run holds the binding: try again shortly).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3, locked: 4 } as const;
+
+/** The exit code of one binding's outcome. */
+export function exitForOutcome(o: Pick<BindingOutcome, "result">): number {
+  if (o.result === "failed" || o.result === "refused") return EXIT.failed;
+  if (o.result === "locked") return EXIT.locked;
+  return EXIT.ok;
+}
 
 /** Progress on a terminal; nothing in a pipe. */
 export function progress(stream: NodeJS.WriteStream = process.stderr): (line: string) => void {
@@ -83,7 +95,7 @@ export function renderSweep(s: SweepSummary): string {
   return [
     `  pages ${s.pages}, objects ${s.targets}`,
     `  findings: ${kv(s.findings)}`,
-    `  removed ${s.removed}, failed ${s.failed}, deferred by the cap ${s.deferred}, reported only ${s.reportedOnly}`,
+    `  removed ${s.removed} (${kv(s.paths)}), failed ${s.failed}, deferred by the cap or budget ${s.deferred}, reported only ${s.reportedOnly}`,
     `  held back by guardrails: ${kv(s.held)}`,
   ].join("\n");
 }
@@ -117,6 +129,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
   if (opts.maxRemovals !== undefined) env.ROLLOVER_MAX_REMOVALS_PER_RUN = String(opts.maxRemovals);
   if (opts.removeMode) env.ROLLOVER_SWEEP_MODE = "remove";
   const r = buildRollover(env);
+  await r.clock.sync();
   const dryRun = !opts.yes;
   const out = opts.out ?? ((t: string) => process.stdout.write(t));
   const audit = openRunAudit(r, opts.trigger ?? "cli", dryRun);
@@ -172,6 +185,7 @@ export async function rotate(
   opts: { vault?: string; dryRun?: boolean; env?: NodeJS.ProcessEnv; json?: boolean },
 ): Promise<number> {
   const r = buildRollover(opts.env ?? process.env);
+  await r.clock.sync();
   const vaults = opts.vault
     ? [...r.vaults.values()].filter((v) => v.name === opts.vault)
     : [...r.vaults.values()];
@@ -194,7 +208,7 @@ export async function rotate(
   process.stdout.write(
     opts.json ? `${JSON.stringify(outcome, null, 2)}\n` : `${renderOutcomes([outcome])}\n`,
   );
-  return outcome.result === "failed" ? EXIT.failed : EXIT.ok;
+  return exitForOutcome(outcome);
 }
 
 /** Verifies the audit trail's hash chains: from the sandbox locally, from the workspace in Azure. */

@@ -26,7 +26,7 @@ type InvocationContext = InstanceType<typeof InvocationContext>;
 import type { QueueClient } from "@azure/storage-queue";
 import { CronExpressionParser } from "cron-parser";
 import { type FunctionDefinition, functionDefinitions } from "../functions/definitions.js";
-import { rolloverFor, type Runtime } from "../functions/runtime.js";
+import { rolloverFor, type Runtime, runClock } from "../functions/runtime.js";
 import { decodeMessage, queueClient } from "../shared/azure/queue.js";
 import { oneLine } from "../shared/events/handle.js";
 import { EventParseError, eventsOf, parseEvent, validationCodeOf } from "../shared/events/parse.js";
@@ -37,7 +37,11 @@ export interface ServeOptions {
   /** Port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
   env?: NodeJS.ProcessEnv;
-  /** The clock handlers read (default Date.now); timers fire on wall-clock time. */
+  /**
+   * The clock handlers read (default: the settings' clock, the sandbox's when
+   * ROLLOVER_SANDBOX_CONTROL_URL is set, read at start and before each run); timers fire on
+   * wall-clock time.
+   */
   now?: () => number;
   log?: (line: string) => void;
   /** The key HTTP functions and the webhook accept (default: a new random key). */
@@ -129,10 +133,11 @@ function headerRecord(req: IncomingMessage): Record<string, string> {
 
 export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${safeLine(line)}\n`));
-  const rt: Runtime = { env: opts.env ?? process.env, now: opts.now ?? Date.now, log };
+  const rt: Runtime = { env: opts.env ?? process.env, ...(opts.now ? { now: opts.now } : {}), log };
   const defs = functionDefinitions(rt);
   // Build Rollover now, so bad settings stop the start with every problem listed.
   const rollover = rolloverFor(rt);
+  await runClock(rt);
   const functionKey = opts.functionKey ?? randomBytes(24).toString("base64url");
   const byName = new Map(defs.map((d) => [d.name.toLowerCase(), d]));
   let running = 0;
@@ -458,9 +463,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
  */
 export async function runServeCli(opts: ServeOptions = {}): Promise<ServeHandle> {
   const handle = await startServe(opts);
-  const names = functionDefinitions({ env: opts.env ?? process.env, now: Date.now, log: () => {} }).map(
-    (d) => d.name,
-  );
+  const names = functionDefinitions({ env: opts.env ?? process.env, log: () => {} }).map((d) => d.name);
   process.stdout.write(
     `${JSON.stringify({ url: handle.url, functionKey: handle.functionKey, functions: names })}\n`,
   );

@@ -47,7 +47,6 @@ export type FunctionDefinition =
 
 export const DEFAULT_RUNTIME: Runtime = {
   env: process.env,
-  now: Date.now,
   log: (line) => console.log(line),
 };
 

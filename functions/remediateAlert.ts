@@ -9,7 +9,7 @@ import { AlertParseError, parseCommonAlert } from "../shared/remediation/alert.j
 import { checkSecureWebhook, WebhookAuthError } from "../shared/remediation/auth.js";
 import { remediate } from "../shared/remediation/remediate.js";
 import { errorSummary } from "../shared/rotation/engine.js";
-import { rolloverFor, type Runtime, withRun } from "./runtime.js";
+import { rolloverFor, type Runtime, runClock, withRun } from "./runtime.js";
 import { contextLogger } from "../shared/log.js";
 
 /** Largest body read (Azure Monitor sends at most 256 KB). */
@@ -29,7 +29,7 @@ export function remediateAlertHandler(rt: Runtime) {
           authorityHost: config.authorityHost,
           audiences: config.alertWebhookAudiences ?? [],
           actionGroupAppId: config.alertActionGroupAppId,
-          now: rt.now,
+          now: await runClock(rt),
         });
       } catch (e) {
         if (e instanceof WebhookAuthError) return reply(401, e.message);

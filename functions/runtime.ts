@@ -11,7 +11,12 @@ import type { SweepDeps } from "../shared/sweep/run.js";
 
 export interface Runtime {
   env: NodeJS.ProcessEnv;
-  now: () => number;
+  /**
+   * The clock, when the host imposes one (tests, the in-process demo). Default: the settings'
+   * clock (shared/clock.ts), read again before each run: the sandbox's virtual clock when
+   * ROLLOVER_SANDBOX_CONTROL_URL is set, else the system's.
+   */
+  now?: () => number;
   /** Log lines (never key material, secrets or tokens). */
   log: (line: string) => void;
 }
@@ -46,12 +51,23 @@ class LogSink implements AuditSink {
   }
 }
 
+/**
+ * The clock for one run: the settings' clock, read again now (the audit writer stamps records
+ * with it), unless the host imposes its own.
+ */
+export async function runClock(rt: Runtime): Promise<() => number> {
+  const clock = rolloverFor(rt).clock;
+  await clock.sync();
+  return rt.now ?? clock.now;
+}
+
 export async function withRun<T>(
   rt: Runtime,
   run: { trigger: Trigger; runId: string },
   fn: (run: Run) => Promise<T>,
 ): Promise<T> {
   const rollover = rolloverFor(rt);
+  const now = await runClock(rt);
   const actor = rollover.config.identityObjectId ?? rollover.config.clientId ?? "rollover";
   const writer = rollover.audit?.writer({ runId: run.runId, trigger: run.trigger, actor, log: rt.log });
   const audit: AuditSink = writer ?? new LogSink(rt.log);
@@ -61,9 +77,9 @@ export async function withRun<T>(
       rollover,
       runId: run.runId,
       audit,
-      engine: engineFor(rollover, { audit, now: rt.now }),
-      sweepDeps: () => sweepDepsFor(rollover, { audit, now: rt.now }),
-      now: rt.now,
+      engine: engineFor(rollover, { audit, now }),
+      sweepDeps: () => sweepDepsFor(rollover, { audit, now }),
+      now,
       log: rt.log,
     });
   } finally {

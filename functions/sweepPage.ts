@@ -1,5 +1,6 @@
 /** sweepPage (Storage queue trigger): one page of the tenant's objects in a fanned-out sweep. */
 import type { InvocationContext } from "@azure/functions";
+import { Reason } from "../shared/core/reasons.js";
 import { oneLine } from "../shared/events/handle.js";
 import { fanoutStorage, type PageResult, runSweepPage, sweepPageMessage } from "../shared/sweep/fanout.js";
 import { type Runtime, withRun } from "./runtime.js";
@@ -15,7 +16,7 @@ export function sweepPageHandler(rt: Runtime) {
         run.audit.emit({
           action: "error",
           outcome: "skipped",
-          reason: "MalformedMessage",
+          reason: Reason.MalformedMessage,
           message: `sweep queue message dropped: ${why}`,
         });
         contextLogger(context).warn(`sweepPage: malformed message dropped: ${why}`);

@@ -8,9 +8,11 @@
 //
 // Two-phase wiring: Event Grid and Azure Monitor check that the function they call exists when
 // the subscription and the webhook are created, and the code is deployed only after
-// provisioning. So the Event Grid subscription and the alerts are deployed when
-// `wireTriggers` is true; infra/hooks/postdeploy.sh sets it after the first `azd deploy` and
-// provisions again (see docs/deploy.md).
+// provisioning. So the Event Grid subscription and the alerts are deployed only when
+// `wireTriggers` is true: the postdeploy hook (infra/hooks/postdeploy.sh / .ps1) provisions
+// again with it true after every `azd deploy`, and sets it back to false, so a later
+// `azd provision` (or `azd up` after `azd down`) never wires to functions that do not exist yet
+// (see docs/deploy.md).
 targetScope = 'subscription'
 
 // ---------------------------------------------------------------------------------------------
@@ -29,8 +31,25 @@ param location string
 @description('Object id of the person running azd (AZURE_PRINCIPAL_ID). Gets certificate access on the vault so they can create and tag bindings; empty grants nothing.')
 param principalId string = ''
 
-@description('Deploy the Event Grid subscription and the alerts, which need the functions to exist. Set by infra/hooks/postdeploy.sh after the first deploy.')
+// azd sets AZURE_PRINCIPAL_TYPE to the signed-in principal's type (azure-dev
+// cli/azd/docs/environment-variables.md); a pipeline signed in as a service principal gets
+// 'ServicePrincipal'. ARM refuses a role assignment whose principalType does not match.
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Type of principalId (AZURE_PRINCIPAL_TYPE): User, or ServicePrincipal when a pipeline deploys.')
+param principalType string = 'User'
+
+@description('Deploy the Event Grid subscription and the alerts, which need the functions to exist. Only the postdeploy hook sets it, for one provisioning run.')
 param wireTriggers bool = false
+
+@description('Grant Rollover\'s identity its Microsoft Graph application permissions in this deployment. Granting any Graph application permission needs Privileged Role Administrator (or Global Administrator); set false when the deployer is an Application Administrator, and have an administrator run the command the postprovision hook prints (docs/deploy.md).')
+param grantGraphPermissions bool = true
+
+@description('Admit inbound calls to the Function App only from the AzureEventGrid and ActionGroup service tags (off by default). Deployment (scm) keeps its own, unrestricted, Entra ID-protected endpoint.')
+param restrictInboundToAzureServices bool = false
+
+@maxLength(5)
+@description('Appended to the generated vault name. The postdown hook sets a fresh one after `azd down`, because a soft-deleted vault with purge protection keeps its name until its retention ends.')
+param keyVaultNameSuffix string = ''
 
 @description('Extra tags for every resource.')
 param tags object = {}
@@ -51,6 +70,15 @@ param applicationInsightsName string = ''
 param dataCollectionRuleName string = ''
 param eventGridSystemTopicName string = ''
 param actionGroupName string = ''
+
+@description('Comma-separated e-mail addresses told about every outcome that needs a person (app/alerts.bicep).')
+param alertEmails string = ''
+
+@description('Resource id of an existing action group told about every outcome that needs a person.')
+param peopleActionGroupId string = ''
+
+@description('E-mail the subscription\'s Owners about every outcome that needs a person (app/alerts.bicep).')
+param alertNotifyOwners bool = true
 
 // ---------------------------------------------------------------------------------------------
 // Existing resources
@@ -93,6 +121,14 @@ param graceHours int = 72
 @minValue(0)
 @description('At most this many credentials are removed in one run.')
 param maxRemovalsPerRun int = 10
+
+@minValue(0)
+@description('At most this many credentials are removed in a clock hour (UTC), by every run together.')
+param maxRemovalsPerHour int = 20
+
+@minValue(0)
+@description('At most this many credentials are removed in a UTC day, by every run together.')
+param maxRemovalsPerDay int = 100
 
 @description('Object ids or app ids the sweep may remove credentials from (empty: all it may see).')
 param sweepAllowList array = []
@@ -139,6 +175,10 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var serviceName = 'rollover'
 var allTags = union(tags, { 'azd-env-name': environmentName, application: 'rollover' })
 
+// Vault names are at most 24 characters: kv- (3) + rollover- (9) + 10, or + 7 and a suffix of
+// up to 5 once `azd down` left the first name soft-deleted.
+var generatedKeyVaultName = empty(keyVaultNameSuffix) ? '${abbrs.keyVaultVaults}rollover-${take(resourceToken, 10)}' : '${abbrs.keyVaultVaults}rollover-${take(resourceToken, 7)}${toLower(keyVaultNameSuffix)}'
+
 var names = {
   resourceGroup: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
   functionApp: !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}rollover-${resourceToken}'
@@ -146,7 +186,7 @@ var names = {
   storage: !empty(storageAccountName) ? storageAccountName : '${abbrs.storageStorageAccounts}rollover${resourceToken}'
   identity: !empty(identityName) ? identityName : '${abbrs.managedIdentityUserAssignedIdentities}rollover-${resourceToken}'
   eventGridIdentity: !empty(eventGridIdentityName) ? eventGridIdentityName : '${abbrs.managedIdentityUserAssignedIdentities}rollover-eg-${resourceToken}'
-  keyVault: !empty(existingKeyVaultName) ? existingKeyVaultName : (!empty(keyVaultName) ? keyVaultName : '${abbrs.keyVaultVaults}rollover-${take(resourceToken, 10)}')
+  keyVault: !empty(existingKeyVaultName) ? existingKeyVaultName : (!empty(keyVaultName) ? keyVaultName : generatedKeyVaultName)
   logAnalytics: !empty(existingLogAnalyticsName) ? existingLogAnalyticsName : (!empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}rollover-${resourceToken}')
   appInsights: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}rollover-${resourceToken}'
   dcr: !empty(dataCollectionRuleName) ? dataCollectionRuleName : '${abbrs.insightsDataCollectionRules}rollover-audit-${resourceToken}'
@@ -233,6 +273,18 @@ var keyVault = {
   location: useExistingKeyVault ? existingKeyVault.location : location
 }
 
+// The key that signs audit chain heads, in the same vault (created or existing).
+var auditSigningKeyName = 'rollover-audit-signing'
+
+module auditSigningKey 'app/audit-key.bicep' = {
+  name: 'audit-signing-key'
+  scope: resourceGroup(keyVaultResourceGroupName)
+  params: {
+    keyVaultName: keyVault.name
+    keyName: auditSigningKeyName
+  }
+}
+
 module logAnalytics 'app/loganalytics.bicep' = {
   name: 'loganalytics'
   scope: resourceGroup(logAnalyticsResourceGroupName)
@@ -281,6 +333,8 @@ module functionApp 'app/function.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     vaultUri: keyVault.uri
     vaultId: keyVault.id
+    auditSigningKeyId: auditSigningKey.outputs.versionlessKeyUrl
+    restrictInboundToAzureServices: restrictInboundToAzureServices
     logsIngestionEndpoint: monitoring.outputs.logsIngestionEndpoint
     dcrImmutableId: monitoring.outputs.dcrImmutableId
     dcrStreamName: auditStreamName
@@ -290,6 +344,8 @@ module functionApp 'app/function.bicep' = {
     renewBeforeDays: renewBeforeDays
     graceHours: graceHours
     maxRemovalsPerRun: maxRemovalsPerRun
+    maxRemovalsPerHour: maxRemovalsPerHour
+    maxRemovalsPerDay: maxRemovalsPerDay
     sweepAllowList: sweepAllowList
     sweepDenyList: sweepDenyList
     graphBaseUrl: graphBaseUrl
@@ -312,6 +368,7 @@ module rbac 'app/rbac.bicep' = {
     dataCollectionRuleName: monitoring.outputs.dataCollectionRuleName
     keyVaultName: ''
     deployerPrincipalId: ''
+    deployerPrincipalType: principalType
   }
 }
 
@@ -329,17 +386,20 @@ module rbacVault 'app/rbac.bicep' = {
     dataCollectionRuleName: ''
     keyVaultName: keyVault.name
     deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
   }
 }
 
-// Microsoft Graph: the alert webhook's app registration, and Application.ReadWrite.OwnedBy
-// only when managed mode is enabled. Self mode needs no Graph permission.
+// Microsoft Graph: the alert webhook's app registration, Application.Read.All, and
+// Application.ReadWrite.OwnedBy only when managed mode is enabled. With grantGraphPermissions
+// false the two Graph application permissions are left to an administrator (docs/deploy.md).
 module graph 'app/graph.bicep' = {
   name: 'graph'
   scope: rg
   params: {
     appPrincipalId: identity.outputs.appIdentityPrincipalId
     managedMode: managedMode
+    grantGraphPermissions: grantGraphPermissions
     webhookAppName: 'rollover-alerts-${resourceToken}'
   }
 }
@@ -356,6 +416,7 @@ module eventGrid 'app/eventgrid.bicep' = {
     eventGridIdentityId: identity.outputs.eventGridIdentityId
     subscribe: wireTriggers
     functionAppId: functionApp.outputs.id
+    functionAppHostName: functionApp.outputs.defaultHostName
     functionName: 'keyVaultEvents'
     includedEventTypes: keyVaultEventTypes
     deadLetterStorageAccountId: storage.outputs.id
@@ -377,6 +438,9 @@ module alerts 'app/alerts.bicep' = if (wireTriggers) {
     webhookAppObjectId: graph.outputs.webhookAppObjectId
     webhookIdentifierUri: graph.outputs.webhookIdentifierUri
     resourceToken: resourceToken
+    alertEmails: alertEmails
+    peopleActionGroupId: peopleActionGroupId
+    notifyOwners: alertNotifyOwners
   }
 }
 
@@ -407,4 +471,7 @@ output ROLLOVER_DCR_IMMUTABLE_ID string = monitoring.outputs.dcrImmutableId
 output ROLLOVER_DCR_STREAM_NAME string = auditStreamName
 output ROLLOVER_MANAGED_MODE string = managedMode ? 'true' : 'false'
 output ROLLOVER_ALERT_WEBHOOK_APP_ID string = graph.outputs.webhookAppId
-output ROLLOVER_WIRE_TRIGGERS string = wireTriggers ? 'true' : 'false'
+output ROLLOVER_AUDIT_SIGNING_KEY_ID string = auditSigningKey.outputs.versionlessKeyUrl
+// Read by the postprovision hook: when false, it prints the command an administrator runs.
+output ROLLOVER_GRAPH_PERMISSIONS_GRANTED string = grantGraphPermissions ? 'true' : 'false'
+output ROLLOVER_KEY_VAULT_CREATED string = useExistingKeyVault ? 'false' : 'true'

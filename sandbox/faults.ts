@@ -9,13 +9,18 @@
  *   *=latency/20           every request is delayed by 20 ms
  *   graph,POST=reset@0.1   10 % of Graph POSTs have their connection reset
  *   entra=timeout@0.05     5 % of token requests hang until the client gives up
+ *   graph=stale/2000       Graph reads see the directory as it was 2000 ms ago (replication lag)
+ *   entra=stale/2000       the token endpoint checks credentials as they were 2000 ms ago
  *
  * Kinds: latency (param: ms), 429 (param: Retry-After seconds, default 1), 500, 503 (param:
- * Retry-After seconds, optional), down (503 on every request), reset, timeout.
+ * Retry-After seconds, optional), down (503 on every request), reset, timeout, stale (param: ms
+ * of replication lag; graph or entra: a matching Graph read, or the token endpoint's check of a
+ * client's credentials, sees the state of `param` ms ago on the virtual clock, so the lag heals as
+ * real time passes or at once when the clock is moved).
  */
 import type { ServiceName } from "./http.js";
 
-export type FaultKind = "latency" | "429" | "500" | "503" | "down" | "reset" | "timeout";
+export type FaultKind = "latency" | "429" | "500" | "503" | "down" | "reset" | "timeout" | "stale";
 
 export interface FaultRule {
   service: ServiceName | "*";
@@ -36,7 +41,16 @@ export type FaultDecision =
   | { kind: "reset"; latencyMs: number }
   | { kind: "timeout"; latencyMs: number };
 
-const KINDS: ReadonlySet<string> = new Set(["latency", "429", "500", "503", "down", "reset", "timeout"]);
+const KINDS: ReadonlySet<string> = new Set([
+  "latency",
+  "429",
+  "500",
+  "503",
+  "down",
+  "reset",
+  "timeout",
+  "stale",
+]);
 const SERVICES: ReadonlySet<string> = new Set([
   "entra",
   "graph",
@@ -77,6 +91,14 @@ export function parseFaultSpec(spec: string): FaultRule[] {
     if (!KINDS.has(kind!)) {
       throw new FaultSpecError(
         `bad fault rule "${raw}": unknown kind "${kind}" (one of ${[...KINDS].join(", ")})`,
+      );
+    }
+    if (
+      kind === "stale" &&
+      ((service !== "graph" && service !== "entra") || param === undefined || !(Number(param) > 0))
+    ) {
+      throw new FaultSpecError(
+        `bad fault rule "${raw}": stale applies to graph or entra and needs the lag in ms, e.g. graph=stale/2000`,
       );
     }
     const probability = prob === undefined ? undefined : Number(prob);
@@ -140,6 +162,34 @@ export class FaultInjector {
     return this.rules.filter((r) => r.remaining > 0).map(({ remaining: _r, ...rule }) => rule);
   }
 
+  /** Whether any `stale` rule is live (writes then remember what lagging reads may still see). */
+  staleOn(): boolean {
+    return this.rules.some((r) => r.kind === "stale" && r.remaining > 0);
+  }
+
+  /** The longest lag any live `stale` rule allows (how long writes must be remembered). */
+  maxStaleMs(): number {
+    return Math.max(
+      0,
+      ...this.rules.filter((r) => r.kind === "stale" && r.remaining > 0).map((r) => r.param ?? 0),
+    );
+  }
+
+  /** How far behind one read is (ms; 0: it sees the latest state). Counts a hit when it is. */
+  staleMs(service: ServiceName, method: string, path: string): number {
+    for (const rule of this.rules) {
+      if (rule.kind !== "stale" || rule.remaining <= 0) continue;
+      if (rule.service !== service) continue;
+      if (rule.method && rule.method !== method.toUpperCase()) continue;
+      if (rule.path && !rule.path.test(path)) continue;
+      if (rule.probability !== undefined && this.random() >= rule.probability) continue;
+      rule.remaining -= 1;
+      this.hits.set("stale", (this.hits.get("stale") ?? 0) + 1);
+      return rule.param ?? 0;
+    }
+    return 0;
+  }
+
   /** Decides what happens to one request. Latency rules add up; the first failure rule that fires wins. */
   decide(service: ServiceName, method: string, path: string): FaultDecision {
     let latencyMs = 0;
@@ -148,6 +198,7 @@ export class FaultInjector {
       if (rule.service !== "*" && rule.service !== service) continue;
       if (rule.method && rule.method !== method.toUpperCase()) continue;
       if (rule.path && !rule.path.test(path)) continue;
+      if (rule.kind === "stale") continue;
       if (rule.probability !== undefined && this.random() >= rule.probability) continue;
       if (rule.kind === "latency") {
         latencyMs += rule.param ?? 20;

@@ -112,9 +112,24 @@ export const DEMO = {
     certificate: "fabrikam-connector",
     expiresInDays: 28,
   },
-  /** Granted to Rollover's managed identity in the home tenant. */
+  /**
+   * Granted to Rollover's managed identity in the home tenant on top of every seed's
+   * Application.Read.All: what a deployment with `managedMode` on grants (docs/permissions.md).
+   * The demo shows managed mode (reporting-batch, owned by Rollover's identity), so the demo runs
+   * Rollover with ROLLOVER_MANAGED_MODE=true (the ready line's env says so).
+   */
   managedIdentityRole: "Application.ReadWrite.OwnedBy",
+  /** Granted to the blueprint's own principal, so it can roll its own key (self mode). */
+  blueprintRole: "AgentIdentityBlueprint.AddRemoveCreds.All",
 } as const;
+
+/**
+ * A customKeyIdentifier as a person or tool may set it: any text, base64-encoded (Graph's type is
+ * Binary), not the certificate's thumbprint (keycredential.md: "Custom key identifier").
+ */
+export function customIdentifier(text: string): string {
+  return Buffer.from(text).toString("base64");
+}
 
 /** Empties the tenant and recreates what every seed has: the home tenant and Rollover's identity. */
 export function resetTenant(ctx: SandboxContext): void {
@@ -176,6 +191,8 @@ async function bindCertificate(
     mode?: "self" | "managed";
     crossTenant?: boolean;
     clientId?: string;
+    /** A customKeyIdentifier that is not the thumbprint (people set such values; Graph keeps them). */
+    customKeyIdentifier?: string;
   },
 ): Promise<CertificateVersionInfo> {
   const nowMs = ctx.clock.now();
@@ -197,6 +214,7 @@ async function bindCertificate(
   ctx.directory.addKeyCredential(opts.tenantId, opts.objectId, {
     certificateDer: info.cerDer,
     displayName: `CN=${opts.certificate}`,
+    ...(opts.customKeyIdentifier ? { customKeyIdentifier: opts.customKeyIdentifier } : {}),
   });
   return info;
 }
@@ -246,6 +264,11 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
     id: bp.id,
     appId: bp.appId,
   });
+  // Graph documents no permission-free self-roll for blueprints (agentidentityblueprint-addkey.md
+  // lists only AgentIdentityBlueprint.AddRemoveCreds.All / .ReadWrite.All): the blueprint's
+  // principal is granted the least of them, so it can roll its own key (docs/permissions.md).
+  const bpPrincipal = dir.findByAppId(home, bp.appId, "servicePrincipal");
+  if (bpPrincipal) dir.grantAppRole(home, bpPrincipal.id, DEMO.blueprintRole);
   for (const agent of bp.agentIdentities) {
     dir.createServicePrincipal(home, {
       appId: agent.id,
@@ -280,6 +303,7 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
       targetType: "application",
       expiresInDays: payments.expiresInDays,
       exportable: false,
+      customKeyIdentifier: customIdentifier("payments-api 2025 cert"),
     }),
     bindCertificate(ctx, {
       certificate: orders.certificate,
@@ -320,6 +344,7 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
         certificateDer: orphan,
         displayName: "CN=legacy-portal-2023",
         keyId: legacy.orphanKeyId,
+        customKeyIdentifier: customIdentifier("legacy-portal-2023"),
       });
     }),
   ]);
@@ -438,6 +463,7 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
         certificateDer: older,
         startDateTime: iso(-330),
         endDateTime: iso(35),
+        customKeyIdentifier: customIdentifier(`previous-${i}`),
       });
       dir.addKeyCredential(home, app.id, validKey);
     } else if (bucket < 81) {
@@ -465,6 +491,7 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
         objectId: scaleObjectId(i),
         targetType: "application",
         expiresInDays: 10 + i * 10,
+        ...(i % 2 === 1 ? { customKeyIdentifier: customIdentifier(`scale-bound-${i + 1}`) } : {}),
       }),
     ),
   );

@@ -64,7 +64,10 @@ export interface SandboxHandle {
   ctx: SandboxContext;
   eventGrid: EventGridService;
   azurite?: AzuriteHandle;
-  /** Requests served per service since start or the last reset (benchmarks count them). */
+  /**
+   * Requests served per service since start or the last reset (benchmarks count them), and writes
+   * per service under `service:write` (e.g. `graph:write`).
+   */
   requestCounts: {
     get(): Record<string, number>;
     reset(): void;
@@ -186,6 +189,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ROLLOVER_DCR_STREAM_NAME: urls.streamName,
     ROLLOVER_IDENTITY_OBJECT_ID: managedIdentity.objectId,
     ROLLOVER_SANDBOX_CONTROL_URL: urls.controlUrl,
+    // The demo seed grants what a deployment with managed mode on grants; run Rollover to match.
+    ...(options.seed === "demo" ? { ROLLOVER_MANAGED_MODE: "true" } : {}),
     ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),
   };
 
@@ -213,6 +218,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           ? match.methodMismatch
           : match.route.service;
     counts.set(service, (counts.get(service) ?? 0) + 1);
+    // Writes apart, so a test can assert that no write was sent (POST, PATCH, PUT, DELETE).
+    if (method !== "GET" && method !== "HEAD")
+      counts.set(`${service}:write`, (counts.get(`${service}:write`) ?? 0) + 1);
     try {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);

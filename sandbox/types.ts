@@ -80,7 +80,10 @@ export interface DirectoryStore {
       blueprintAppId?: string;
     },
   ): DirectoryObjectSnapshot;
-  /** Adds a certificate (DER) as a key credential; dates default to the certificate's validity. */
+  /**
+   * Adds a certificate (DER) as a key credential; dates default to the certificate's validity,
+   * customKeyIdentifier to its thumbprint (a caller of Graph may set it to anything).
+   */
   addKeyCredential(
     tenantId: string,
     objectId: string,
@@ -90,6 +93,8 @@ export interface DirectoryStore {
       startDateTime?: string;
       endDateTime?: string;
       keyId?: string;
+      /** Any value the writer chose; defaults to the thumbprint (base64 of the SHA-1 bytes). */
+      customKeyIdentifier?: string;
     },
   ): StoredKeyCredential;
   addPasswordCredential(

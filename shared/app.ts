@@ -6,6 +6,7 @@ import type { TokenCredential } from "@azure/identity";
 import type { AuditSink } from "./audit/events.js";
 import { type AuditTrail, openAuditTrail } from "./audit/open.js";
 import { rolloverCredential } from "./azure/entra.js";
+import { type Clock, clockFor } from "./clock.js";
 import { GraphEdge } from "./azure/graph.js";
 import { VaultEdge } from "./azure/keyvault.js";
 import { LeaseManager, STATE_TABLE, StateStore, type StorageSettings, tableClient } from "./azure/storage.js";
@@ -13,11 +14,13 @@ import { type Config, loadConfig, type SettingKey } from "./config.js";
 import { type Policies, policiesFrom } from "./core/plan.js";
 import { type EngineDeps, RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
 import { DeltaStore, SWEEP_DELTA_TABLE } from "./sweep/delta.js";
+import { RemovalBudget, SWEEP_BUDGET_TABLE } from "./sweep/budget.js";
 import { RemovalJournal, SWEEP_JOURNAL_TABLE } from "./sweep/journal.js";
+import { FirstSeenStore, SWEEP_SEEN_TABLE } from "./sweep/seen.js";
 import type { SweepDeps } from "./sweep/run.js";
 
 /** Settings the engine cannot run without. */
-export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls"];
+export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls", "storage"];
 
 export interface Rollover {
   config: Config;
@@ -31,6 +34,8 @@ export interface Rollover {
   /** Undefined when the Logs Ingestion settings are absent (a CLI dry run may do without). */
   audit?: AuditTrail;
   selfIds: string[];
+  /** Where this process reads the time (the sandbox's clock against the sandbox; see shared/clock.ts). */
+  clock: Clock;
 }
 
 export function buildRollover(
@@ -50,11 +55,13 @@ export function buildRollover(
   const storage: StorageSettings = {
     connectionString: config.storage,
     accountName: config.storageAccountName,
+    endpointSuffix: config.storageEndpointSuffix,
     credential,
   };
+  const clock = clockFor(config);
   const audit =
     config.logsIngestionEndpoint && config.dcrImmutableId && (config.storage || config.storageAccountName)
-      ? openAuditTrail(config, credential)
+      ? openAuditTrail(config, credential, { writer: { clock: () => new Date(clock.now()) } })
       : undefined;
   return {
     config,
@@ -69,6 +76,7 @@ export function buildRollover(
     selfIds: [config.identityObjectId, config.clientId]
       .filter((x): x is string => !!x)
       .map((x) => x.toLowerCase()),
+    clock,
   };
 }
 
@@ -94,8 +102,9 @@ export function engineFor(
     policy: r.policies.binding,
     verifyTimeoutMs: r.config.verifyTimeoutSeconds * 1000,
     renewWaitMs: 60_000,
-    now: opts.now ?? Date.now,
-    ...(opts.random ? { random: opts.random } : {}),
+    now: opts.now ?? r.clock.now,
+    // Jitter spreads retries of many bindings that failed together (shared/core/backoff.ts).
+    random: opts.random ?? Math.random,
     ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.onBoundary ? { onBoundary: opts.onBoundary } : {}),
   });
@@ -117,14 +126,31 @@ export function sweepDepsFor(
     graph: r.graph,
     client: r.graph.client(r.credential),
     tenantId: r.config.tenantId!,
-    vaults: r.vaults.values(),
+    vaults: [...r.vaults.values()],
     selfIds: r.selfIds,
     policy: r.policies.sweep,
     audit: opts.audit,
-    now: opts.now ?? Date.now,
+    now: opts.now ?? r.clock.now,
     dryRun: opts.dryRun ?? false,
+    state: r.state,
+    managedMode: r.config.managedMode,
+    authorityHost: r.config.authorityHost,
+    ...(r.config.identityObjectId ? { ownerId: r.config.identityObjectId } : {}),
     ...(opts.onPage ? { onPage: opts.onPage } : {}),
-    ...(opts.dryRun ? {} : { journal: new RemovalJournal(tableClient(r.storage, SWEEP_JOURNAL_TABLE)) }),
+    // A dry run reads first sight (to show what remove mode would do) but records nothing.
+    ...(opts.dryRun && (r.config.storage || r.config.storageAccountName)
+      ? { firstSeen: new FirstSeenStore(tableClient(r.storage, SWEEP_SEEN_TABLE)) }
+      : {}),
+    ...(opts.dryRun
+      ? {}
+      : {
+          journal: new RemovalJournal(tableClient(r.storage, SWEEP_JOURNAL_TABLE)),
+          firstSeen: new FirstSeenStore(tableClient(r.storage, SWEEP_SEEN_TABLE)),
+          budget: new RemovalBudget(tableClient(r.storage, SWEEP_BUDGET_TABLE), {
+            perHour: r.config.maxRemovalsPerHour,
+            perDay: r.config.maxRemovalsPerDay,
+          }),
+        }),
     ...(opts.incremental
       ? {
           delta: new DeltaStore(tableClient(r.storage, SWEEP_DELTA_TABLE)),

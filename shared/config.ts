@@ -6,6 +6,7 @@
  * this schema (`rollover config --markdown`) and a test keeps the two equal.
  */
 import { z } from "zod";
+import { normalizeGuid } from "./core/ids.js";
 
 type Kind = "string" | "url" | "integer" | "number" | "boolean" | "enum" | "list" | "uuid" | "cron";
 
@@ -50,10 +51,13 @@ const list = trimmed.transform((s) =>
     .map((x) => x.trim())
     .filter((x) => x.length > 0),
 );
-const uuid = trimmed.regex(
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
-  "a GUID such as 00000000-0000-0000-0000-000000000000",
-);
+/** GUIDs are kept in lower case, so ids compare equal however they were typed (shared/core/ids.ts). */
+const uuid = trimmed
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+    "a GUID such as 00000000-0000-0000-0000-000000000000",
+  )
+  .transform(normalizeGuid);
 /** NCRONTAB with six fields (seconds first), as the Functions timer trigger takes it. */
 const cron = trimmed.refine(
   (s) => s.split(/\s+/).length === 6,
@@ -199,6 +203,21 @@ export const SETTINGS = {
     default: 10,
     parse: integer(0, 10000),
   }),
+  maxRemovalsPerHour: spec({
+    env: "ROLLOVER_MAX_REMOVALS_PER_HOUR",
+    kind: "integer",
+    description:
+      "At most this many credentials are removed in a clock hour (UTC), by every run together: timer runs, fanned-out pages, remediation sweeps and the CLI (one Table entity, updated under its ETag).",
+    default: 20,
+    parse: integer(0, 100000),
+  }),
+  maxRemovalsPerDay: spec({
+    env: "ROLLOVER_MAX_REMOVALS_PER_DAY",
+    kind: "integer",
+    description: "At most this many credentials are removed in a UTC day, by every run together.",
+    default: 100,
+    parse: integer(0, 1000000),
+  }),
   sweepMode: spec({
     env: "ROLLOVER_SWEEP_MODE",
     kind: "enum",
@@ -299,6 +318,13 @@ export const SETTINGS = {
     default: "Custom-RolloverAudit_CL",
     parse: trimmed.regex(/^Custom-[A-Za-z0-9_]+$/, "a custom stream name like Custom-RolloverAudit_CL"),
   }),
+  auditSigningKeyId: spec({
+    env: "ROLLOVER_AUDIT_SIGNING_KEY_ID",
+    kind: "url",
+    description: "Versionless URL of the Key Vault key that signs audit chain heads",
+    example: "https://kv-rollover-0123456789.vault.azure.net/keys/rollover-audit-signing",
+    parse: httpsUrl,
+  }),
   storage: spec({
     env: "AzureWebJobsStorage",
     kind: "string",
@@ -315,6 +341,16 @@ export const SETTINGS = {
     example: "rolloverst123",
     parse: trimmed.regex(/^[a-z0-9]{3,24}$/, "3–24 lower-case letters and digits"),
   }),
+  storageEndpointSuffix: spec({
+    env: "ROLLOVER_STORAGE_ENDPOINT_SUFFIX",
+    kind: "string",
+    description:
+      "DNS suffix of the storage account's endpoints when storage is reached by account name (national clouds: core.usgovcloudapi.net, core.chinacloudapi.cn).",
+    default: "core.windows.net",
+    parse: trimmed
+      .toLowerCase()
+      .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, "a DNS suffix such as core.windows.net"),
+  }),
   auditWorkspaceId: spec({
     env: "ROLLOVER_AUDIT_WORKSPACE_ID",
     kind: "uuid",
@@ -326,7 +362,7 @@ export const SETTINGS = {
     env: "ROLLOVER_SANDBOX_CONTROL_URL",
     kind: "url",
     description:
-      "Sandbox only: its control API, where `rollover audit verify` reads ingested records and the demo moves the clock.",
+      "Sandbox only: its control API. Every Rollover process then reads the time from the sandbox's virtual clock (at start and before each run), and `rollover audit verify` reads ingested records there. Refused when the other settings point at Azure.",
     example: "https://127.0.0.1:8443/_sandbox",
     parse: httpsUrl,
   }),
@@ -382,7 +418,8 @@ export function loadConfig(
   for (const [key, s] of Object.entries(SETTINGS) as [SettingKey, SettingSpec<unknown>][]) {
     const raw = env[s.env];
     if (raw === undefined || raw.trim() === "") {
-      if (require.includes(key)) {
+      // Storage is either setting; it is checked after the loop.
+      if (require.includes(key) && key !== "storage") {
         problems.push({
           env: s.env,
           message: `missing; expected ${describeExpected(s)}${s.example ? ` (e.g. ${s.example})` : ""} — ${s.description}`,
@@ -402,8 +439,107 @@ export function loadConfig(
       });
     }
   }
+  if (require.includes("storage") && !out.storage && !out.storageAccountName) {
+    problems.push({
+      env: SETTINGS.storage.env,
+      message: `missing; set AzureWebJobsStorage (a connection string, e.g. UseDevelopmentStorage=true) or ${SETTINGS.storageAccountName.env} (the account name, with the managed identity) — ${SETTINGS.storage.description}`,
+    });
+  }
+  if (typeof out.storage === "string") {
+    const bad = insecureRemoteEndpoint(out.storage);
+    if (bad)
+      problems.push({
+        env: SETTINGS.storage.env,
+        message: `its endpoint ${bad} is plain http on a host that is not this machine; use https (http is only for a local emulator on 127.0.0.1 / localhost)`,
+      });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
+}
+
+/** What a check of the settings is for: the commands (and the Functions app) that will run. */
+export const PURPOSES = ["plan", "apply", "serve"] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+/**
+ * The settings each purpose cannot run without. `plan` reads Key Vault, Graph and the state
+ * table; `apply` also changes things, so it needs the audit trail and Rollover's own object id
+ * (the sweep never touches it); `serve` (the Functions app) also acts on Event Grid events, so
+ * it needs the vaults whose events it accepts.
+ */
+export const REQUIRED_FOR: Readonly<Record<Purpose, readonly SettingKey[]>> = {
+  plan: ["tenantId", "vaultUrls", "storage"],
+  apply: ["tenantId", "vaultUrls", "storage", "logsIngestionEndpoint", "dcrImmutableId", "identityObjectId"],
+  serve: [
+    "tenantId",
+    "vaultUrls",
+    "storage",
+    "logsIngestionEndpoint",
+    "dcrImmutableId",
+    "identityObjectId",
+    "allowedVaults",
+  ],
+};
+
+/**
+ * The settings the given purposes need together (all purposes when none is named), and what the
+ * mode adds: managed mode and sweep removals need Rollover's own object id (its owner and its
+ * guardrail) for every purpose.
+ */
+export function requiredFor(purposes: readonly Purpose[], env: NodeJS.ProcessEnv = {}): SettingKey[] {
+  const chosen = purposes.length > 0 ? purposes : PURPOSES;
+  const keys = new Set(chosen.flatMap((p) => REQUIRED_FOR[p]));
+  const managed = SETTINGS.managedMode.parse.safeParse(env[SETTINGS.managedMode.env] ?? "false");
+  const sweep = SETTINGS.sweepMode.parse.safeParse(env[SETTINGS.sweepMode.env] ?? "report");
+  if ((managed.success && managed.data) || (sweep.success && sweep.data === "remove"))
+    keys.add("identityObjectId");
+  return [...keys];
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+
+/** Whether a URL's host is this machine (127.0.0.0/8, localhost, ::1). */
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.toLowerCase();
+    return LOOPBACK.has(host) || /^127(?:\.\d{1,3}){3}$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The service endpoints a storage connection string names (explicit `TableEndpoint=…`, or built
+ * from `DefaultEndpointsProtocol`, `AccountName` and `EndpointSuffix`; the emulator shortcut
+ * means 127.0.0.1).
+ */
+export function connectionStringEndpoints(cs: string): string[] {
+  const parts = new Map<string, string>();
+  for (const kv of cs.split(";")) {
+    const i = kv.indexOf("=");
+    if (i > 0) parts.set(kv.slice(0, i).trim().toLowerCase(), kv.slice(i + 1).trim());
+  }
+  if (parts.get("usedevelopmentstorage")?.toLowerCase() === "true") return ["http://127.0.0.1"];
+  const explicit = ["blobendpoint", "queueendpoint", "tableendpoint"]
+    .map((k) => parts.get(k))
+    .filter((v): v is string => !!v);
+  if (explicit.length > 0) return explicit;
+  const account = parts.get("accountname");
+  if (!account) return [];
+  const protocol = (parts.get("defaultendpointsprotocol") ?? "https").toLowerCase();
+  const suffix = parts.get("endpointsuffix") ?? "core.windows.net";
+  return ["blob", "queue", "table"].map((svc) => `${protocol}://${account}.${svc}.${suffix}`);
+}
+
+/** Whether every plain-http endpoint of a connection string is on this machine (so http may be allowed). */
+export function allowsInsecureConnection(cs: string): boolean {
+  const http = connectionStringEndpoints(cs).filter((u) => /^http:/i.test(u));
+  return http.length > 0 && http.every(isLoopbackUrl);
+}
+
+/** The first plain-http endpoint that is not on this machine, if any. */
+function insecureRemoteEndpoint(cs: string): string | undefined {
+  return connectionStringEndpoints(cs).find((u) => /^http:/i.test(u) && !isLoopbackUrl(u));
 }
 
 function describeExpected(s: SettingSpec<unknown>): string {

@@ -4,6 +4,7 @@
  * message is replaced and counted, never logged. Levels follow ROLLOVER_LOG_LEVEL.
  */
 import { redact, redactionCounter } from "./audit/redact.js";
+import { SETTINGS } from "./config.js";
 
 export type Level = "error" | "warn" | "info" | "debug";
 const ORDER: Record<Level, number> = { error: 0, warn: 1, info: 2, debug: 3 };
@@ -19,7 +20,17 @@ export function safeLine(line: string): string {
   return redact(line, { counter: redactionCounter });
 }
 
-export function createLogger(sink: (level: Level, line: string) => void, level: Level = "info"): Logger {
+/** The level ROLLOVER_LOG_LEVEL asks for (its default when unset; loadConfig reports a bad value). */
+export function levelFromEnv(env: NodeJS.ProcessEnv = process.env): Level {
+  const raw = env[SETTINGS.logLevel.env];
+  const r = raw === undefined || raw.trim() === "" ? undefined : SETTINGS.logLevel.parse.safeParse(raw);
+  return r?.success ? r.data : SETTINGS.logLevel.default;
+}
+
+export function createLogger(
+  sink: (level: Level, line: string) => void,
+  level: Level = levelFromEnv(),
+): Logger {
   const at = (l: Level) => (line: string) => {
     if (ORDER[l] <= ORDER[level]) sink(l, safeLine(line));
   };
@@ -34,7 +45,7 @@ export function contextLogger(
     error(...a: unknown[]): void;
     debug(...a: unknown[]): void;
   },
-  level: Level = "info",
+  level: Level = levelFromEnv(),
 ): Logger {
   return createLogger((l, line) => {
     if (l === "error") context.error(line);

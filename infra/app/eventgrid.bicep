@@ -1,5 +1,15 @@
 // Key Vault → Event Grid → keyVaultEvents. One system topic on the vault (a vault can have only
 // one) and one subscription that delivers exactly the certificate events the function handles.
+//
+// Destination: a WebHook to the Functions host's Event Grid endpoint,
+// https://<app>/runtime/webhooks/eventgrid?functionName=<fn>&code=<eventgrid_extension system key>,
+// which is how Microsoft documents subscribing an Event Grid trigger programmatically
+// (https://learn.microsoft.com/azure/azure-functions/event-grid-how-tos#webhook-endpoint-url)
+// and what Microsoft's Flex Consumption samples do (Azure-Samples/functions-quickstart-typescript-azd-eventgrid-blob,
+// scripts/post-up.sh: `--endpoint-type webhook` to /runtime/webhooks/... with the extension's
+// system key). The `AzureFunction` endpoint type is not used: the samples for Flex Consumption
+// do not use it. The system key exists once the host has loaded the function, which is why this
+// subscription is created only from the postdeploy hook (subscribe = true).
 // Event Grid delivers at least once and out of order; the function is safe to run twice.
 // Events it could not deliver within the retry policy go to a dead-letter container, written
 // with a dedicated identity (storage refuses shared keys).
@@ -14,6 +24,8 @@ param eventGridIdentityId string
 param subscribe bool = true
 
 param functionAppId string
+@description('The Function App\'s default host name (no scheme).')
+param functionAppHostName string
 param functionName string
 
 @description('Event types delivered to the function; must equal what keyVaultEvents handles.')
@@ -47,17 +59,24 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   }
 }
 
+// listKeys on the host: POST {site}/host/default/listKeys (Microsoft.Web 2024-04-01), whose
+// systemKeys hold `eventgrid_extension` once the Event Grid extension has started. The URL is
+// write-only in the subscription (endpointUrl is {sensitive} in Azure/bicep-types-az
+// generated/eventgrid/microsoft.eventgrid/2025-02-15/types.md).
+var eventGridEndpoint = subscribe ? 'https://${functionAppHostName}/runtime/webhooks/eventgrid?functionName=${functionName}&code=${listKeys('${functionAppId}/host/default', '2024-04-01').systemKeys.eventgrid_extension}' : ''
+
 resource toFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (subscribe) {
   parent: systemTopic
   name: 'rollover-${functionName}'
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     destination: {
-      endpointType: 'AzureFunction'
+      endpointType: 'WebHook'
       properties: {
-        resourceId: '${functionAppId}/functions/${functionName}'
+        endpointUrl: eventGridEndpoint
         maxEventsPerBatch: 1
         preferredBatchSizeInKilobytes: 64
+        minimumTlsVersionAllowed: '1.2'
       }
     }
     filter: {

@@ -1,4 +1,4 @@
-// The Function App: Flex Consumption (Linux, scale to zero, per-function scaling), Node 20,
+// The Function App: Flex Consumption (Linux, scale to zero, per-function scaling), Node 22,
 // running as Rollover's user-assigned identity. No secret appears in its settings: storage,
 // Application Insights, Key Vault, Graph and the Logs Ingestion API are all reached with the
 // identity (AZURE_CLIENT_ID).
@@ -30,6 +30,8 @@ param zoneRedundant bool = false
 // Rollover's settings (shared/config.ts SETTINGS).
 param vaultUri string
 param vaultId string
+@description('Versionless URL of the Key Vault key that signs audit chain heads.')
+param auditSigningKeyId string
 param logsIngestionEndpoint string
 param dcrImmutableId string
 param dcrStreamName string
@@ -39,6 +41,8 @@ param reconcileSchedule string
 param renewBeforeDays int
 param graceHours int
 param maxRemovalsPerRun int
+param maxRemovalsPerHour int
+param maxRemovalsPerDay int
 param sweepAllowList array
 param sweepDenyList array
 param graphBaseUrl string
@@ -47,6 +51,34 @@ param logLevel string
 param alertWebhookAudiences string
 
 param extraAppSettings object
+
+@description('Admit inbound calls only from the AzureEventGrid and ActionGroup service tags.')
+param restrictInboundToAzureServices bool = false
+
+// Inbound access restrictions (https://learn.microsoft.com/azure/app-service/app-service-ip-restrictions#set-a-service-tag-based-rule):
+// Event Grid delivers keyVaultEvents from the AzureEventGrid service tag and action groups call
+// remediateAlert from the ActionGroup service tag (https://learn.microsoft.com/azure/virtual-network/service-tags-overview).
+// The scm site, where `azd deploy` publishes the package (Entra ID only, basic auth off),
+// keeps its own rules (none): scmIpSecurityRestrictionsUseMain false. Property names: Azure/
+// bicep-types-az generated/web/microsoft.web/2024-04-01/types.md (SiteConfig, IpSecurityRestriction).
+var inboundRestrictions = [
+  {
+    name: 'AzureEventGrid'
+    description: 'Event Grid delivers Key Vault events to keyVaultEvents.'
+    action: 'Allow'
+    tag: 'ServiceTag'
+    ipAddress: 'AzureEventGrid'
+    priority: 100
+  }
+  {
+    name: 'ActionGroup'
+    description: 'Azure Monitor action groups call remediateAlert.'
+    action: 'Allow'
+    tag: 'ServiceTag'
+    ipAddress: 'ActionGroup'
+    priority: 110
+  }
+]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225:Zone redundancy depends on the region; it is the zoneRedundant parameter (off by default so that azd up works in every Flex Consumption region).
@@ -68,7 +100,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_212:Flex Consumption scales to zero by design; Event Grid, queue and webhook deliveries are retried, so no instance must be kept warm (set alwaysReady where latency matters).
   // checkov:skip=CKV_AZURE_213:Health check probes instances of a dedicated plan; Flex Consumption manages its instances itself.
   // checkov:skip=CKV_AZURE_17:Client certificates are not used by Event Grid or Azure Monitor webhooks; callers authenticate with keys and Entra ID tokens.
-  // checkov:skip=CKV_AZURE_222:Event Grid and Azure Monitor call the app over its public endpoint; restrict with access restrictions or a private endpoint where the network allows (docs/deploy.md).
+  // checkov:skip=CKV_AZURE_222:Event Grid and Azure Monitor call the app over its public endpoint; set restrictInboundToAzureServices to admit only the AzureEventGrid and ActionGroup service tags (docs/deploy.md).
   name: name
   location: location
   tags: tags
@@ -87,6 +119,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      ipSecurityRestrictions: restrictInboundToAzureServices ? inboundRestrictions : []
+      ipSecurityRestrictionsDefaultAction: restrictInboundToAzureServices ? 'Deny' : 'Allow'
+      scmIpSecurityRestrictionsUseMain: false
       appSettings: [for setting in items(union(appSettings, extraAppSettings)): {
         name: setting.key
         value: setting.value
@@ -107,9 +142,15 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
       }
+      // Node 22: the LTS the Flex Consumption runtime supports (Node 20's expected end of support
+      // in Functions was April 30, 2026, the upstream end of life). Microsoft's table:
+      // https://learn.microsoft.com/azure/azure-functions/supported-languages?pivots=programming-language-javascript;
+      // the Flex Consumption stack data (what `az functionapp list-flexconsumption-runtimes`
+      // returns; Az.Functions 4.3.0 custom/FunctionsStackFlexData/<region>/node.json) lists
+      // "Node.js 22", value "22 LTS", runtimeVersion Node|22, isDefault true, Functions ~4.
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }
@@ -140,6 +181,8 @@ var appSettings = {
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
+  // The cloud's storage DNS suffix: Rollover's own storage clients build endpoints from it.
+  ROLLOVER_STORAGE_ENDPOINT_SUFFIX: environment().suffixes.storage
   // Telemetry with Entra ID sign-in (local auth is off on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
@@ -156,6 +199,7 @@ var appSettings = {
   ROLLOVER_LOGS_INGESTION_ENDPOINT: logsIngestionEndpoint
   ROLLOVER_DCR_IMMUTABLE_ID: dcrImmutableId
   ROLLOVER_DCR_STREAM_NAME: dcrStreamName
+  ROLLOVER_AUDIT_SIGNING_KEY_ID: auditSigningKeyId
   // Behaviour an operator sets per deployment.
   ROLLOVER_MANAGED_MODE: managedMode ? 'true' : 'false'
   ROLLOVER_SWEEP_MODE: sweepMode
@@ -163,6 +207,8 @@ var appSettings = {
   ROLLOVER_RENEW_BEFORE_DAYS: string(renewBeforeDays)
   ROLLOVER_GRACE_HOURS: string(graceHours)
   ROLLOVER_MAX_REMOVALS_PER_RUN: string(maxRemovalsPerRun)
+  ROLLOVER_MAX_REMOVALS_PER_HOUR: string(maxRemovalsPerHour)
+  ROLLOVER_MAX_REMOVALS_PER_DAY: string(maxRemovalsPerDay)
   ROLLOVER_ALLOW_LIST: join(sweepAllowList, ',')
   ROLLOVER_DENY_LIST: join(sweepDenyList, ',')
   ROLLOVER_LOG_LEVEL: logLevel
@@ -174,3 +220,4 @@ var appSettings = {
 output id string = site.id
 output name string = site.name
 output uri string = 'https://${site.properties.defaultHostName}'
+output defaultHostName string = site.properties.defaultHostName

@@ -11,6 +11,23 @@
 // The alert webhook's app registration is here too: Azure Monitor's Action Group service
 // principal gets its ActionGroupsSecureWebhook role, so alert calls to remediateAlert carry an
 // Entra ID token that the function can check.
+//
+// Who can deploy this file: creating the app registration and assigning its own app role needs
+// Application Administrator or Cloud Application Administrator. Granting a *Microsoft Graph*
+// application permission (Application.Read.All, Application.ReadWrite.OwnedBy) needs
+// Privileged Role Administrator or Global Administrator: Application Administrator "grants the
+// ability to consent for delegated permissions and application permissions, with the exception
+// of application permissions for Microsoft Graph"
+// (https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference#application-administrator;
+// the grant itself is POST /servicePrincipals/{id}/appRoleAssignments,
+// https://learn.microsoft.com/graph/api/serviceprincipal-post-approleassignments). With grantGraphPermissions false,
+// those two grants are left out and an administrator runs the command that the postprovision
+// hook prints (docs/deploy.md, "Application Administrator plus a later admin step").
+//
+// Replication: an app role assignment made right after its principal (the new managed identity
+// or the webhook app's service principal) was created can fail while Entra ID replicates
+// ("does not exist or one of its queried reference-property objects are not present"). The
+// assignments are idempotent: running `azd provision` again completes them (docs/deploy.md).
 extension microsoftGraphV1
 
 @description('Principal (object) id of Rollover\'s user-assigned identity.')
@@ -18,6 +35,9 @@ param appPrincipalId string
 
 @description('Grant Application.ReadWrite.OwnedBy for managed mode.')
 param managedMode bool = false
+
+@description('Grant the Microsoft Graph application permissions here (needs Privileged Role Administrator); false leaves them to an administrator.')
+param grantGraphPermissions bool = true
 
 @description('Unique name of the alert webhook\'s app registration.')
 param webhookAppName string
@@ -40,7 +60,7 @@ resource graphSp 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
 
 // Why: the engine reads a target's keyCredentials before every step, and the sweep reads every
 // application and service principal (paged, $select of credentials only). Read-only.
-resource readApplications 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+resource readApplications 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantGraphPermissions) {
   appRoleId: applicationReadAllRoleId
   principalId: appPrincipalId
   resourceId: graphSp.id
@@ -49,7 +69,7 @@ resource readApplications 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
 // Why: managed mode PATCHes keyCredentials of targets that Rollover's identity owns, for
 // targets with no valid certificate to prove possession with. OwnedBy limits that to owned
 // applications; the operator makes the identity an owner of each such target.
-resource managedModeOwnedBy 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (managedMode) {
+resource managedModeOwnedBy 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantGraphPermissions && managedMode) {
   appRoleId: applicationReadWriteOwnedByRoleId
   principalId: appPrincipalId
   resourceId: graphSp.id

@@ -9,8 +9,14 @@
 //
 // What is deliberately absent: any Key Vault Secrets role (private keys never leave the vault;
 // every signature is Key Vault's sign operation), Key Vault Administrator, Contributor or
-// Owner anywhere, and shared-key or SAS access to storage. Microsoft Graph permissions are in
-// graph.bicep.
+// Owner anywhere, and shared-key or SAS access to storage. Rollover's Key Vault access is a
+// custom role with exactly the data actions it uses (below). Microsoft Graph permissions are
+// in graph.bicep.
+//
+// principalType is set on every assignment: ARM then does not look the principal up in Entra
+// ID, so an identity created moments earlier in the same deployment does not fail with
+// PrincipalNotFound while Entra ID replicates
+// (https://learn.microsoft.com/azure/role-based-access-control/role-assignments-template#new-service-principal).
 
 @description('Principal (object) id of Rollover\'s user-assigned identity.')
 param appPrincipalId string
@@ -27,10 +33,13 @@ param keyVaultName string = ''
 @description('Object id of the person deploying (azd AZURE_PRINCIPAL_ID); empty: none.')
 param deployerPrincipalId string = ''
 
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('Type of deployerPrincipalId (azd AZURE_PRINCIPAL_TYPE); a pipeline deploys as a ServicePrincipal.')
+param deployerPrincipalType string = 'User'
+
 // Built-in role definition ids.
 var roles = {
   keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985' // Key Vault Certificates Officer
-  keyVaultCryptoUser: '12338af0-0e69-4776-bea7-57ae8d297424' // Key Vault Crypto User
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb' // Monitoring Metrics Publisher
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
@@ -73,31 +82,75 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = if (grantVault)
 
 // ----- Key Vault: that vault only --------------------------------------------------------------
 
-// Why: Rollover renews certificates (begin a new version, read policies and versions, read
-// and update the tags that declare bindings). Certificates Officer covers certificate objects
-// only; it cannot read a certificate's secret, so the private key never leaves the vault.
-resource appCertificatesOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantVault) {
-  name: guid(vault.id, appPrincipalId, roles.keyVaultCertificatesOfficer)
-  scope: vault
+// Rollover's own Key Vault data-plane role: exactly the data actions it uses, nothing else
+// (names and meanings: https://learn.microsoft.com/azure/role-based-access-control/permissions/security#microsoftkeyvault).
+// Compared with Certificates Officer + Crypto User it cannot delete, purge, back up, restore,
+// recover or import certificates, cannot create, import, delete or rotate keys, and cannot
+// encrypt, decrypt, wrap or unwrap with any key.
+//   certificates/read          get a certificate and its versions, list certificates and
+//                              versions, read the policy and the pending create operation
+//   certificates/create/action begin a new version with the certificate's own policy (renew)
+//   certificates/update/action update a version's attributes and tags
+//   keys/read                  read a key's public part: @azure/keyvault-keys CryptographyClient
+//                              fetches the key before its first operation (fetchKey; without
+//                              this it logs a 403 and falls back), and the audit chain's
+//                              signatures are verified with the public key
+//   keys/sign/action           sign with the certificate's key (proof of possession, client
+//                              assertion) and with the audit signing key (chain heads)
+// Defining a role needs Microsoft.Authorization/roleDefinitions/write on the resource group
+// (Owner or User Access Administrator; Role Based Access Control Administrator cannot).
+// Schema: Azure/bicep-types-az generated/authorization/microsoft.authorization/2022-04-01/types.md.
+var customRoles = {
+  // Role names are unique in a tenant, role definition names (guids) too: both derive from the
+  // resource group's id.
+  keyVaultRenewer: guid(resourceGroup().id, 'rollover-key-vault-certificate-renewer')
+}
+
+var rolloverKeyVaultDataActions = [
+  'Microsoft.KeyVault/vaults/certificates/read'
+  'Microsoft.KeyVault/vaults/certificates/create/action'
+  'Microsoft.KeyVault/vaults/certificates/update/action'
+  'Microsoft.KeyVault/vaults/keys/read'
+  'Microsoft.KeyVault/vaults/keys/sign/action'
+]
+
+resource rolloverKeyVaultRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (grantVault) {
+  name: customRoles.keyVaultRenewer
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
-    principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
-    description: 'Rollover renews certificates and reads binding tags in this vault.'
+    roleName: 'Rollover Key Vault certificate renewer (${uniqueString(resourceGroup().id)})'
+    description: 'Renew certificates (new versions with their own policy), read and tag them, and sign with Key Vault keys. No delete, purge, import, export, encrypt or decrypt.'
+    type: 'CustomRole'
+    assignableScopes: [
+      resourceGroup().id
+    ]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: rolloverKeyVaultDataActions
+        notDataActions: []
+      }
+    ]
   }
 }
 
-// Why: every signature Rollover needs (the proof-of-possession JWT for addKey/removeKey, the
-// client assertion that verifies a new certificate) is made by Key Vault's sign operation on
-// the certificate's key. Crypto User allows sign/verify on keys, not key export or deletion.
-resource appCryptoUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantVault) {
-  name: guid(vault.id, appPrincipalId, roles.keyVaultCryptoUser)
+// Why: Rollover renews certificates (begins a new version with the certificate's policy, reads
+// versions, policies and pending operations, reads and updates the tags that declare
+// bindings) and signs with keys that never leave the vault: the proof-of-possession JWT for
+// addKey/removeKey, the client assertion that verifies a new certificate, and the audit chain
+// heads. Its own role (above) holds exactly those data actions; no secret can be read, so no
+// private key leaves the vault.
+resource appKeyVaultRenewer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantVault) {
+  name: guid(vault.id, appPrincipalId, customRoles.keyVaultRenewer)
   scope: vault
+  // A custom role's id is subscription-level whatever scope defined it; hence the explicit
+  // dependency on the definition.
+  dependsOn: [rolloverKeyVaultRole]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCryptoUser)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', customRoles.keyVaultRenewer)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
-    description: 'Rollover signs with certificate keys in this vault (keys never leave it).'
+    description: 'Rollover renews, reads and tags certificates and signs with keys in this vault.'
   }
 }
 
@@ -109,7 +162,7 @@ resource deployerCertificatesOfficer 'Microsoft.Authorization/roleAssignments@20
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
     description: 'The deploying operator creates and tags certificates (bindings).'
   }
 }

@@ -50,7 +50,13 @@ export function createOperator(): OperatorIdentity {
     upn: "operator@sandbox.rollover.test",
     displayName: "Sandbox Operator",
     secret: randomBytes(24).toString("base64url"),
-    scopes: ["Application.ReadWrite.All", "AuditLog.Read.All", "Policy.Read.All"],
+    // Agent identity blueprints take their own permission for writes (agentidentityblueprint-update.md).
+    scopes: [
+      "Application.ReadWrite.All",
+      "AgentIdentityBlueprint.ReadWrite.All",
+      "AuditLog.Read.All",
+      "Policy.Read.All",
+    ],
     roles: [DIRECTORY_ROLES.applicationAdministrator],
   };
 }

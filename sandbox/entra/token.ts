@@ -13,6 +13,7 @@ import { serviceError } from "../errors.js";
 import { formBody, type SandboxRequest, type SandboxResponse } from "../http.js";
 import type { DirectoryObjectSnapshot, SandboxContext, SignInEntry, StoredKeyCredential } from "../types.js";
 import { certInfo, hexToB64url } from "../graph/certs.js";
+import { Directory, staleView } from "../graph/directory.js";
 import { decodeJwt, numberClaim, timeWindowHolds, verifyRsaSignature } from "./jwt.js";
 import { operatorSecretMatches } from "./operator.js";
 import {
@@ -142,7 +143,7 @@ export function tokenHandler(ctx: SandboxContext) {
       if (principal.kind === "agentIdentity") {
         outcome = await agentIdentityLeg(ctx, tenantId, principal, assertion, assertionType, secret);
       } else {
-        const holder = app ?? principal;
+        const holder = replicated(ctx, req, app ?? principal);
         if (secret !== undefined && assertion !== undefined)
           throw new OAuthError(
             400,
@@ -347,6 +348,25 @@ function checkSecret(ctx: SandboxContext, holder: DirectoryObjectSnapshot, secre
   return { entry: { credentialType: "secret", credential: match.keyId, keyId: match.keyId } };
 }
 
+/**
+ * Entra is eventually consistent (devblogs.microsoft.com/identity, "designing for eventual
+ * consistency for Microsoft Entra"): with an `entra=stale/N` fault the token endpoint checks a
+ * client's credentials as they were N ms ago on the virtual clock, so a certificate just added
+ * through Graph is not usable at once (AADSTS700027), as in a tenant right after addKey.
+ */
+function replicated(
+  ctx: SandboxContext,
+  req: SandboxRequest,
+  holder: DirectoryObjectSnapshot,
+): DirectoryObjectSnapshot {
+  const ms = ctx.faults.staleMs("entra", req.method, req.url.pathname);
+  if (ms <= 0 || !(ctx.directory instanceof Directory)) return holder;
+  const o = ctx.directory.object(holder.tenantId, holder.id);
+  if (!o) return holder;
+  const seen = staleView(o, ms, ctx.clock.now());
+  return { ...holder, keyCredentials: seen.keyCredentials, passwordCredentials: seen.passwordCredentials };
+}
+
 /** The audiences Entra accepts in a client assertion: the tenant's token endpoints (v2 and v1). */
 function assertionAudiences(ctx: SandboxContext, tenantSegment: string, tenantId: string): Set<string> {
   const base = ctx.urls.authorityHost.replace(/\/$/, "");
@@ -431,23 +451,41 @@ function checkCertificateAssertion(
       `Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${certInfo(match.key).sha1Hex}', ${portalHint}]`,
     );
   const p = jwt.payload;
-  const aud = typeof p.aud === "string" ? p.aud : Array.isArray(p.aud) ? String(p.aud[0]) : "";
-  if (!assertionAudiences(ctx, tenantSegment, tenantId).has(aud.toLowerCase().replace(/\/$/, "")))
-    throw fail(
-      700212,
-      401,
-      "invalid_client",
-      `No matching federated identity record found for presented assertion audience '${aud}'. The client assertion audience must be the token endpoint ${ctx.urls.authorityHost}/${tenantSegment}/oauth2/v2.0/token.`,
-    );
-  if (
-    String(p.iss ?? "").toLowerCase() !== holder.appId ||
-    String(p.sub ?? "").toLowerCase() !== holder.appId
-  )
+  // Codes from entra-docs identity-platform/reference-error-codes.md: AADSTS50027 InvalidJwtToken
+  // ("unexpected audience", "unexpected issuer", "token format isn't proper") and AADSTS50048
+  // SubjectMismatchesIssuer ("Subject mismatches Issuer claim in the client assertion"). The
+  // certificate-credentials page asks for `aud` as the token endpoint (one string): an array is
+  // refused, the strictest reading.
+  if (typeof p.aud !== "string")
     throw fail(
       50027,
       401,
       "invalid_client",
-      `JWT token is invalid or malformed. The client assertion's 'iss' and 'sub' claims must both be the client id '${holder.appId}'.`,
+      `JWT token is invalid or malformed. The client assertion's 'aud' claim must be one string, the token endpoint ${ctx.urls.authorityHost}/${tenantSegment}/oauth2/v2.0/token.`,
+    );
+  const aud = p.aud;
+  if (!assertionAudiences(ctx, tenantSegment, tenantId).has(aud.toLowerCase().replace(/\/$/, "")))
+    throw fail(
+      50027,
+      401,
+      "invalid_client",
+      `JWT token is invalid or malformed: unexpected audience '${aud}'. The client assertion audience must be the token endpoint ${ctx.urls.authorityHost}/${tenantSegment}/oauth2/v2.0/token.`,
+    );
+  const iss = String(p.iss ?? "").toLowerCase();
+  const sub = String(p.sub ?? "").toLowerCase();
+  if (iss !== sub)
+    throw fail(
+      50048,
+      401,
+      "invalid_client",
+      "Subject mismatches Issuer claim in the client assertion. The 'iss' and 'sub' claims must both be the client id.",
+    );
+  if (iss !== holder.appId)
+    throw fail(
+      50027,
+      401,
+      "invalid_client",
+      `JWT token is invalid or malformed: unexpected issuer. The client assertion's 'iss' and 'sub' claims must both be the client id '${holder.appId}'.`,
     );
   const nbf = numberClaim(p, "nbf");
   const exp = numberClaim(p, "exp");

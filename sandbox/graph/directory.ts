@@ -33,7 +33,72 @@ export interface DirObject {
   createdDateTime: string;
   /** Change sequence (per tenant) of the last write; `/delta` returns objects above a token's mark. */
   seq: number;
+  /** Sequence of the last change to every property (creation, deletion). */
+  allSeq?: number;
+  /** Sequence of the last change of single properties (`/delta` returns only what changed). */
+  propSeq?: Record<string, number>;
   deleted: boolean;
+  /** What readers may still see while writes replicate (only kept while a `stale` fault is on). */
+  lag?: {
+    base: ReplicaView;
+    writes: Array<{ at: number; view: ReplicaView }>;
+    /** `seq` after the last remembered write: a later change was not lagged (see staleView). */
+    seq: number;
+  };
+}
+
+/** The replicated parts of an object: what a lagging read may still show. */
+export interface ReplicaView {
+  displayName: string;
+  keyCredentials: StoredKeyCredential[];
+  passwordCredentials: StoredPasswordCredential[];
+  deleted: boolean;
+}
+
+export function replicaView(o: DirObject): ReplicaView {
+  return {
+    displayName: o.displayName,
+    keyCredentials: [...o.keyCredentials],
+    passwordCredentials: [...o.passwordCredentials],
+    deleted: o.deleted,
+  };
+}
+
+/**
+ * The object as a read `staleMs` behind may see it: the state after the last write made at or
+ * before `now - staleMs` (or before the first remembered write). Directory writes made outside
+ * Graph (seeds, tests' setup) are not lagged.
+ */
+export function staleView(o: DirObject, staleMs: number, now: number): DirObject {
+  // Changed since without a lagged write (seeds, a test's setup, a write while no lag was on):
+  // that change is visible at once, and with it everything before.
+  if (!o.lag || staleMs <= 0 || o.lag.seq !== o.seq) return o;
+  const cutoff = now - staleMs;
+  let view = o.lag.base;
+  for (const w of o.lag.writes) if (w.at <= cutoff) view = w.view;
+  return { ...o, ...view };
+}
+
+/**
+ * Remembers the state before a Graph write, for lagging reads; returns what to call after the
+ * write. Keeps at most the writes within `keepMs` of now.
+ */
+export function lagWrite(o: DirObject, now: number, keepMs: number): () => void {
+  const before = replicaView(o);
+  if (o.lag && o.lag.seq !== o.seq) o.lag = undefined;
+  if (o.lag) {
+    // Forget writes every reader sees by now (their state becomes the base).
+    const old = o.lag.writes.filter((w) => w.at <= now - keepMs);
+    if (old.length > 0) {
+      o.lag.base = (old[old.length - 1] as { view: ReplicaView }).view;
+      o.lag.writes = o.lag.writes.filter((w) => w.at > now - keepMs);
+    }
+  } else o.lag = { base: before, writes: [], seq: o.seq };
+  const lag = o.lag;
+  return () => {
+    lag.writes.push({ at: now, view: replicaView(o) });
+    lag.seq = o.seq;
+  };
 }
 
 export interface Tenant {
@@ -155,11 +220,20 @@ export class Directory implements DirectoryStore {
     return o && !o.deleted ? o : undefined;
   }
 
-  /** Marks an object changed (for `/delta`). */
-  touch(o: DirObject): void {
+  /**
+   * Marks an object changed (for `/delta`): `props` names the properties the write changed;
+   * without it, everything changed (creation, deletion).
+   */
+  touch(o: DirObject, props?: readonly string[]): void {
     const t = this.mustTenant(o.tenantId);
     t.seq += 1;
     o.seq = t.seq;
+    if (!props) {
+      o.allSeq = t.seq;
+      return;
+    }
+    o.propSeq ??= {};
+    for (const p of props) o.propSeq[p] = t.seq;
   }
 
   createApplication(tenantId: string, init: NewApplication): DirectoryObjectSnapshot {
@@ -272,12 +346,14 @@ export class Directory implements DirectoryStore {
       startDateTime?: string;
       endDateTime?: string;
       keyId?: string;
+      /** Any value the writer chose; defaults to the thumbprint (base64 of the SHA-1 bytes). */
+      customKeyIdentifier?: string;
     },
   ): StoredKeyCredential {
     const o = this.mustObject(tenantId, objectId);
     const kc = this.makeKeyCredential(cred);
     o.keyCredentials.push(kc);
-    this.touch(o);
+    this.touch(o, ["keyCredentials"]);
     return kc;
   }
 
@@ -326,7 +402,7 @@ export class Directory implements DirectoryStore {
       secretText,
     };
     o.passwordCredentials.push(pc);
-    this.touch(o);
+    this.touch(o, ["passwordCredentials"]);
     return pc;
   }
 
@@ -335,7 +411,7 @@ export class Directory implements DirectoryStore {
     const owner = ownerObjectId.toLowerCase();
     if (!o.owners.includes(owner)) {
       o.owners.push(owner);
-      this.touch(o);
+      this.touch(o, []);
     }
   }
 
@@ -344,7 +420,7 @@ export class Directory implements DirectoryStore {
     const i = o.owners.indexOf(ownerObjectId.toLowerCase());
     if (i < 0) return false;
     o.owners.splice(i, 1);
-    this.touch(o);
+    this.touch(o, []);
     return true;
   }
 

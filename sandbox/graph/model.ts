@@ -1,8 +1,10 @@
 /**
  * How directory objects look on Graph's wire: property sets per type, `$select`, `@odata.type`
  * for derived types (agentIdentityBlueprint, agentIdentity, agentIdentityBlueprintPrincipal), and
- * the `key` rule of keyCredentials — returned only when `keyCredentials` is explicitly selected,
- * otherwise `null` (keycredential.md, application-list.md; research graph-entra.md §2.1).
+ * the `key` rule of keyCredentials — "Returned only on $select for a single object, that is,
+ * GET applications/{applicationId}?$select=keyCredentials …; otherwise, it is always null"
+ * (api-reference/v1.0/resources/keycredential.md): so never on a list, a delta page or a read
+ * without `$select=keyCredentials` (research graph-entra.md §2.1).
  */
 import type { StoredKeyCredential, StoredPasswordCredential } from "../types.js";
 import { type DirObject, APPLICATION_KINDS } from "./directory.js";
@@ -115,7 +117,7 @@ export function parseSelect(collection: Collection, raw: string | undefined): st
 }
 
 /** The default property set: every property but agentIdentityBlueprintId on non-agent principals. */
-function defaultProps(o: DirObject): string[] {
+export function defaultPropsOf(o: DirObject): string[] {
   if (APPLICATION_KINDS.has(o.kind)) return Object.keys(APP_PROPS);
   return Object.keys(SP_PROPS).filter((k) => k !== "agentIdentityBlueprintId" || o.kind === "agentIdentity");
 }
@@ -123,14 +125,14 @@ function defaultProps(o: DirObject): string[] {
 export function objectJson(
   o: DirObject,
   select: string[] | undefined,
-  opts: { forceId?: boolean; withType?: boolean } = {},
+  opts: { forceId?: boolean; withType?: boolean; list?: boolean } = {},
 ): Record<string, unknown> {
   const props = APPLICATION_KINDS.has(o.kind) ? APP_PROPS : SP_PROPS;
   const out: Record<string, unknown> = {};
   const derived = o.kind !== "application" && o.kind !== "servicePrincipal" && o.kind !== "managedIdentity";
   if (derived || opts.withType) out["@odata.type"] = ODATA_TYPES[o.kind];
-  const names = select ?? defaultProps(o);
-  const withKey = select?.includes("keyCredentials") ?? false;
+  const names = select ?? defaultPropsOf(o);
+  const withKey = !opts.list && (select?.includes("keyCredentials") ?? false);
   if (opts.forceId && !names.includes("id")) out.id = o.id;
   for (const n of names) {
     const g = props[n];

@@ -6,6 +6,11 @@
  * private key of one of the object's existing *valid* certificates. Objects with no valid
  * certificate cannot use these actions ("Use Update application instead").
  *
+ * The proof is signed RS256 and names its certificate in an `x5t` header, as Microsoft's sample
+ * signs it (concepts/application-rollkey-prooftoken.md: `SigningCredentials(…, "RS256")`, whose
+ * JWT handler writes `x5t` and `kid`); the docs describe no other form, so other algorithms and a
+ * proof without `x5t` are refused (the strictest reading).
+ *
  * A bad proof is answered 401 `Authentication_MissingOrMalformed` "Access Token missing or
  * malformed." — what Graph returns for one (learn.microsoft.com/answers/questions/587303).
  */
@@ -42,8 +47,12 @@ export function checkProof(clock: VirtualClock, o: DirObject, proof: unknown): S
   if (proof.includes("=")) throw malformed("The proof must be base64url-encoded without '=' padding.");
   const jwt = decodeJwt(proof);
   if (!jwt) throw malformed("The proof is not a JWT.");
-  if (jwt.header.alg !== "RS256" && jwt.header.alg !== "PS256")
-    throw malformed(`Unsupported proof algorithm '${String(jwt.header.alg)}'.`);
+  if (jwt.header.alg !== "RS256")
+    throw malformed(`Unsupported proof algorithm '${String(jwt.header.alg)}': sign the proof with RS256.`);
+  if (typeof jwt.header.x5t !== "string" || jwt.header.x5t.length === 0)
+    throw malformed(
+      "The proof's header must carry x5t, the base64url SHA-1 thumbprint of the signing certificate.",
+    );
   const p = jwt.payload;
   if (p.aud !== PROOF_AUDIENCE) throw malformed(`The proof's audience must be ${PROOF_AUDIENCE}.`);
   if (String(p.iss ?? "").toLowerCase() !== o.id)
@@ -55,18 +64,10 @@ export function checkProof(clock: VirtualClock, o: DirObject, proof: unknown): S
   if (!timeWindowHolds(clock, nbf, exp, SKEW_SECONDS))
     throw malformed("The proof has expired or is not yet valid.");
 
-  // The signing certificate: named by x5t / x5t#S256 / kid (thumbprint) when the header has one.
-  const hints = [jwt.header.x5t, jwt.header["x5t#S256"], jwt.header.kid]
-    .filter((h): h is string => typeof h === "string" && h.length > 0)
-    .map((h) => (/^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(h) ? h.toUpperCase() : b64urlToHex(h)));
-  const named = hints.length
-    ? o.keyCredentials.filter((k) => {
-        const info = certInfo(k.key);
-        return hints.includes(info.sha1Hex) || hints.includes(info.sha256Hex);
-      })
-    : valid;
-  if (hints.length && named.length === 0)
-    throw malformed("The proof is signed by a key the object does not hold.");
+  // The signing certificate: the one x5t names (base64url of the SHA-1 thumbprint).
+  const thumb = b64urlToHex(jwt.header.x5t);
+  const named = o.keyCredentials.filter((k) => certInfo(k.key).sha1Hex === thumb);
+  if (named.length === 0) throw malformed("The proof is signed by a key the object does not hold.");
   const candidates = named.filter((k) => valid.includes(k));
   if (candidates.length === 0)
     throw malformed("The proof is signed by a certificate that is expired or not yet valid.");

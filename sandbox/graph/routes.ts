@@ -22,6 +22,8 @@ import {
   DirectoryError,
   graphDate,
   APPLICATION_KINDS,
+  lagWrite,
+  staleView,
   type Tenant,
 } from "./directory.js";
 import {
@@ -32,6 +34,7 @@ import {
   keyCredentialJson,
   objectJson,
   ODATA_TYPES,
+  defaultPropsOf,
   parseFilter,
   parseSelect,
   passwordCredentialJson,
@@ -41,6 +44,7 @@ import { GraphError } from "./graph-error.js";
 import { checkProof } from "./proof.js";
 import { GraphThrottle } from "./throttle.js";
 import { certInfo } from "./certs.js";
+import { appRoleAssignments } from "./appRoleAssignments.js";
 
 export interface GraphState {
   dir: Directory;
@@ -188,7 +192,7 @@ export async function authenticate(ctx: SandboxContext, g: GraphRequest): Promis
   };
 }
 
-function denied(): GraphError {
+export function denied(): GraphError {
   return new GraphError(
     403,
     "Authorization_RequestDenied",
@@ -209,7 +213,7 @@ function canReadCollection(c: Caller, kinds: "applications" | "servicePrincipals
   return false;
 }
 
-function canRead(c: Caller, o: DirObject): boolean {
+export function canRead(c: Caller, o: DirObject): boolean {
   if (hasAny(c, READ_ROLES)) return true;
   if (o.kind === "agentIdentityBlueprint" || o.kind === "agentIdentityBlueprintPrincipal")
     return hasAny(c, BLUEPRINT_READ_ROLES) || o.owners.includes(c.oid);
@@ -222,19 +226,31 @@ function isSelf(c: Caller, o: DirObject): boolean {
   return APPLICATION_KINDS.has(o.kind) ? c.appid === o.appId : c.oid === o.id;
 }
 
+function isBlueprintKind(o: DirObject): boolean {
+  return o.kind === "agentIdentityBlueprint" || o.kind === "agentIdentityBlueprintPrincipal";
+}
+
 /**
  * Writes: Application.ReadWrite.All, or Application.ReadWrite.OwnedBy on objects the caller owns
- * (application-update.md; permissions notes for Application.ReadWrite.OwnedBy); blueprints also
- * take AgentIdentityBlueprint.ReadWrite.All, and for credentials AgentIdentityBlueprint.AddRemoveCreds.All
- * (agentidentityblueprint-addkey.md).
+ * (application-update.md; permissions notes for Application.ReadWrite.OwnedBy).
+ *
+ * Agent identity blueprints take only the AgentIdentityBlueprint permissions: addKey, removeKey,
+ * addPassword, removePassword and PATCH of credentials list AgentIdentityBlueprint.AddRemoveCreds.All
+ * (least) and AgentIdentityBlueprint.ReadWrite.All (microsoft-graph-docs-contrib
+ * api-reference/v1.0/includes/permissions/agentidentityblueprint-addkey-permissions.md,
+ * -removekey-, -update-permissions.md; PATCH of other properties also takes
+ * AgentIdentityBlueprint.UpdateBranding.All). Application.ReadWrite.OwnedBy / .All are not listed,
+ * so they do not cover blueprints here.
  */
 function canWrite(c: Caller, o: DirObject, credentials = false): boolean {
+  if (isBlueprintKind(o)) {
+    if (c.roles.has("AgentIdentityBlueprint.ReadWrite.All")) return true;
+    return credentials
+      ? c.roles.has("AgentIdentityBlueprint.AddRemoveCreds.All")
+      : c.roles.has("AgentIdentityBlueprint.UpdateBranding.All");
+  }
   if (c.roles.has("Application.ReadWrite.All")) return true;
   if (c.roles.has("Application.ReadWrite.OwnedBy") && o.owners.includes(c.oid)) return true;
-  if (o.kind === "agentIdentityBlueprint" || o.kind === "agentIdentityBlueprintPrincipal") {
-    if (c.roles.has("AgentIdentityBlueprint.ReadWrite.All")) return true;
-    if (credentials && c.roles.has("AgentIdentityBlueprint.AddRemoveCreds.All")) return true;
-  }
   if (
     o.kind === "agentIdentity" &&
     (c.roles.has("AgentIdentity.ReadWrite.All") || c.appid === o.blueprintAppId)
@@ -243,7 +259,37 @@ function canWrite(c: Caller, o: DirObject, credentials = false): boolean {
   return false;
 }
 
-function charge(
+/**
+ * addKey/removeKey as the object itself. An application "does not need any specific permission
+ * to roll its own keys" (application-addkey.md, application-removekey.md). The blueprint pages
+ * (agentidentityblueprint-addkey.md, -removekey.md) carry no such note and list only the
+ * AgentIdentityBlueprint permissions, so a blueprint rolling its own key needs one of them in its
+ * own token, like any other caller: the strictest reading of what is documented.
+ */
+function canRollKeys(c: Caller, o: DirObject): boolean {
+  if (isSelf(c, o) && !isBlueprintKind(o)) return true;
+  return canWrite(c, o, true);
+}
+
+/**
+ * Entra is eventually consistent: "a successful write is not always visible to the next read"
+ * (devblogs.microsoft.com/identity, designing for eventual consistency for Microsoft Entra).
+ * With a `stale` fault on, a read sees each object as it was that many ms ago on the virtual clock.
+ */
+function readLag(ctx: SandboxContext, g: GraphRequest): (o: DirObject) => DirObject {
+  const ms = ctx.faults.staleMs("graph", g.method, `/${g.version}${g.rawPath}`);
+  if (ms <= 0) return (o) => o;
+  const now = ctx.clock.now();
+  return (o) => staleView(o, ms, now);
+}
+
+/** Around a Graph write: remembers the state before it while a `stale` fault is on. */
+function writeLag(ctx: SandboxContext, o: DirObject): () => void {
+  if (!ctx.faults.staleOn()) return () => {};
+  return lagWrite(o, ctx.clock.now(), ctx.faults.maxStaleMs());
+}
+
+export function charge(
   ctx: SandboxContext,
   g: GraphRequest,
   c: Caller,
@@ -300,7 +346,7 @@ function kindMatchesCast(o: DirObject, cast: string | undefined): boolean {
   return o.kind === cast;
 }
 
-function methodNotAllowed(): GraphError {
+export function methodNotAllowed(): GraphError {
   return new GraphError(
     405,
     "Request_BadRequest",
@@ -373,6 +419,8 @@ async function route(ctx: SandboxContext, g: GraphRequest): Promise<SandboxRespo
     return credentialAction(ctx, g, caller, target, actionName);
   }
   if (action === "owners") return owners(ctx, g, caller, target, tail.slice(1));
+  if (action === "approleassignments" && coll.collection === "servicePrincipals")
+    return appRoleAssignments(ctx, g, caller, target, tail.slice(1));
   throw new GraphError(400, "BadRequest", `Resource not found for the segment '${tail[0]}'.`);
 }
 
@@ -388,7 +436,7 @@ function base(ctx: SandboxContext, g: GraphRequest): string {
   return `${ctx.urls.graphBaseUrl.replace(/\/$/, "")}/${g.version}`;
 }
 
-function contextUrl(ctx: SandboxContext, g: GraphRequest, what: string): string {
+export function contextUrl(ctx: SandboxContext, g: GraphRequest, what: string): string {
   return `${base(ctx, g)}/$metadata#${what}`;
 }
 
@@ -401,7 +449,7 @@ function selectOf(g: GraphRequest, collection: Collection): string[] | undefined
   }
 }
 
-function ok(body: unknown, headers: Record<string, string>, status = 200): SandboxResponse {
+export function ok(body: unknown, headers: Record<string, string>, status = 200): SandboxResponse {
   return { status, headers: { "OData-Version": "4.0", ...headers }, body };
 }
 
@@ -444,31 +492,25 @@ function candidates(
   return { items: all, predicate: f.predicate };
 }
 
-function pageSize(g: GraphRequest, fallback: number): number {
+export function pageSize(g: GraphRequest, fallback: number, max = 999): number {
   const top = g.query.get("$top");
   if (top !== undefined) {
     const n = Number(top);
-    if (!Number.isInteger(n) || n < 1)
+    if (!Number.isInteger(n) || n < 1 || n > max)
       throw new GraphError(
         400,
         "Request_BadRequest",
-        `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`,
-      );
-    if (n > 999)
-      throw new GraphError(
-        400,
-        "Request_BadRequest",
-        `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`,
+        `Invalid page size specified: '${top}'. Must be between 1 and ${max} inclusive.`,
       );
     return n;
   }
   const prefer = /odata\.maxpagesize=(\d+)/i.exec(String(g.headers.prefer ?? ""));
-  if (prefer?.[1]) return Math.min(999, Math.max(1, Number(prefer[1])));
+  if (prefer?.[1]) return Math.min(max, Math.max(1, Number(prefer[1])));
   return fallback;
 }
 
 /** Rebuilds the request's URL with new query values (nextLink / deltaLink). */
-function link(
+export function link(
   ctx: SandboxContext,
   g: GraphRequest,
   set: Record<string, string | undefined>,
@@ -494,7 +536,8 @@ function list(
 ): SandboxResponse {
   if (!canReadCollection(c, collection, cast)) throw denied();
   const select = selectOf(g, collection);
-  const size = pageSize(g, 100);
+  // "The default and maximum page size is 100 agent identity objects" (agentidentityblueprint-list.md).
+  const size = cast === "agentIdentityBlueprint" ? pageSize(g, 100, 100) : pageSize(g, 100);
   const keySelect = collection === "applications" && (select?.includes("keyCredentials") ?? false);
   const headers = charge(ctx, g, c, { list: true, keySelect });
   const resource = collection === "applications" ? "Application" : "ServicePrincipal";
@@ -512,12 +555,13 @@ function list(
     start = t.i;
   }
   const value: Record<string, unknown>[] = [];
+  const seen = readLag(ctx, g);
   let i = start;
   for (; i < items.length && value.length < size; i++) {
-    const o = items[i] as DirObject;
+    const o = seen(items[i] as DirObject);
     if (o.deleted || !kindMatchesCast(o, cast)) continue;
     if (predicate && !predicate(o)) continue;
-    value.push(objectJson(o, select));
+    value.push(objectJson(o, select, { list: true }));
   }
   // Is anything left? Look ahead for one more match so the last page has no nextLink.
   let more = false;
@@ -553,13 +597,38 @@ interface DeltaToken {
   i?: number;
   s?: string;
   q?: string;
+  /** When the delta link was issued (virtual clock, ms). */
+  t?: number;
+}
+
+/**
+ * How long a delta link may be followed. Directory objects' delta tokens are kept for 7 days;
+ * an older one gets a 4xx with code `syncStateNotFound` and the client must start a new
+ * enumeration (learn.microsoft.com/graph/delta-query-overview, "Token duration" and "Synchronization
+ * reset"). The sandbox answers 400, the strictest of the 40X family it names.
+ */
+export const DELTA_LINK_LIFETIME_MS = 7 * 86_400_000;
+
+/**
+ * The properties of `o` a delta round since `f` returns: all of them for an object created (or
+ * deleted) in the round, otherwise only those changed since `f` — "updated instances are
+ * represented by their id with at least their updated properties" (delta-query-overview.md); the
+ * sandbox returns exactly those, the strictest reading.
+ */
+function changedSince(o: DirObject, f: number, select: string[] | undefined, all: string[]): string[] {
+  if (f < 0 || (o.allSeq ?? 0) > f) return select ?? all;
+  const changed = Object.entries(o.propSeq ?? {})
+    .filter(([, seq]) => seq > f)
+    .map(([p]) => p);
+  return (select ?? all).filter((p) => changed.includes(p));
 }
 
 /**
  * `/delta`: the initial round returns every object; its last page carries `@odata.deltaLink`,
  * whose token remembers the tenant's change sequence; a later call returns only objects changed
- * (or deleted: `@removed`) since. `$select`/`$filter` (only `id eq`) are given on the first
- * request and carried in the tokens (application-delta.md; research graph-entra.md §2.6).
+ * (or deleted: `@removed`) since, each with its id and the properties that changed.
+ * `$select`/`$filter` (only `id eq`) are given on the first request and carried in the tokens
+ * (application-delta.md; research graph-entra.md §2.6).
  */
 function delta(ctx: SandboxContext, g: GraphRequest, c: Caller, collection: Collection): SandboxResponse {
   if (!canReadCollection(c, collection)) throw denied();
@@ -573,6 +642,12 @@ function delta(ctx: SandboxContext, g: GraphRequest, c: Caller, collection: Coll
         400,
         "Directory_ExpiredPageToken",
         "The specified page token value has expired and can no longer be included in your request.",
+      );
+    if (dtok !== undefined && typeof t.t === "number" && ctx.clock.now() - t.t > DELTA_LINK_LIFETIME_MS)
+      throw new GraphError(
+        400,
+        "syncStateNotFound",
+        "The delta token has expired: its sync state is no longer kept. Start a new enumeration without a delta token.",
       );
     tok =
       dtok !== undefined
@@ -597,14 +672,18 @@ function delta(ctx: SandboxContext, g: GraphRequest, c: Caller, collection: Coll
   const size = pageSize({ ...g, query: new Map() }, 100);
   const mark = tok.m ?? c.tenant.seq;
   const value: Record<string, unknown>[] = [];
+  const seen = readLag(ctx, g);
   let i = tok.i ?? 0;
   const include = (o: DirObject) =>
     (!predicate || predicate(o)) && (tok.f < 0 ? !o.deleted : o.seq > tok.f && o.seq <= mark);
   for (; i < items.length && value.length < size; i++) {
-    const o = items[i] as DirObject;
-    if (!include(o)) continue;
+    const live = items[i] as DirObject;
+    if (!include(live)) continue;
+    const o = seen(live);
     value.push(
-      o.deleted ? { id: o.id, "@removed": { reason: "changed" } } : objectJson(o, select, { forceId: true }),
+      o.deleted
+        ? { id: o.id, "@removed": { reason: "changed" } }
+        : objectJson(o, changedSince(live, tok.f, select, defaultPropsOf(o)), { forceId: true, list: true }),
     );
   }
   let more = false;
@@ -624,7 +703,12 @@ function delta(ctx: SandboxContext, g: GraphRequest, c: Caller, collection: Coll
       ctx,
       g,
       {
-        $deltatoken: encodeToken({ f: mark, ...(tok.s ? { s: tok.s } : {}), ...(tok.q ? { q: tok.q } : {}) }),
+        $deltatoken: encodeToken({
+          f: mark,
+          t: ctx.clock.now(),
+          ...(tok.s ? { s: tok.s } : {}),
+          ...(tok.q ? { q: tok.q } : {}),
+        }),
       },
       false,
     );
@@ -644,6 +728,8 @@ function getOne(
   if (!canRead(c, o)) throw denied();
   const select = selectOf(g, collection);
   const headers = charge(ctx, g, c, {});
+  const seen = readLag(ctx, g)(o);
+  if (seen.deleted) throw notFound(o.id);
   const castPath =
     cast && cast !== "application" && cast !== "servicePrincipal" ? `/microsoft.graph.${cast}` : "";
   return ok(
@@ -653,7 +739,7 @@ function getOne(
         g,
         `${collection}${castPath}${select ? `(${select.join(",")})` : ""}/$entity`,
       ),
-      ...objectJson(o, select),
+      ...objectJson(seen, select),
     },
     headers,
   );
@@ -695,7 +781,7 @@ const PATCHABLE = new Set([
 
 function patch(ctx: SandboxContext, g: GraphRequest, c: Caller, o: DirObject): SandboxResponse {
   const body = requireJson(g);
-  if (!canWrite(c, o)) throw denied();
+  if (!canWrite(c, o, "keyCredentials" in body)) throw denied();
   const headers = charge(ctx, g, c, { write: true });
   const dir = graphState(ctx).dir;
   for (const key of Object.keys(body)) {
@@ -713,6 +799,7 @@ function patch(ctx: SandboxContext, g: GraphRequest, c: Caller, o: DirObject): S
         `Property '${key}' is read-only or not supported by the sandbox.`,
       );
   }
+  let keyCredentials: DirObject["keyCredentials"] | undefined;
   if ("keyCredentials" in body) {
     if (o.kind === "agentIdentity")
       throw new GraphError(
@@ -720,10 +807,16 @@ function patch(ctx: SandboxContext, g: GraphRequest, c: Caller, o: DirObject): S
         "PropertyNotCompatibleWithAgentIdentity",
         "Agent identities hold no credentials of their own; set keyCredentials on the agent identity blueprint.",
       );
-    o.keyCredentials = parseKeyCredentials(dir, o, body.keyCredentials);
+    keyCredentials = parseKeyCredentials(dir, o, body.keyCredentials);
   }
+  const replicated = writeLag(ctx, o);
+  if (keyCredentials) o.keyCredentials = keyCredentials;
   if (typeof body.displayName === "string") o.displayName = body.displayName;
-  dir.touch(o);
+  dir.touch(
+    o,
+    Object.keys(body).filter((k) => !k.startsWith("@odata.")),
+  );
+  replicated();
   return { status: 204, headers: { ...headers } };
 }
 
@@ -833,7 +926,9 @@ function certificateBytes(raw: unknown): Uint8Array {
 function remove(ctx: SandboxContext, g: GraphRequest, c: Caller, o: DirObject): SandboxResponse {
   if (!canWrite(c, o)) throw denied();
   const headers = charge(ctx, g, c, { write: true });
+  const replicated = writeLag(ctx, o);
   graphState(ctx).dir.delete(c.tenantId, o.id);
+  replicated();
   return { status: 204, headers };
 }
 
@@ -955,8 +1050,7 @@ async function credentialAction(
       "Agent identities hold no credentials of their own; manage credentials on the agent identity blueprint.",
     );
   if (action === "addkey" || action === "removekey") {
-    // "An application does not need any specific permission to roll its own keys" (application-addkey.md).
-    if (!isSelf(c, o) && !canWrite(c, o, true)) throw denied();
+    if (!canRollKeys(c, o)) throw denied();
     const headers = charge(ctx, g, c, { write: true });
     checkProof(ctx.clock, o, body.proof);
     if (action === "addkey") {
@@ -978,12 +1072,17 @@ async function credentialAction(
           "Request_BadRequest",
           "A key credential with the same certificate already exists on this object.",
         );
+      // customKeyIdentifier is kept as the caller sent it: Graph takes any value there and
+      // defaults it to the certificate's thumbprint only when it is left out (keycredential.md).
       const kc = dir.makeKeyCredential({
         certificateDer: der,
         ...(typeof k.displayName === "string" ? { displayName: k.displayName } : {}),
+        ...(typeof k.customKeyIdentifier === "string" ? { customKeyIdentifier: k.customKeyIdentifier } : {}),
       });
+      const replicated = writeLag(ctx, o);
       o.keyCredentials.push(kc);
-      dir.touch(o);
+      dir.touch(o, ["keyCredentials"]);
+      replicated();
       return ok(
         {
           "@odata.context": contextUrl(ctx, g, "microsoft.graph.keyCredential"),
@@ -1000,8 +1099,10 @@ async function credentialAction(
         "Request_ResourceNotFound",
         `No key credential with keyId '${keyId}' exists on object '${o.id}'.`,
       );
+    const replicated = writeLag(ctx, o);
     o.keyCredentials.splice(idx, 1);
-    dir.touch(o);
+    dir.touch(o, ["keyCredentials"]);
+    replicated();
     return { status: 204, headers };
   }
   if (!canWrite(c, o, true)) throw denied();
@@ -1020,11 +1121,13 @@ async function credentialAction(
         "Request_BadRequest",
         "Invalid value specified for property 'endDateTime' of resource 'PasswordCredential'.",
       );
+    const replicated = writeLag(ctx, o);
     const pc = dir.addPasswordCredential(c.tenantId, o.id, {
       ...(typeof pcRaw.displayName === "string" ? { displayName: pcRaw.displayName } : {}),
       startDateTime: start,
       endDateTime: end,
     });
+    replicated();
     return ok(
       {
         "@odata.context": contextUrl(ctx, g, "microsoft.graph.passwordCredential"),
@@ -1041,8 +1144,10 @@ async function credentialAction(
       "Request_ResourceNotFound",
       `No password credential with keyId '${keyId}' exists on object '${o.id}'.`,
     );
+  const replicated = writeLag(ctx, o);
   o.passwordCredentials.splice(idx, 1);
-  dir.touch(o);
+  dir.touch(o, ["passwordCredentials"]);
+  replicated();
   return { status: 204, headers };
 }
 

@@ -333,3 +333,64 @@ export function verifyDigest(
     return false;
   }
 }
+
+// --- imported keys and certificates ------------------------------------------------------------
+
+/** Key material from a PKCS#8 RSA private key (certificate import); undefined if not RSA. */
+export async function keyMaterialFromPkcs8(pkcs8: Buffer): Promise<KeyMaterial | undefined> {
+  const keyObject = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+  if (keyObject.asymmetricKeyType !== "rsa") return undefined;
+  const der = keyObject.export({ type: "pkcs8", format: "der" }) as Buffer;
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", der, SIGNING, true, ["sign"]);
+  const spki = createPublicKey(keyObject).export({ type: "spki", format: "der" }) as Buffer;
+  const publicKey = await webcrypto.subtle.importKey("spki", spki, SIGNING, true, ["verify"]);
+  const jwk = await webcrypto.subtle.exportKey("jwk", publicKey);
+  return {
+    size: keyObject.asymmetricKeyDetails?.modulusLength ?? 0,
+    privateKey,
+    publicKey,
+    keyObject,
+    pkcs8: der,
+    n: jwk.n as string,
+    e: jwk.e as string,
+  };
+}
+
+/** What an X.509 certificate says of itself, in the policy's terms (certificate import). */
+export function describeCertificate(der: Uint8Array): {
+  subject: string;
+  issuer: string;
+  sans: SubjectAlternativeNames;
+  ekus: string[];
+  keyUsage: string[];
+  notBefore: Date;
+  notAfter: Date;
+  spki: Buffer;
+} {
+  const cert = new x509.X509Certificate(new Uint8Array(der));
+  const ku = cert.getExtension(x509.KeyUsagesExtension);
+  const keyUsage = ku
+    ? Object.entries(KEY_USAGE_FLAGS)
+        .filter(([, f]) => (ku.usages & f) !== 0)
+        .map(([n]) => n)
+    : [];
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const sans: SubjectAlternativeNames = {};
+  for (const n of san?.names.toJSON() ?? []) {
+    const key = ({ dns: "dns_names", email: "emails", upn: "upns", url: "uris", ip: "ipAddresses" } as const)[
+      n.type as "dns" | "email" | "upn" | "url" | "ip"
+    ];
+    if (key) sans[key] = [...(sans[key] ?? []), n.value];
+  }
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    sans,
+    ekus: eku ? eku.usages.map(String) : [],
+    keyUsage,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    spki: Buffer.from(cert.publicKey.rawData),
+  };
+}

@@ -8,6 +8,7 @@
  * and every reader (OpenSSL, .NET, Java) accepts; a password-less PFX protects nothing anyway.
  */
 import { createHash, createHmac, randomBytes } from "node:crypto";
+import { bmpPassword, pkcs12Kdf } from "./import.js";
 
 // --- a minimal DER writer ---------------------------------------------------------------------
 
@@ -74,25 +75,10 @@ function bagAttributes(localKeyId: Buffer, friendlyName?: string): Buffer {
   return set(...attrs);
 }
 
-/**
- * PKCS#12 key derivation (RFC 7292 appendix B.2) for SHA-256 (u = 32, v = 64) with the empty
- * password (a BMPString of just the terminating NUL: two zero bytes), ID 3 = MAC key.
- */
+/** The MAC key (RFC 7292 appendix B.2, ID 3) for SHA-256 and the empty password. */
 function macKey(salt: Buffer, iterations: number): Buffer {
-  const u = 32;
-  const v = 64;
-  const password = Buffer.alloc(2);
-  const fill = (src: Buffer): Buffer => {
-    if (src.length === 0) return Buffer.alloc(0);
-    const out = Buffer.alloc(v * Math.ceil(src.length / v));
-    for (let i = 0; i < out.length; i++) out[i] = src[i % src.length] as number;
-    return out;
-  };
-  const d = Buffer.alloc(v, 3);
-  const i = Buffer.concat([fill(salt), fill(password)]);
-  let a = createHash("sha256").update(d).update(i).digest();
-  for (let n = 1; n < iterations; n++) a = createHash("sha256").update(a).digest();
-  return a.subarray(0, u);
+  const sha256 = { name: "sha256", u: 32, v: 64 };
+  return pkcs12Kdf(sha256, bmpPassword(""), salt, iterations, 3, 32);
 }
 
 /** Builds a password-less PFX holding `certDer` and, when given, the PKCS#8 private key. */

@@ -17,6 +17,7 @@ import {
 import { TokenError } from "../tokens.js";
 import type { SandboxContext } from "../types.js";
 import { digestLength, isSignatureAlgorithm, signDigest, verifyDigest } from "./crypto.js";
+import { API_VERSIONS, LATEST_API_VERSION } from "./api-version.js";
 import { badParameter, KvError, policyJson } from "./policy.js";
 import {
   CERTIFICATE_NAME,
@@ -27,9 +28,8 @@ import {
   secretNotFound,
 } from "./store.js";
 
-/** The api-versions this vault speaks; the SDKs default to the newest (§2.1). */
-export const API_VERSIONS = ["7.5", "7.6", "2025-07-01"];
-const LATEST_API_VERSION = "2025-07-01";
+export { API_VERSIONS } from "./api-version.js";
+
 /** The resource the challenge names; tokens must carry it as `aud`. */
 export const KEY_VAULT_RESOURCE = "https://vault.azure.net";
 const SERVICE_VERSION = "1.9.2.0";
@@ -136,7 +136,7 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
   function checkApiVersion(req: SandboxRequest): string {
     const v = req.query.get("api-version") ?? "";
     // Wording of the service's answer to an unknown version (seen in tools parsing it).
-    if (!API_VERSIONS.includes(v))
+    if (!(API_VERSIONS as readonly string[]).includes(v))
       throw badParameter(
         `The specified version (${v}) is not recognized. Consider using the latest supported version (${LATEST_API_VERSION}).`,
       );
@@ -298,6 +298,14 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
         "Retry-After": "10",
       });
     }),
+    // ImportCertificate: 200 and the CertificateBundle (import-certificate REST page). Needs the
+    // certificates/import permission (Key Vault Certificates Officer holds it).
+    kv("POST", "/certificates/:name/import", async (req, call) => {
+      const n = name(req);
+      const v = await vault.importCertificate(n, objectBody(req));
+      const entry = vault.get(n) as NonNullable<ReturnType<typeof vault.get>>;
+      return ok(vault.certificateBundle(entry, v, call.apiVersion));
+    }),
     kv("POST", "/certificates/:name/pending/merge", (req, call) => {
       const n = name(req);
       vault.merge(n, objectBody(req));
@@ -339,8 +347,11 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
       const n = name(req);
       const version = req.params.version || undefined;
       if (req.method === "PATCH") {
+        // UpdateCertificate answers the bundle without policy or pending (REST spec
+        // stable/7.5/examples/UpdateCertificate-example.json).
         const { entry, v } = vault.updateVersion(n, version, objectBody(req));
-        return ok(vault.certificateBundle(entry, v, call.apiVersion));
+        const { policy: _p, pending: _o, ...bundle } = vault.certificateBundle(entry, v, call.apiVersion);
+        return ok(bundle);
       }
       const found = vault.findVersion(n, version);
       if (!found) {

@@ -8,15 +8,19 @@ import type { VirtualClock } from "../clock.js";
 import type { CertificatePolicyInit, CertificateVersionInfo, VaultStore } from "../types.js";
 import {
   createCsr,
+  describeCertificate,
   type IssueProfile,
   inspectCertificate,
   issueSelfSigned,
   type KeyMaterial,
   KeyPool,
+  keyMaterialFromPkcs8,
   spkiOf,
   toPem,
   x5tOf,
 } from "./crypto.js";
+import { ImportError, readPem, readPkcs12 } from "./import.js";
+import { apiVersionAtLeast } from "./api-version.js";
 import { buildPfx } from "./pkcs12.js";
 import {
   autoRenewAt,
@@ -41,6 +45,9 @@ const BACKDATE_SECONDS = 600;
  * this one is inferred from keys of certificates made with the default policy.
  */
 export function keyOpsFor(keyUsage: string[]): string[] {
+  // No key usage at all (an imported certificate without the extension) restricts nothing
+  // (RFC 5280 §4.2.1.3).
+  if (keyUsage.length === 0) return ["sign", "verify", "wrapKey", "unwrapKey", "encrypt", "decrypt"];
   const ops: string[] = [];
   if (keyUsage.some((u) => ["digitalSignature", "nonRepudiation", "keyCertSign", "cRLSign"].includes(u)))
     ops.push("sign", "verify");
@@ -284,13 +291,7 @@ export class SandboxVault implements VaultStore {
   ): Promise<PendingOperation> {
     const now = this.clock.nowSeconds();
     const existing = this.entries.get(name);
-    if (existing?.pending?.status === "inProgress") {
-      throw new KvError(
-        409,
-        "Conflict",
-        `Certificate ${name} is currently being created. A new version can be created once the pending operation completes, is cancelled or deleted.`,
-      );
-    }
+    if (existing?.pending?.status === "inProgress") throw pendingConflict();
     if (body.policy === undefined && !existing)
       throw badParameter("Certificate policy is required to create a new certificate.");
     const policy =
@@ -453,6 +454,119 @@ export class SandboxVault implements VaultStore {
     return op;
   }
 
+  /**
+   * `POST /certificates/{name}/import` (ImportCertificate, REST spec
+   * `specification/keyvault/data-plane/Microsoft.KeyVault/stable/7.5/certificates.json` and its
+   * `ImportCertificate-example.json`): a new version with the imported key and certificate, done
+   * at once (200, no operation). The certificate's policy becomes the import's: the given fields,
+   * `x509_props` read from the certificate, and, where the policy names none, issuer `Unknown` and
+   * an `EmailContacts` action ("When a certificate is imported without a specified policy or with
+   * a policy that does not have issuer or lifetime action fields specified, the issuer field is
+   * set to unknown and the lifetime actions field is set to EmailContacts", import-certificate
+   * REST page; "subsequent operations will use the new policy", certificate-scenarios.md). An
+   * earlier operation record is gone: `GET …/pending` answers 404 afterwards.
+   */
+  async importCertificate(
+    name: string,
+    body: {
+      value?: unknown;
+      pwd?: unknown;
+      policy?: unknown;
+      attributes?: { enabled?: unknown };
+      tags?: unknown;
+      preserveCertOrder?: unknown;
+    },
+  ): Promise<CertVersion> {
+    const existing = this.entries.get(name);
+    if (existing?.pending?.status === "inProgress") throw pendingConflict();
+    if (typeof body.value !== "string" || body.value === "")
+      throw badParameter("Property value is required: the base64 PFX or the PEM text to import.");
+    if (body.pwd !== undefined && body.pwd !== null && typeof body.pwd !== "string")
+      throw badParameter("Property pwd must be a string.");
+    const enabled = body.attributes?.enabled;
+    if (enabled !== undefined && typeof enabled !== "boolean")
+      throw badParameter("Property attributes.enabled must be a boolean.");
+    const tags = checkTags(body.tags) ?? {};
+    const given =
+      body.policy === undefined || body.policy === null
+        ? {}
+        : typeof body.policy === "object" && !Array.isArray(body.policy)
+          ? (body.policy as Record<string, unknown>)
+          : (() => {
+              throw badParameter("Property policy must be an object.");
+            })();
+    const secretProps = (given.secret_props ?? {}) as { contentType?: unknown };
+    // With a policy the service wants its content type, even for PKCS#12 (answers recorded in
+    // github.com/Azure/azure-sdk-for-go/issues/21780 and Azure/azure-sdk-for-net#13043).
+    if (body.policy !== undefined && body.policy !== null && secretProps.contentType === undefined)
+      throw badParameter("Property policy has invalid value\r\n");
+    const contentType = secretProps.contentType ?? "application/x-pkcs12";
+    if (contentType !== "application/x-pkcs12" && contentType !== "application/x-pem-file")
+      throw badParameter(`Invalid content type ${String(contentType)}.`);
+
+    let material: ReturnType<typeof readPem>;
+    try {
+      material =
+        contentType === "application/x-pem-file"
+          ? readPem(body.value, (body.pwd as string | undefined) ?? "")
+          : readPkcs12(Buffer.from(body.value, "base64"), (body.pwd as string | undefined) ?? "");
+    } catch (e) {
+      if (e instanceof ImportError) throw badParameter(e.message);
+      throw e;
+    }
+    const key = await keyMaterialFromPkcs8(material.pkcs8);
+    if (!key)
+      throw badParameter(
+        "Key type is not supported by this vault: certificates here use RSA or RSA-HSM keys.",
+      );
+    if (![2048, 3072, 4096].includes(key.size))
+      throw badParameter(`Invalid key size ${key.size}: RSA keys are 2048, 3072 or 4096 bits.`);
+    const spki = spkiOf(key);
+    const described = material.certificates.map((der) => ({ der, info: describeCertificate(der) }));
+    const leaf = described.find((c) => c.info.spki.equals(spki));
+    if (!leaf) throw badParameter("Public key from x509 certificate and key of this instance doesn't match");
+    const nbf = Math.floor(leaf.info.notBefore.getTime() / 1000);
+    const exp = Math.floor(leaf.info.notAfter.getTime() / 1000);
+    const now = this.clock.nowSeconds();
+    const givenKeyProps = (given.key_props ?? {}) as Record<string, unknown>;
+    const policy = parsePolicy(
+      {
+        ...given,
+        key_props: { ...givenKeyProps, kty: givenKeyProps.kty ?? "RSA", key_size: key.size },
+        secret_props: { contentType },
+        x509_props: {
+          subject: leaf.info.subject,
+          sans: leaf.info.sans,
+          ekus: leaf.info.ekus,
+          key_usage: leaf.info.keyUsage,
+          validity_months: monthsBetween(nbf, exp),
+        },
+      },
+      now,
+      undefined,
+    );
+    const preserve = body.preserveCertOrder === true;
+    const chain = preserve
+      ? material.certificates.filter((c) => c !== leaf.der)
+      : described.filter((c) => c !== leaf).map((c) => c.der);
+    const entry = this.entry(name, policy);
+    entry.policy = policy;
+    delete entry.pending;
+    return this.commit(entry, {
+      version: newVersionId(),
+      key,
+      cer: leaf.der,
+      chain,
+      nbf,
+      exp,
+      created: now,
+      tags,
+      enabled: enabled ?? true,
+      policy,
+      ...(body.preserveCertOrder !== undefined ? { preserveCertOrder: preserve } : {}),
+    });
+  }
+
   updatePolicy(name: string, raw: unknown): StoredPolicy {
     const entry = this.entries.get(name);
     if (!entry) throw certificateNotFound(name);
@@ -469,17 +583,8 @@ export class SandboxVault implements VaultStore {
     const found = this.findVersion(name, version);
     if (!found) throw certificateNotFound(name);
     const { entry, v } = found;
-    if (body.tags !== undefined && body.tags !== null) {
-      if (typeof body.tags !== "object" || Array.isArray(body.tags))
-        throw badParameter("Property tags must be an object of strings.");
-      const tags = body.tags as Record<string, unknown>;
-      if (Object.keys(tags).length > 15) throw badParameter("A certificate can have at most 15 tags.");
-      for (const [k, val] of Object.entries(tags)) {
-        if (typeof val !== "string") throw badParameter(`Tag ${k} must be a string.`);
-        if (k.length > 512 || val.length > 256) throw badParameter(`Tag ${k} is too long.`);
-      }
-      v.tags = { ...(tags as Record<string, string>) };
-    }
+    const tags = checkTags(body.tags);
+    if (tags) v.tags = tags;
     const enabled = body.attributes?.enabled;
     if (enabled !== undefined) {
       if (typeof enabled !== "boolean") throw badParameter("Property attributes.enabled must be a boolean.");
@@ -664,7 +769,8 @@ export class SandboxVault implements VaultStore {
       policy: policyJson(entry.policy, `${this.url}/certificates/${v.name}/policy`),
       ...(entry.pending ? { pending: { id: `${this.url}/certificates/${v.name}/pending` } } : {}),
       ...(Object.keys(v.tags).length > 0 ? { tags: { ...v.tags } } : {}),
-      ...(v.preserveCertOrder !== undefined && apiVersion !== "7.5"
+      // preserveCertOrder came with api-version 7.6 (REST spec stable/7.6 certificates.json).
+      ...(v.preserveCertOrder !== undefined && apiVersionAtLeast(apiVersion, "7.6")
         ? { preserveCertOrder: v.preserveCertOrder }
         : {}),
     };
@@ -775,6 +881,41 @@ export class SandboxVault implements VaultStore {
       managed: true,
     };
   }
+}
+
+/** Tags of a request body: at most 15, string values (about-keys-secrets-certificates.md). */
+function checkTags(raw: unknown): Record<string, string> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw badParameter("Property tags must be an object of strings.");
+  const tags = raw as Record<string, unknown>;
+  if (Object.keys(tags).length > 15) throw badParameter("A certificate can have at most 15 tags.");
+  for (const [k, val] of Object.entries(tags)) {
+    if (typeof val !== "string") throw badParameter(`Tag ${k} must be a string.`);
+    if (k.length > 512 || val.length > 256) throw badParameter(`Tag ${k} is too long.`);
+  }
+  return { ...(tags as Record<string, string>) };
+}
+
+/** Whole months from `nbf` to `exp`, rounded up (the ImportCertificate example: 297 for 2015→2040). */
+function monthsBetween(nbf: number, exp: number): number {
+  const a = new Date(nbf * 1000);
+  const b = new Date(exp * 1000);
+  let months = (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + (b.getUTCMonth() - a.getUTCMonth());
+  if (addMonths(nbf, months) < exp) months++;
+  return Math.max(1, months);
+}
+
+/**
+ * Create or import while an operation is `inProgress`: 409 with code `Forbidden`, as
+ * create-certificate-scenarios.md ("Create (or Import) when pending request exists") shows it.
+ */
+function pendingConflict(): KvError {
+  return new KvError(
+    409,
+    "Forbidden",
+    "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+  );
 }
 
 export function certificateNotFound(name: string): KvError {

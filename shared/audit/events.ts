@@ -3,6 +3,8 @@
  * `AuditEvent`; the writer adds the run's context (run id, trigger, actor), the time, the record
  * id and the hash chain, and delivers it (see docs/audit.md).
  */
+import type { ReasonCode } from "../core/reasons.js";
+
 export type Trigger = "eventGrid" | "timer" | "alert" | "cli";
 export type Outcome = "succeeded" | "failed" | "skipped" | "planned";
 
@@ -29,8 +31,8 @@ export type AuditAction =
 export interface AuditEvent {
   action: AuditAction;
   outcome: Outcome;
-  /** A stable reason code (shared/core/reasons.ts, or the edge's own codes). */
-  reason: string;
+  /** A stable reason code from the registry (shared/core/reasons.ts); the record adds its class. */
+  reason: ReasonCode;
   /** One line for people. Never key material, secret text or tokens. */
   message: string;
   dryRun?: boolean;

@@ -13,7 +13,8 @@ import { AuditWriter, type AuditWriterOptions, flushSpool, type SpoolFlushResult
 export type AuditSettings = Pick<
   Config,
   "logsIngestionEndpoint" | "dcrImmutableId" | "dcrStreamName" | "storage" | "storageAccountName"
->;
+> &
+  Partial<Pick<Config, "storageEndpointSuffix">>;
 
 export interface AuditTrail {
   transport: LogsIngestionTransport;
@@ -54,7 +55,11 @@ export function openAuditTrail(
   if (missing.length) throw new AuditSettingsError(`the audit trail needs ${missing.join(", ")}`);
   const target: AuditStorageTarget = settings.storage
     ? { connectionString: settings.storage }
-    : { accountName: settings.storageAccountName!, credential: options.storageCredential ?? credential };
+    : {
+        accountName: settings.storageAccountName!,
+        endpointSuffix: settings.storageEndpointSuffix,
+        credential: options.storageCredential ?? credential,
+      };
   const { chains, spool } = openAuditStorage(target);
   const transport = new LogsIngestionTransport({
     endpoint: settings.logsIngestionEndpoint!,

@@ -8,8 +8,11 @@
  * the way Log Analytics hands them back: a missing string is `""`, a datetime is ISO 8601 with
  * milliseconds (`toISOString()`) or `""`, a long is a number, a boolean is `true`/`false`. A
  * record read back from the workspace therefore hashes to the same value as the one sent.
+ * An empty `ReasonClass` (records written before that column existed) is left out of the form,
+ * so older chains still verify.
  */
 import { createHash, randomUUID } from "node:crypto";
+import { isReasonCode, REASON_CLASS, type ReasonClass } from "../core/reasons.js";
 import type { AuditEvent, Outcome, Trigger } from "./events.js";
 
 export type ColumnType = "string" | "datetime" | "long" | "boolean";
@@ -38,6 +41,12 @@ export const AUDIT_COLUMNS = [
   },
   { name: "Outcome", type: "string", description: "succeeded, failed, skipped or planned." },
   { name: "Reason", type: "string", description: "Stable reason code (docs/reason-codes.md)." },
+  {
+    name: "ReasonClass",
+    type: "string",
+    description:
+      "What the outcome asks of people: fine, transient (Rollover retries) or needsPerson (an alert tells people).",
+  },
   {
     name: "Message",
     type: "string",
@@ -78,6 +87,7 @@ export interface AuditRecord {
   Action: string;
   Outcome: Outcome;
   Reason: string;
+  ReasonClass: ReasonClass | null;
   Message: string;
   DryRun: boolean;
   TargetTenantId: string | null;
@@ -150,6 +160,8 @@ export function toRecord(
     Action: event.action,
     Outcome: event.outcome,
     Reason: clip(event.reason, MAX_FIELD_LENGTH) ?? "",
+    // A code outside the registry (an older writer) is for a person to look at.
+    ReasonClass: isReasonCode(event.reason) ? REASON_CLASS[event.reason] : "needsPerson",
     Message: clip(event.message, limits.maxMessageLength ?? MAX_MESSAGE_LENGTH) ?? "",
     DryRun: event.dryRun ?? context.dryRun ?? false,
     TargetTenantId: clip(event.tenantId, MAX_FIELD_LENGTH),
@@ -193,7 +205,10 @@ export function canonicalForm(input: RecordLike | AuditRecord): string {
   const values: Array<string | number | boolean> = [CANONICAL_VERSION];
   for (const column of AUDIT_COLUMNS) {
     if (column.name === "Hash") continue;
-    values.push(canonicalValue(column.type, record[column.name]));
+    const value = canonicalValue(column.type, record[column.name]);
+    // Records written before `ReasonClass` existed carry none; their hash does not cover it.
+    if (column.name === "ReasonClass" && value === "") continue;
+    values.push(value);
   }
   return JSON.stringify(values);
 }

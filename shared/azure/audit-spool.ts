@@ -8,32 +8,18 @@
  *                        RowKey the zero-padded sequence (so a partition lists in chain order),
  *                        the record's JSON in `Record0…RecordN` (32 K characters a property).
  */
-import { type TableEntity, TableClient, type TransactionAction } from "@azure/data-tables";
-import type { TokenCredential } from "@azure/identity";
+import type { TableClient, TableEntity, TransactionAction } from "@azure/data-tables";
 import type { AuditSpool, ChainHead, ChainStore, SpooledRecord, SpoolStatus } from "../audit/ports.js";
 import { type AuditRecord, GENESIS_HASH } from "../audit/record.js";
+import { type StorageSettings, tableClient } from "./storage.js";
 
 export const CHAINS_TABLE = "RolloverAuditChains";
 export const SPOOL_TABLE = "RolloverAuditSpool";
 const PART_CHARS = 30_000;
 const MAX_TRANSACTION_CHARS = 1_500_000;
 
-export type AuditStorageTarget =
-  | { connectionString: string }
-  | { accountName: string; credential: TokenCredential; tableEndpoint?: string };
-
-function tableClient(target: AuditStorageTarget, table: string): TableClient {
-  if ("connectionString" in target) {
-    const insecure = /UseDevelopmentStorage=true|TableEndpoint=http:|DefaultEndpointsProtocol=http;/i.test(
-      target.connectionString,
-    );
-    return TableClient.fromConnectionString(target.connectionString, table, {
-      ...(insecure ? { allowInsecureConnection: true } : {}),
-    });
-  }
-  const url = target.tableEndpoint ?? `https://${target.accountName}.table.core.windows.net`;
-  return new TableClient(url, table, target.credential);
-}
+/** The host's storage account (a connection string, or an account name with a credential). */
+export type AuditStorageTarget = StorageSettings;
 
 /** Table keys may not hold / \ # ? or control characters. */
 export function keySafe(s: string): string {

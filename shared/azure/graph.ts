@@ -2,16 +2,17 @@
  * Microsoft Graph, through @microsoft/microsoft-graph-client with a TokenCredential.
  *
  * Self mode: the target rolls its own key — `addKey`/`removeKey` called with a token *of the
- * target itself* and a proof-of-possession signed (in Key Vault) by a key already on it. No
- * Graph permission is needed for that. Managed mode: Rollover's identity, owner of the target
- * with Application.ReadWrite.OwnedBy, replaces the whole `keyCredentials` collection, then
- * reads it back to make sure no concurrent writer's change (or ours) went missing.
+ * target itself* and a proof-of-possession signed (in Key Vault) by a key already on it. An
+ * application needs no Graph permission for that (application-addkey.md); an agent identity
+ * blueprint's principal needs AgentIdentityBlueprint.AddRemoveCreds.All (agentidentityblueprint-
+ * addkey.md documents no permission-free self-roll). Managed mode: Rollover's identity, owner of the target
+ * with Application.ReadWrite.OwnedBy, replaces the whole `keyCredentials` collection.
  */
 import type { TokenCredential } from "@azure/identity";
 import { Client, type GraphError } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { KeyCredential, PasswordCredential, Target, TargetType } from "../core/model.js";
-import { thumbprintFromCustomKeyIdentifier } from "../core/snapshot.js";
+import { thumbprintOfKey } from "../core/snapshot.js";
 import { parseInstant } from "../core/time.js";
 
 const KNOWN_GRAPH_HOSTS = [
@@ -100,7 +101,8 @@ export function toTarget(o: WireObject, tenantId: string, fallbackType: TargetTy
     const start = parseInstant(k.startDateTime);
     const end = parseInstant(k.endDateTime);
     if (start === undefined || end === undefined) continue;
-    const thumbprint = thumbprintFromCustomKeyIdentifier(k.customKeyIdentifier);
+    // From the certificate itself, never from customKeyIdentifier (any writer sets that freely).
+    const thumbprint = thumbprintOfKey(k.key);
     keyCredentials.push({
       keyId: k.keyId.toLowerCase(),
       displayName: k.displayName ?? null,
@@ -160,6 +162,46 @@ export class GraphEdge {
     }
   }
 
+  /**
+   * The app role ids granted to a service principal (its application permissions), every page.
+   * GET /servicePrincipals/{id}/appRoleAssignments — Application.Read.All
+   * (https://learn.microsoft.com/graph/api/serviceprincipal-list-approleassignments).
+   */
+  async appRoleIds(client: Client, servicePrincipalId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let page = (await client
+      .api(`/servicePrincipals/${encodeURIComponent(servicePrincipalId)}/appRoleAssignments`)
+      .select("appRoleId,resourceDisplayName")
+      .top(999)
+      .get()) as { value?: Array<{ appRoleId?: string }>; "@odata.nextLink"?: string };
+    for (;;) {
+      for (const a of page.value ?? [])
+        if (typeof a.appRoleId === "string") ids.push(a.appRoleId.toLowerCase());
+      const next = page["@odata.nextLink"];
+      if (!next) return ids;
+      page = (await client.api(next).get()) as typeof page;
+    }
+  }
+
+  /**
+   * Whether `ownerId` is among the target's owners (read with Application.Read.All:
+   * application-list-owners, serviceprincipal-list-owners).
+   */
+  async ownedBy(client: Client, type: TargetType, id: string, ownerId: string): Promise<boolean> {
+    const base = type === "servicePrincipal" ? `/servicePrincipals/${id}` : `/applications/${id}`;
+    let url: string | undefined = `${base}/owners?$select=id`;
+    const want = ownerId.toLowerCase();
+    while (url) {
+      const res = (await client.api(url).get()) as {
+        value?: Array<{ id?: string }>;
+        "@odata.nextLink"?: string;
+      };
+      if ((res.value ?? []).some((o) => (o.id ?? "").toLowerCase() === want)) return true;
+      url = res["@odata.nextLink"];
+    }
+    return false;
+  }
+
   /** Self mode: adds a certificate as the target itself. Returns the new key's id. */
   async addKey(
     client: Client,
@@ -190,44 +232,47 @@ export class GraphEdge {
   /**
    * Managed mode: read-modify-write of the whole keyCredentials collection. `change` gets the
    * current collection (with `key`, read with $select on the single object) and returns the new
-   * one. After the PATCH the collection is read back; if what we meant is not there (a
-   * concurrent writer won), the change is applied again on the fresh state, up to `attempts`.
+   * one; nothing is sent when it returns the collection unchanged.
+   *
+   * The PATCH's 204 is the proof the change was made. It is not read back: Entra is eventually
+   * consistent, so a read right after may not show the write yet, and taking that as a failure
+   * would repeat a change already made (devblogs.microsoft.com/identity, "designing for eventual
+   * consistency for Microsoft Entra"). The engine remembers the write instead (own-writes.ts).
    */
   async updateKeyCredentials(
     client: Client,
     type: TargetType,
     id: string,
     change: (current: WireKeyCredential[]) => WireKeyCredential[],
-    check: (after: WireKeyCredential[]) => boolean,
-    attempts = 3,
   ): Promise<void> {
     const path = targetPath(type, id);
-    for (let i = 0; i < attempts; i++) {
-      const current =
-        ((await client.api(path).select("keyCredentials").get()) as WireObject).keyCredentials ?? [];
-      const next = change(current).map((k) => ({
-        keyId: k.keyId,
-        type: k.type ?? "AsymmetricX509Cert",
-        usage: k.usage ?? "Verify",
-        key: k.key ?? null,
-        displayName: k.displayName ?? null,
-        ...(k.customKeyIdentifier ? { customKeyIdentifier: k.customKeyIdentifier } : {}),
-        ...(k.startDateTime ? { startDateTime: k.startDateTime } : {}),
-        ...(k.endDateTime ? { endDateTime: k.endDateTime } : {}),
-      }));
-      await client.api(path).patch({ keyCredentials: next });
-      const after =
-        ((await client.api(path).select("keyCredentials").get()) as WireObject).keyCredentials ?? [];
-      if (check(after)) return;
-    }
-    throw new Error(
-      `keyCredentials of ${id} did not settle after ${attempts} read-modify-write attempts (a concurrent writer?)`,
-    );
+    const current =
+      ((await client.api(path).select("keyCredentials").get()) as WireObject).keyCredentials ?? [];
+    const changed = change(current);
+    if (changed === current) return;
+    const next = changed.map((k) => ({
+      keyId: k.keyId,
+      type: k.type ?? "AsymmetricX509Cert",
+      usage: k.usage ?? "Verify",
+      key: k.key ?? null,
+      displayName: k.displayName ?? null,
+      ...(k.customKeyIdentifier ? { customKeyIdentifier: k.customKeyIdentifier } : {}),
+      ...(k.startDateTime ? { startDateTime: k.startDateTime } : {}),
+      ...(k.endDateTime ? { endDateTime: k.endDateTime } : {}),
+    }));
+    // Application.ReadWrite.OwnedBy on a target Rollover's identity owns (application-update.md).
+    await client.api(path).patch({ keyCredentials: next });
   }
 }
 
 export interface TargetPage {
   targets: Target[];
+  /**
+   * Objects the page names without `keyCredentials` or `passwordCredentials` (a `/delta` page
+   * returns a changed object with its id and only the properties that changed). Their credentials
+   * are unknown, not empty: read them by id before planning.
+   */
+  partial: Array<{ id: string; type: TargetType }>;
   nextLink?: string;
   deltaLink?: string;
 }
@@ -269,18 +314,31 @@ export async function readTargetPage(
     "@odata.deltaLink"?: string;
   };
   const targets: Target[] = [];
+  const partial: TargetPage["partial"] = [];
   for (const o of res.value ?? []) {
     if ((o as { "@removed"?: unknown })["@removed"]) continue;
+    if (!Array.isArray(o.keyCredentials) || !Array.isArray(o.passwordCredentials)) {
+      partial.push({
+        id: o.id.toLowerCase(),
+        type: TYPE_BY_ODATA[(o["@odata.type"] ?? "").toLowerCase()] ?? fallbackType,
+      });
+      continue;
+    }
     targets.push(toTarget(o, tenantId, fallbackType));
   }
   return {
     targets,
+    partial,
     ...(res["@odata.nextLink"] ? { nextLink: res["@odata.nextLink"] } : {}),
     ...(res["@odata.deltaLink"] ? { deltaLink: res["@odata.deltaLink"] } : {}),
   };
 }
 
-/** Removes a client secret as Rollover's identity (owner with Application.ReadWrite.OwnedBy). */
+/**
+ * Removes a client secret as Rollover's identity, an owner of the target with
+ * Application.ReadWrite.OwnedBy (application-removepassword, serviceprincipal-removepassword:
+ * least privileged application permission Application.ReadWrite.OwnedBy; no self exemption).
+ */
 export async function removePassword(
   client: Client,
   type: TargetType,

@@ -9,6 +9,7 @@ import { DefaultAzureCredential } from "@azure/identity";
 import type { CertificatePolicy } from "@azure/keyvault-certificates";
 import type { Client, GraphError } from "@microsoft/microsoft-graph-client";
 import { bindingFromTags } from "../core/binding.js";
+import { thumbprintOfKey } from "../core/snapshot.js";
 import type { Target, TargetType } from "../core/model.js";
 import type { KeySize, KeyType, VaultCertificate } from "../onboard/plan.js";
 import { authorityOptions } from "./entra.js";
@@ -214,7 +215,7 @@ export async function retireBindingVersions(vault: VaultEdge, name: string): Pro
 }
 
 /**
- * As the person: replaces the target's keyCredentials (read-modify-write, read back). Graph
+ * As the person: replaces the target's keyCredentials (read-modify-write). Graph
  * `PATCH /applications/{id}` (or `/servicePrincipals/{id}`): delegated `Application.ReadWrite.All`
  * with the Application Administrator or Cloud Application Administrator role, or as an owner of
  * the target (learn.microsoft.com/graph/api/application-update, "Permissions").
@@ -228,26 +229,21 @@ export async function addKeyAsOperator(
   displayName: string,
   newKeyId: string,
 ): Promise<void> {
-  const cki = Buffer.from(thumbprintHex, "hex").toString("base64");
-  await graph.updateKeyCredentials(
-    client,
-    target.type,
-    target.id,
-    (cur) =>
-      cur.some((k) => k.customKeyIdentifier === cki)
-        ? cur
-        : [
-            ...cur,
-            {
-              keyId: newKeyId,
-              type: "AsymmetricX509Cert",
-              usage: "Verify",
-              key: Buffer.from(cer).toString("base64"),
-              customKeyIdentifier: cki,
-              displayName,
-            },
-          ],
-    (after) => after.some((k) => k.customKeyIdentifier === cki),
+  // Matched by the certificate itself (the read carries each key), as the engine does.
+  const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === thumbprintHex.toUpperCase();
+  await graph.updateKeyCredentials(client, target.type, target.id, (cur) =>
+    cur.some(isNew)
+      ? cur
+      : [
+          ...cur,
+          {
+            keyId: newKeyId,
+            type: "AsymmetricX509Cert",
+            usage: "Verify",
+            key: Buffer.from(cer).toString("base64"),
+            displayName,
+          },
+        ],
   );
 }
 
@@ -259,12 +255,10 @@ export async function removeKeysAsOperator(
   keyIds: readonly string[],
 ): Promise<void> {
   const drop = new Set(keyIds.map((k) => k.toLowerCase()));
-  await graph.updateKeyCredentials(
-    client,
-    target.type,
-    target.id,
-    (cur) => cur.filter((k) => !drop.has(k.keyId.toLowerCase())),
-    (after) => !after.some((k) => drop.has(k.keyId.toLowerCase())),
+  await graph.updateKeyCredentials(client, target.type, target.id, (cur) =>
+    cur.some((k) => drop.has(k.keyId.toLowerCase()))
+      ? cur.filter((k) => !drop.has(k.keyId.toLowerCase()))
+      : cur,
   );
 }
 

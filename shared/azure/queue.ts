@@ -4,19 +4,15 @@
  * default (host.json `extensions.queues.messageEncoding`).
  */
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import type { StorageSettings } from "./storage.js";
+import { type StorageSettings, storageEndpoint } from "./storage.js";
 
 export const SWEEP_QUEUE = "rollover-sweep";
 
 export function queueClient(s: StorageSettings, queue: string): QueueClient {
   if (s.connectionString)
     return QueueServiceClient.fromConnectionString(s.connectionString).getQueueClient(queue);
-  if (s.accountName && s.credential) {
-    return new QueueServiceClient(
-      `https://${s.accountName}.queue.core.windows.net`,
-      s.credential,
-    ).getQueueClient(queue);
-  }
+  if (s.accountName && s.credential)
+    return new QueueServiceClient(storageEndpoint(s, "queue"), s.credential).getQueueClient(queue);
   throw new Error("no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)");
 }
 

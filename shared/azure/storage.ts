@@ -9,33 +9,46 @@
 import type { TokenCredential } from "@azure/identity";
 import { RestError, TableClient } from "@azure/data-tables";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
-import type { StateRecord } from "../core/model.js";
+import { allowsInsecureConnection, SETTINGS } from "../config.js";
+import type { OwnWrite, StateRecord } from "../core/model.js";
 
 export interface StorageSettings {
   /** A connection string (AzureWebJobsStorage), or… */
   connectionString?: string | undefined;
   /** …an account name with Rollover's credential (AzureWebJobsStorage__accountName). */
   accountName?: string | undefined;
-  credential?: TokenCredential;
+  /** DNS suffix of the account's endpoints (ROLLOVER_STORAGE_ENDPOINT_SUFFIX; national clouds). */
+  endpointSuffix?: string | undefined;
+  credential?: TokenCredential | undefined;
+}
+
+const NO_STORAGE = "no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)";
+
+/** `https://{account}.{service}.{suffix}` for an account reached by name. */
+export function storageEndpoint(s: StorageSettings, service: "blob" | "queue" | "table"): string {
+  return `https://${s.accountName}.${service}.${s.endpointSuffix ?? SETTINGS.storageEndpointSuffix.default}`;
 }
 
 export const STATE_TABLE = "RolloverState";
 export const LEASE_CONTAINER = "rollover-leases";
 
+/**
+ * A Table client. Plain http is allowed only when every http endpoint of the connection string
+ * is on this machine (Azurite); loadConfig refuses http to any other host.
+ */
 export function tableClient(s: StorageSettings, table: string): TableClient {
   if (s.connectionString)
-    return TableClient.fromConnectionString(s.connectionString, table, { allowInsecureConnection: true });
-  if (s.accountName && s.credential) {
-    return new TableClient(`https://${s.accountName}.table.core.windows.net`, table, s.credential);
-  }
-  throw new Error("no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)");
+    return TableClient.fromConnectionString(s.connectionString, table, {
+      ...(allowsInsecureConnection(s.connectionString) ? { allowInsecureConnection: true } : {}),
+    });
+  if (s.accountName && s.credential) return new TableClient(storageEndpoint(s, "table"), table, s.credential);
+  throw new Error(NO_STORAGE);
 }
 
 export function blobService(s: StorageSettings): BlobServiceClient {
   if (s.connectionString) return BlobServiceClient.fromConnectionString(s.connectionString);
-  if (s.accountName && s.credential)
-    return new BlobServiceClient(`https://${s.accountName}.blob.core.windows.net`, s.credential);
-  throw new Error("no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)");
+  if (s.accountName && s.credential) return new BlobServiceClient(storageEndpoint(s, "blob"), s.credential);
+  throw new Error(NO_STORAGE);
 }
 
 /** A function that creates `table` once (an existing table is fine); a failed try is retried next call. */
@@ -78,6 +91,42 @@ interface StateEntity {
   inFlightAt?: number;
   issuedByBindVersion?: string;
   issuedByBindRequestId?: string;
+  /** StateRecord.writes, as JSON. */
+  writes?: string;
+  /** Thumbprints Rollover attached for this binding, as JSON. */
+  attached?: string;
+}
+
+/** Reads the remembered writes back; an unreadable value is dropped (the read is then the truth). */
+function parseWrites(raw: string): OwnWrite[] {
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (!Array.isArray(v)) return [];
+    return v.filter(
+      (w): w is OwnWrite =>
+        typeof w === "object" &&
+        w !== null &&
+        (w.kind === "attach" || w.kind === "retire") &&
+        typeof w.keyId === "string" &&
+        typeof w.at === "number" &&
+        (w.kind === "retire" ||
+          (typeof w.thumbprint === "string" && typeof w.start === "number" && typeof w.end === "number")),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Attached thumbprints from the state entity; anything that is not a list of hex strings is dropped. */
+function parseThumbprints(raw: string): string[] {
+  try {
+    const v: unknown = JSON.parse(raw);
+    return Array.isArray(v)
+      ? v.filter((x): x is string => typeof x === "string" && /^[0-9A-F]{40}$/.test(x))
+      : [];
+  } catch {
+    return [];
+  }
 }
 
 export class StateStore {
@@ -88,6 +137,11 @@ export class StateStore {
 
   async get(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {
     await this.ensure();
+    return this.peek(vaultName, certificateName);
+  }
+
+  /** Reads the record without creating the table first (`rollover status` only reads). */
+  async peek(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {
     try {
       const e = await this.table.getEntity<StateEntity>(keyPart(vaultName), keyPart(certificateName));
       return {
@@ -105,6 +159,7 @@ export class StateStore {
               },
             }
           : {}),
+        ...(e.attached ? { attached: parseThumbprints(e.attached) } : {}),
         ...(e.inFlightKind && typeof e.inFlightAt === "number"
           ? {
               inFlight: {
@@ -116,6 +171,7 @@ export class StateStore {
               },
             }
           : {}),
+        ...(e.writes ? { writes: parseWrites(e.writes) } : {}),
       };
     } catch (e) {
       if (e instanceof RestError && e.statusCode === 404) return undefined;
@@ -141,6 +197,7 @@ export class StateStore {
             ...(state.issuedByBind.requestId ? { issuedByBindRequestId: state.issuedByBind.requestId } : {}),
           }
         : {}),
+      ...(state.attached?.length ? { attached: JSON.stringify(state.attached) } : {}),
       ...(state.inFlight
         ? {
             inFlightKind: state.inFlight.kind,
@@ -150,6 +207,7 @@ export class StateStore {
             ...(state.inFlight.thumbprint ? { inFlightThumbprint: state.inFlight.thumbprint } : {}),
           }
         : {}),
+      ...(state.writes?.length ? { writes: JSON.stringify(state.writes) } : {}),
     };
     await this.table.upsertEntity(entity, "Replace");
   }

@@ -20,6 +20,7 @@ import type {
   TargetType,
 } from "./model.js";
 import { TARGET_TYPES } from "./model.js";
+import { OWN_WRITE_TRUST_MS, withOwnWrites } from "./own-writes.js";
 import { Reason, type ReasonCode } from "./reasons.js";
 import { type RenewalPolicy, renewalDue } from "./renewal.js";
 import type { EpochMs } from "./time.js";
@@ -119,6 +120,8 @@ export interface BindingPolicy {
   renewal: RenewalPolicy;
   graceMs: number;
   managedModeAllowed: boolean;
+  /** How long Rollover trusts its own accepted write over a read that does not show it (own-writes.ts). */
+  ownWriteTrustMs?: number;
 }
 
 export type AttachMode = "self" | "managed";
@@ -190,11 +193,38 @@ export function chooseMode(
     if (obs.binding.mode === "self") return undefined;
   }
   if (obs.foreignTenant) return undefined;
+  // Managed mode changes a target as Rollover's identity with Application.ReadWrite.OwnedBy, which
+  // does not cover agent identity blueprints: their addKey/removeKey/PATCH take only
+  // AgentIdentityBlueprint.AddRemoveCreds.All or .ReadWrite.All (agentidentityblueprint-addkey
+  // and -update permissions), which Rollover's identity is never granted. Blueprints: self only.
+  if (target.type === "agentIdentityBlueprint") return undefined;
   return policy.managedModeAllowed || obs.binding.mode === "managed" ? { mode: "managed" } : undefined;
 }
 
-/** The next step for one binding. Pure: same observation and clock, same step. */
-export function planBinding(obs: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
+/**
+ * The next step for one binding. Pure: same observation and clock, same step. The target is seen
+ * with Rollover's own recent writes applied (own-writes.ts), so a stale read repeats nothing.
+ */
+export function planBinding(observed: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
+  const trustMs = policy.ownWriteTrustMs ?? OWN_WRITE_TRUST_MS;
+  const own = withOwnWrites(observed.target, observed.state.writes, now, trustMs);
+  const obs: BindingObservation = { ...observed, target: own.target };
+  const plan = planSeen(obs, policy, now);
+  // A managed-mode change rewrites the whole collection from a read: never from a read that does
+  // not show Rollover's own last change yet (it would undo it). Wait until it shows.
+  const step = plan.step;
+  if (
+    (step.kind === "attach" || step.kind === "retire") &&
+    step.mode === "managed" &&
+    own.unconfirmed.length > 0
+  ) {
+    const until = Math.min(...own.unconfirmed.map((w) => w.at)) + trustMs;
+    return { ...plan, step: { kind: "wait", reason: Reason.ReplicationPending, until } };
+  }
+  return plan;
+}
+
+function planSeen(obs: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
   const target = obs.target;
   if (!target) {
     return {
@@ -280,7 +310,9 @@ export function planBinding(obs: BindingObservation, policy: BindingPolicy, now:
           kind: "refuse",
           reason: Reason.NoSigningKey,
           message:
-            "the target has no valid certificate whose key is in Key Vault, and managed mode is not enabled (ROLLOVER_MANAGED_MODE)",
+            target.type === "agentIdentityBlueprint"
+              ? "the agent identity blueprint has no valid certificate whose key is in Key Vault; managed mode cannot change blueprints, so a person with AgentIdentityBlueprint.AddRemoveCreds.All must add the newest version's certificate"
+              : "the target has no valid certificate whose key is in Key Vault, and managed mode is not enabled (ROLLOVER_MANAGED_MODE)",
         },
       };
     }

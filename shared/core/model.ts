@@ -15,7 +15,7 @@ export interface KeyCredential {
   usage: string; // Verify, Sign
   start: EpochMs;
   end: EpochMs;
-  /** SHA-1 thumbprint of the certificate, upper-case hex (from customKeyIdentifier or the key). */
+  /** SHA-1 thumbprint of the certificate's DER, upper-case hex, computed from the key itself. */
   thumbprint?: string;
 }
 
@@ -85,6 +85,12 @@ export interface StateRecord {
   nextAttemptAt?: EpochMs;
   lastError?: string;
   /**
+   * Thumbprints of the keys Rollover attached to the target for this binding, newest last (at
+   * most ATTACHED_KEEP). The sweep treats only these, and keys of the binding's versions, as
+   * Rollover's own: any other valid key is a person's and is never removed.
+   */
+  attached?: string[];
+  /**
    * A change started and not yet recorded as done (written before acting, cleared after). If a
    * run dies in between, the next run checks whether the change took effect and records it.
    */
@@ -100,6 +106,26 @@ export interface StateRecord {
     thumbprint?: string;
     at: EpochMs;
   };
+  /**
+   * Changes to the target Graph accepted recently, trusted over a read that does not show them
+   * yet (eventual consistency; see own-writes.ts).
+   */
+  writes?: OwnWrite[];
 }
 
+/** A change to a target's keys that Graph accepted. */
+export type OwnWrite =
+  | { kind: "attach"; keyId: string; thumbprint: string; start: EpochMs; end: EpochMs; at: EpochMs }
+  | { kind: "retire"; keyId: string; at: EpochMs };
+
 export const EMPTY_STATE: StateRecord = { attempts: 0 };
+
+/** How many attached thumbprints a state record keeps. */
+export const ATTACHED_KEEP = 16;
+
+/** The state's attached thumbprints with `thumbprint` added (newest last, at most ATTACHED_KEEP). */
+export function withAttached(state: StateRecord, thumbprint: string): StateRecord {
+  const t = thumbprint.toUpperCase();
+  const list = [...(state.attached ?? []).filter((x) => x !== t), t].slice(-ATTACHED_KEEP);
+  return { ...state, attached: list };
+}

@@ -70,13 +70,20 @@ export function policiesFrom(s: {
   };
 }
 
-export function planTenant(snapshot: TenantSnapshot, policies: Policies, now: EpochMs): TenantPlan {
+export function planTenant(
+  snapshot: TenantSnapshot,
+  policies: Policies,
+  now: EpochMs,
+  opts: { managedMode?: boolean } = {},
+): TenantPlan {
   const byId = new Map(snapshot.targets.map((t) => [t.id, t]));
   const bindings: BindingEntry[] = [];
   const bound: BindingLike[] = [];
+  const protectedThumbprints = new Set<string>();
   for (const c of snapshot.certificates) {
     if (c.binding === undefined) continue;
     if (!c.binding.ok) {
+      for (const v of c.versions) protectedThumbprints.add(v.thumbprint);
       bindings.push({
         vaultName: c.vaultName,
         certificateName: c.name,
@@ -86,7 +93,8 @@ export function planTenant(snapshot: TenantSnapshot, policies: Policies, now: Ep
     }
     const b = c.binding.binding;
     const target = byId.get(b.targetId);
-    bound.push({ binding: b, versions: c.versions });
+    const attached = snapshot.state.get(stateKey(c.vaultName, c.name))?.attached;
+    bound.push({ binding: b, versions: c.versions, ...(attached ? { attached } : {}) });
     const plan = planBinding(
       {
         binding: b,
@@ -110,7 +118,15 @@ export function planTenant(snapshot: TenantSnapshot, policies: Policies, now: Ep
     });
   }
   const sweep = planSweep(
-    { targets: snapshot.targets, bindings: bound, selfIds: snapshot.selfIds },
+    {
+      targets: snapshot.targets,
+      bindings: bound,
+      selfIds: snapshot.selfIds,
+      protectedThumbprints,
+      firstSeen: snapshot.firstSeen,
+      runStartedAt: now,
+      access: { managedMode: opts.managedMode === true, owned: new Set(snapshot.owned) },
+    },
     policies.sweep,
     now,
   );

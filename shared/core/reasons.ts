@@ -1,7 +1,13 @@
 /**
- * Stable reason codes. They appear in plans, audit records (`Reason`) and alert queries, so a
- * code is never renamed or reused: add new ones, deprecate old ones. docs/reason-codes.md lists
- * them with their meaning (a test keeps that list complete).
+ * The registry of every outcome code. A code appears in plans, audit records (`Reason`, with its
+ * class in `ReasonClass`) and alert queries, so it is never renamed or reused: add new ones,
+ * deprecate old ones. Each code has three entries, all checked by the compiler:
+ *
+ * - `Reason`: the code itself;
+ * - `REASON_TEXT`: one line for people (docs/reason-codes.md lists them; a test keeps it complete);
+ * - `REASON_CLASS`: `fine` (nothing to do), `transient` (Rollover retries by itself) or
+ *   `needsPerson` (nothing changes until someone acts; an alert rule tells people, see
+ *   infra/app/alerts.bicep and the test that ties the two).
  */
 export const Reason = {
   // Renewal (one binding)
@@ -20,6 +26,7 @@ export const Reason = {
   UpToDate: "UpToDate",
   BackingOff: "BackingOff",
   NotYetValid: "NotYetValid",
+  ReplicationPending: "ReplicationPending",
   // Refusals (no change for this binding; the run goes on)
   BindingTagsMissing: "BindingTagsMissing",
   BindingTagsInvalid: "BindingTagsInvalid",
@@ -30,6 +37,7 @@ export const Reason = {
   // Sweep findings
   CredentialExpired: "CredentialExpired",
   KeyOrphaned: "KeyOrphaned",
+  KeyUnmanaged: "KeyUnmanaged",
   CredentialOverLongLived: "CredentialOverLongLived",
   SecretNotAllowed: "SecretNotAllowed",
   ExpiringUnbound: "ExpiringUnbound",
@@ -46,6 +54,9 @@ export const Reason = {
   GuardGraceWindow: "GuardGraceWindow",
   GuardLastValidCredential: "GuardLastValidCredential",
   GuardRemovalCap: "GuardRemovalCap",
+  GuardRemovalBudget: "GuardRemovalBudget",
+  RemovalNotPermitted: "RemovalNotPermitted",
+  RemovalAborted: "RemovalAborted",
   ReportOnly: "ReportOnly",
   // Run outcomes
   Locked: "Locked",
@@ -53,6 +64,20 @@ export const Reason = {
   PassLimit: "PassLimit",
   Error: "Error",
   RecoveredStep: "RecoveredStep",
+  // Key Vault events (keyVaultEvents)
+  VaultNotAllowed: "VaultNotAllowed",
+  VaultNotConfigured: "VaultNotConfigured",
+  UnhandledEventType: "UnhandledEventType",
+  MalformedEvent: "MalformedEvent",
+  NotACertificate: "NotACertificate",
+  // Alerts (remediateAlert)
+  AlertResolved: "AlertResolved",
+  AlertNoAction: "AlertNoAction",
+  AlertTargetUnknown: "AlertTargetUnknown",
+  AlertRotate: "AlertRotate",
+  AlertSweep: "AlertSweep",
+  // Sweep queue (sweepPage)
+  MalformedMessage: "MalformedMessage",
   // Joining and leaving (rollover bind, unbind, migrate-secret)
   Bind: "Bind",
   AlreadyBound: "AlreadyBound",
@@ -81,6 +106,8 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   UpToDate: "Nothing to do: the newest version is attached, verified and not due for renewal.",
   BackingOff: "An earlier attempt failed; the next attempt waits for the back-off to pass.",
   NotYetValid: "The newest version is not valid yet (its notBefore is in the future).",
+  ReplicationPending:
+    "Graph does not show Rollover's own last change to this target yet (eventual consistency); a read-modify-write waits for it.",
   BindingTagsMissing: "The certificate has no rollover-target tag.",
   BindingTagsInvalid: "The certificate's rollover-* tags are malformed.",
   TargetNotFound: "The target object named by the binding does not exist.",
@@ -89,7 +116,10 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   NoSigningKey:
     "Self mode needs a valid certificate on the target whose key is in Key Vault; managed mode is not enabled.",
   CredentialExpired: "The credential's endDateTime has passed.",
-  KeyOrphaned: "A key on a bound target that no Key Vault version of its binding backs.",
+  KeyOrphaned:
+    "A key Rollover attached to a bound target (on record, and marked rollover:) that no Key Vault version of its bindings backs any more.",
+  KeyUnmanaged:
+    "A valid key on a bound target that Rollover did not attach and no Key Vault version of its bindings backs (added by a person): reported, never removed.",
   CredentialOverLongLived: "The credential is valid for longer than policy allows.",
   SecretNotAllowed: "A client secret where policy requires certificates.",
   ExpiringUnbound: "The credential expires soon and no binding will renew it.",
@@ -102,9 +132,16 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   GuardDenyList: "Held back: the target is on the deny list.",
   GuardNotAllowListed: "Held back: an allow list is set and the target is not on it.",
   GuardBindingCurrentKey: "Held back: the key is the one a binding currently uses.",
-  GuardGraceWindow: "Held back: the key is younger than the grace window.",
+  GuardGraceWindow:
+    "Held back: Rollover first saw the credential on the target less than the grace window ago (or in this run).",
   GuardLastValidCredential: "Held back: it would leave the target with no valid credential.",
   GuardRemovalCap: "Deferred: the per-run removal cap was reached.",
+  GuardRemovalBudget:
+    "Deferred: the removal budget shared by every run (ROLLOVER_MAX_REMOVALS_PER_HOUR / _PER_DAY) is spent for now.",
+  RemovalNotPermitted:
+    "Held back: Rollover holds no permission to remove it (no binding key to sign removeKey as the target, and no managed mode with ownership); the message names what would allow it.",
+  RemovalAborted:
+    "Not removed: the target changed between the read and the removal, or a guard holds on the fresh read; retried next run.",
   ReportOnly: "Reported only: sweep mode is report.",
   Locked: "Another run holds this binding's lease; this run changed nothing.",
   ReadFailed: "Reading the binding's state failed (throttling past retries, an outage); nothing was changed.",
@@ -112,6 +149,19 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   Error: "An unexpected error; nothing further was changed in this run.",
   RecoveredStep:
     "A change an earlier run made but did not live to record, confirmed from Key Vault and Graph and recorded now.",
+  VaultNotAllowed: "A Key Vault event came from a vault not in ROLLOVER_ALLOWED_VAULTS; it was refused.",
+  VaultNotConfigured:
+    "A Key Vault event came from an allowed vault that is not in ROLLOVER_VAULT_URLS; it was refused.",
+  UnhandledEventType: "An event of a type Rollover does not act on; acknowledged.",
+  MalformedEvent: "An event that does not parse as a Key Vault certificate event; acknowledged.",
+  NotACertificate: "A Key Vault event about a key or secret, not a certificate; acknowledged.",
+  AlertResolved: "The alert was resolved; nothing to do.",
+  AlertNoAction: "The alert carries no rollover-action (rotate or sweep); the alert rule needs fixing.",
+  AlertTargetUnknown:
+    "The alert names no target Rollover knows (no binding, no object); nothing was changed.",
+  AlertRotate: "An alert asked to rotate the target's bindings.",
+  AlertSweep: "An alert asked to sweep the target.",
+  MalformedMessage: "A sweep queue message that does not parse; dropped (the next sweep covers its page).",
   Bind: "A person bound a certificate to a target with rollover bind: a new non-exportable certificate, its key on the target.",
   AlreadyBound:
     "rollover bind found the binding in place (certificate tagged, key on the target) and changed nothing.",
@@ -124,3 +174,114 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   SecretOnBoundTarget:
     "A valid client secret on a target that has a certificate binding: the service is moving off it (rollover migrate-secret). Reported every sweep; never removed by the sweep.",
 };
+
+/**
+ * What an outcome asks of people. `fine`: nothing. `transient`: nothing, Rollover tries again by
+ * itself. `needsPerson`: nothing will change until someone acts; an alert rule reaches people.
+ */
+export type ReasonClass = "fine" | "transient" | "needsPerson";
+
+export const REASON_CLASSES: readonly ReasonClass[] = ["fine", "transient", "needsPerson"];
+
+/** The class of every code (a code without one does not compile). */
+export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
+  RenewNearExpiryEvent: "fine",
+  RenewLifetimeFraction: "fine",
+  RenewBeforeExpiryDays: "fine",
+  RenewExpired: "fine",
+  RenewalInProgress: "transient",
+  RenewalNotSupported: "needsPerson",
+  RecentlyRenewed: "fine",
+  AttachNewVersion: "fine",
+  VerifyNewKey: "fine",
+  RetirePreviousKey: "fine",
+  GraceWindowOpen: "fine",
+  UpToDate: "fine",
+  BackingOff: "transient",
+  NotYetValid: "transient",
+  ReplicationPending: "transient",
+  BindingTagsMissing: "needsPerson",
+  BindingTagsInvalid: "needsPerson",
+  TargetNotFound: "needsPerson",
+  TargetIsSelf: "needsPerson",
+  NoUsableVersion: "needsPerson",
+  NoSigningKey: "needsPerson",
+  CredentialExpired: "fine",
+  KeyOrphaned: "fine",
+  CredentialOverLongLived: "needsPerson",
+  SecretNotAllowed: "needsPerson",
+  ExpiringUnbound: "needsPerson",
+  DuplicateKeyId: "needsPerson",
+  InvalidCredentialDates: "needsPerson",
+  UnknownTargetType: "fine",
+  RemoveExpired: "fine",
+  RemoveOrphaned: "fine",
+  GuardSelfIdentity: "fine",
+  GuardDenyList: "fine",
+  GuardNotAllowListed: "fine",
+  GuardBindingCurrentKey: "fine",
+  GuardGraceWindow: "transient",
+  GuardLastValidCredential: "needsPerson",
+  GuardRemovalCap: "transient",
+  GuardRemovalBudget: "transient",
+  KeyUnmanaged: "fine",
+  RemovalAborted: "transient",
+  RemovalNotPermitted: "needsPerson",
+  ReportOnly: "fine",
+  Locked: "transient",
+  ReadFailed: "needsPerson",
+  PassLimit: "transient",
+  Error: "transient",
+  RecoveredStep: "fine",
+  VaultNotAllowed: "needsPerson",
+  VaultNotConfigured: "needsPerson",
+  UnhandledEventType: "fine",
+  MalformedEvent: "fine",
+  NotACertificate: "fine",
+  AlertResolved: "fine",
+  AlertNoAction: "needsPerson",
+  AlertTargetUnknown: "needsPerson",
+  AlertRotate: "fine",
+  AlertSweep: "fine",
+  MalformedMessage: "fine",
+  Bind: "fine",
+  AlreadyBound: "fine",
+  Unbind: "fine",
+  SecretStillInUse: "needsPerson",
+  SwitchedToCertificate: "needsPerson",
+  SecretOnBoundTarget: "needsPerson",
+};
+
+/** One entry of the registry. */
+export interface ReasonInfo {
+  code: ReasonCode;
+  text: string;
+  class: ReasonClass;
+}
+
+export function isReasonCode(s: string): s is ReasonCode {
+  return Object.hasOwn(REASON_TEXT, s);
+}
+
+/** The registry entry for a code. */
+export function reasonInfo(code: ReasonCode): ReasonInfo {
+  return { code, text: REASON_TEXT[code], class: REASON_CLASS[code] };
+}
+
+/** Every code with its text and class, in declaration order. */
+export function reasonRegistry(): ReasonInfo[] {
+  return (Object.values(Reason) as ReasonCode[]).map(reasonInfo);
+}
+
+/** The codes of one class. */
+export function reasonsOfClass(c: ReasonClass): ReasonCode[] {
+  return (Object.values(Reason) as ReasonCode[]).filter((r) => REASON_CLASS[r] === c);
+}
+
+/** The registry as a Markdown table (docs/reason-codes.md; `npm run docs:reasons` rewrites it). */
+export function renderReasonTable(): string {
+  const rows = reasonRegistry().map(
+    (r) => `| \`${r.code}\` | ${r.class} | ${r.text.replace(/\|/g, "\\|")} |`,
+  );
+  return ["| Code | Class | Meaning |", "|---|---|---|", ...rows].join("\n");
+}

@@ -7,6 +7,7 @@
  * and the rest of the snapshot is still planned. Only a snapshot whose *shape* is wrong (not
  * JSON, no `objects` array …) is refused, with a `SnapshotError` listing every problem.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { type BindingParse, bindingFromTags } from "./binding.js";
 import type {
@@ -19,6 +20,7 @@ import type {
   TargetType,
 } from "./model.js";
 import { Reason, type ReasonCode } from "./reasons.js";
+import { firstSeenKey } from "./sweep.js";
 import { type EpochMs, parseInstant } from "./time.js";
 
 export class SnapshotError extends Error {
@@ -51,9 +53,13 @@ export interface TenantSnapshot {
   tenantId: string;
   now?: EpochMs;
   selfIds: string[];
+  /** Objects Rollover's identity owns (lower-case ids). */
+  owned: string[];
   targets: Target[];
   certificates: SnapshotCertificate[];
   state: Map<string, StateRecord>;
+  /** When Rollover first saw each credential (`firstSeenKey` → ms), as its sweep records it. */
+  firstSeen: Map<string, EpochMs>;
   issues: SnapshotIssue[];
 }
 
@@ -89,7 +95,13 @@ const versionShape = z.object({
 const snapshotShape = z.object({
   tenantId: z.string().min(1),
   now: z.string().optional(),
-  rollover: z.object({ objectIds: z.array(z.string()).default([]) }).default({ objectIds: [] }),
+  rollover: z
+    .object({
+      objectIds: z.array(z.string()).default([]),
+      /** Objects Rollover's identity owns (what managed mode may change). */
+      owns: z.array(z.string()).default([]),
+    })
+    .default({ objectIds: [], owns: [] }),
   objects: z.array(z.unknown()),
   vaults: z
     .array(
@@ -116,9 +128,14 @@ const snapshotShape = z.object({
         verifiedAt: z.string().optional(),
         attempts: z.number().int().min(0).default(0),
         nextAttemptAt: z.string().optional(),
+        attached: z
+          .array(z.string().regex(/^[0-9A-Fa-f]{40}$/, "a 40-digit hex SHA-1 thumbprint"))
+          .optional(),
       }),
     )
     .default({}),
+  /** "<object id>/<key id>": when Rollover's sweep first saw the credential. */
+  firstSeen: z.record(z.string(), z.string()).default({}),
 });
 
 const TYPE_BY_ODATA: Record<string, TargetType> = {
@@ -133,15 +150,16 @@ export function isRenewableIssuer(issuerName: string): boolean {
 }
 
 /**
- * Thumbprint (upper-case hex SHA-1) from Graph's `customKeyIdentifier`, which carries the
- * SHA-1 hash bytes as base64; some writers put the hex thumbprint there instead.
+ * A key credential's thumbprint (upper-case hex SHA-1 of the certificate's DER), computed from
+ * its `key` (base64 DER). Never taken from `customKeyIdentifier`: Graph lets any writer set that
+ * to any value (api-reference/v1.0/resources/keycredential.md). Undefined when the key is not
+ * there (Graph returns it only for a single object read with `$select=keyCredentials`).
  */
-export function thumbprintFromCustomKeyIdentifier(value: unknown): string | undefined {
-  if (typeof value !== "string" || value.length === 0) return undefined;
-  if (/^[0-9A-Fa-f]{40}$/.test(value)) return value.toUpperCase();
-  const bytes = Buffer.from(value, "base64");
-  if (bytes.length === 20) return bytes.toString("hex").toUpperCase();
-  return undefined;
+export function thumbprintOfKey(key: unknown): string | undefined {
+  if (typeof key !== "string" || key.length === 0) return undefined;
+  const der = Buffer.from(key, "base64");
+  if (der.length === 0) return undefined;
+  return createHash("sha1").update(der).digest("hex").toUpperCase();
 }
 
 export function stateKey(vaultName: string, certificateName: string): string {
@@ -182,7 +200,13 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
     for (const k of obj.keyCredentials) {
       const dates = credentialDates(k, obj.id, issues);
       if (!dates) continue;
-      const thumbprint = thumbprintFromCustomKeyIdentifier(k.customKeyIdentifier);
+      // The certificate's own thumbprint: from `key` when the snapshot carries it, else the
+      // snapshot's `thumbprint` field (computed from the key by whoever wrote the snapshot).
+      const thumbprint =
+        thumbprintOfKey(k.key) ??
+        (typeof k.thumbprint === "string" && /^[0-9A-Fa-f]{40}$/.test(k.thumbprint)
+          ? k.thumbprint.toUpperCase()
+          : undefined);
       keyCredentials.push({
         keyId: k.keyId.toLowerCase(),
         displayName: k.displayName ?? null,
@@ -271,7 +295,18 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
       ...(r.verifiedVersion ? { verifiedVersion: r.verifiedVersion } : {}),
       ...(verifiedAt !== undefined ? { verifiedAt } : {}),
       ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
+      ...(r.attached ? { attached: r.attached.map((x) => x.toUpperCase()) } : {}),
     });
+  }
+  const firstSeen = new Map<string, EpochMs>();
+  for (const [key, at] of Object.entries(s.firstSeen)) {
+    const [objectId, keyId, ...rest] = key.split("/");
+    const when = parseInstant(at);
+    if (!objectId || !keyId || rest.length > 0 || when === undefined) {
+      problems.push(`firstSeen.${key}: expected "<object id>/<key id>": "<ISO 8601 timestamp>"`);
+      continue;
+    }
+    firstSeen.set(firstSeenKey(objectId, keyId), when);
   }
   let now: EpochMs | undefined;
   if (s.now !== undefined) {
@@ -283,9 +318,11 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
     tenantId: s.tenantId,
     ...(now !== undefined ? { now } : {}),
     selfIds: s.rollover.objectIds.map((x) => x.toLowerCase()),
+    owned: s.rollover.owns.map((x) => x.toLowerCase()),
     targets,
     certificates,
     state,
+    firstSeen,
     issues,
   };
 }

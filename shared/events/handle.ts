@@ -10,18 +10,19 @@
  */
 import type { AuditEvent, AuditSink } from "../audit/events.js";
 import type { VaultEdge } from "../azure/keyvault.js";
+import { Reason, type ReasonCode } from "../core/reasons.js";
 import type { BindingOutcome, BindingRef } from "../rotation/engine.js";
 import { EventParseError, parseEvent } from "./parse.js";
 import { type KeyVaultEvent, NEAR_EXPIRY_EVENT_TYPES, isHandledType } from "./types.js";
 import { certificateNameOf, isAllowedSource, resolveVault } from "./vaults.js";
 
-/** Reason codes of the event edge (audit records' `Reason`). */
+/** Reason codes of the event edge (entries of the registry in shared/core/reasons.ts). */
 export const EventReason = {
-  VaultNotAllowed: "VaultNotAllowed",
-  VaultNotConfigured: "VaultNotConfigured",
-  UnhandledEventType: "UnhandledEventType",
-  MalformedEvent: "MalformedEvent",
-  NotACertificate: "NotACertificate",
+  VaultNotAllowed: Reason.VaultNotAllowed,
+  VaultNotConfigured: Reason.VaultNotConfigured,
+  UnhandledEventType: Reason.UnhandledEventType,
+  MalformedEvent: Reason.MalformedEvent,
+  NotACertificate: Reason.NotACertificate,
 } as const;
 
 export interface EventDeps {
@@ -33,7 +34,7 @@ export interface EventDeps {
 
 export type EventDisposition =
   | { status: "handled"; event: KeyVaultEvent; outcome: BindingOutcome }
-  | { status: "rejected" | "ignored"; reason: string; message: string; event?: KeyVaultEvent };
+  | { status: "rejected" | "ignored"; reason: ReasonCode; message: string; event?: KeyVaultEvent };
 
 /** Thrown when delivering the event again can succeed (the platform retries). */
 export class RetryableEventError extends Error {

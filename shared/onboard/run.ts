@@ -27,8 +27,9 @@ import {
 } from "../azure/onboard.js";
 import { readCredentialSignIns } from "../azure/signins.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
-import { bindingFromTags } from "../core/binding.js";
-import type { Binding, Target } from "../core/model.js";
+import { type BindingObservation, bindingFromTags } from "../core/binding.js";
+import { type Binding, EMPTY_STATE, type Target, withAttached } from "../core/model.js";
+import { OWN_WRITE_TRUST_MS, withOwnWrites } from "../core/own-writes.js";
 import { Reason } from "../core/reasons.js";
 import {
   type BindPlan,
@@ -154,8 +155,11 @@ export async function resolveTarget(
   type: BindRequest["targetType"],
   tenantId: string,
 ): Promise<Target> {
-  const matches = await findTargets(operatorGraph(ctx, tenantId), tenantId, query, type);
-  return pickTarget(query, matches);
+  const client = operatorGraph(ctx, tenantId);
+  const picked = pickTarget(query, await findTargets(client, tenantId, query, type));
+  // Lists carry no key material (Graph returns `key` only when one object is read with
+  // $select=keyCredentials), and thumbprints come from the certificates: read the one target.
+  return (await ctx.r.graph.getTarget(client, tenantId, picked.type, picked.id)) ?? picked;
 }
 
 // --- bind -------------------------------------------------------------------------------------
@@ -173,8 +177,14 @@ export async function bind(
 ): Promise<BindOutcome> {
   const vault = chooseVault(ctx.r, req.vault);
   const tenantId = tenantOf(ctx, req.tenantId);
-  const target = await resolveTarget(ctx, req.target, req.targetType, tenantId);
+  const resolved = await resolveTarget(ctx, req.target, req.targetType, tenantId);
   const certificates = await readVault(vault);
+  // Entra is eventually consistent: a key an earlier bind attached may not show in this read yet.
+  let target = resolved;
+  for (const c of certificates.filter((x) => x.binding?.targetId === resolved.id)) {
+    const writes = (await ctx.r.state.get(vault.name, c.name))?.writes;
+    target = withOwnWrites(target, writes, ctx.now(), OWN_WRITE_TRUST_MS).target ?? target;
+  }
   const plan = planBind({
     request: req,
     target,
@@ -276,6 +286,7 @@ export async function bind(
   const m = await vault.material(plan.certificateName, version);
 
   // 2. Its public key on the target.
+  let attachedKeyId = "";
   try {
     if (plan.attachAs.kind === "target") {
       const signWith = plan.attachAs.signWith;
@@ -293,7 +304,7 @@ export async function bind(
       });
       // Self mode: "an application does not need any specific permission to roll its own keys"
       // (learn.microsoft.com/graph/api/application-addkey, "Permissions").
-      await ctx.r.graph.addKey(
+      attachedKeyId = await ctx.r.graph.addKey(
         client,
         target.type,
         target.id,
@@ -302,6 +313,7 @@ export async function bind(
         keyDisplayName(vault, plan.certificateName, m),
       );
     } else {
+      attachedKeyId = randomUUID();
       await addKeyAsOperator(
         ctx.r.graph,
         operatorGraph(ctx, tenantId),
@@ -309,7 +321,7 @@ export async function bind(
         m.cer,
         m.thumbprintHex,
         keyDisplayName(vault, plan.certificateName, m),
-        randomUUID(),
+        attachedKeyId,
       );
     }
   } catch (e) {
@@ -330,6 +342,25 @@ export async function bind(
       );
     throw e;
   }
+  // On record, as the engine keeps it: the key is Rollover's (the sweep's view) and a write Graph
+  // accepted (trusted over a read that does not show it yet).
+  const attachedState = withAttached(
+    {
+      ...((await ctx.r.state.get(vault.name, plan.certificateName)) ?? EMPTY_STATE),
+      writes: [
+        {
+          kind: "attach",
+          keyId: attachedKeyId,
+          thumbprint: m.thumbprintHex,
+          start: m.notBefore,
+          end: m.expires,
+          at: ctx.now(),
+        },
+      ],
+    },
+    m.thumbprintHex,
+  );
+  await ctx.r.state.put(vault.name, plan.certificateName, attachedState, "attached");
   ctx.audit.emit({
     ...base,
     ...materialFields(m),
@@ -371,11 +402,10 @@ export async function bind(
       summary: { result: "unverified", certificate: plan.certificateName, version },
     };
   }
-  const prev = (await ctx.r.state.get(vault.name, plan.certificateName)) ?? { attempts: 0 };
   await ctx.r.state.put(
     vault.name,
     plan.certificateName,
-    { ...prev, attempts: 0, verifiedVersion: version, verifiedAt: ctx.now() },
+    { ...attachedState, attempts: 0, verifiedVersion: version, verifiedAt: ctx.now() },
     "active",
   );
   ctx.audit.emit({
@@ -720,56 +750,33 @@ export function describeMigration(s: MigrationState): string {
 
 // --- status -----------------------------------------------------------------------------------
 
-export interface BindingStatus {
-  vaultName: string;
-  certificateName: string;
-  targetId: string;
-  targetDisplayName?: string;
-  /** The state record's phase view: verified version or not. */
-  verifiedVersion?: string;
-  expires: string;
-  /** For a target that still holds client secrets: has the service switched? */
-  migration?: MigrationState;
-}
-
 /**
- * Every binding of the configured vaults, with whether its newest version is verified and, for a
- * target that still holds client secrets, whether its service has moved to the certificate. Reads
- * only (Rollover's own reading rights; sign-in data needs AuditLog.Read.All, else "unknown").
+ * For `rollover status`: for each binding whose target still holds a valid client secret, whether
+ * its service has moved to the certificate (sign-in data read once, with Rollover's own reading
+ * rights; without AuditLog.Read.All the answer is "unknown"). Keyed by "vault/certificate".
  */
-export async function bindingStatus(r: Rollover): Promise<BindingStatus[]> {
-  const out: BindingStatus[] = [];
-  const home = r.config.tenantId!.toLowerCase();
-  const client = r.graph.client(r.credential);
-  let signIns: SignInView | undefined;
-  for (const vault of r.vaults.values()) {
-    for (const c of await listVaultCertificates(vault)) {
-      const b = c.binding;
-      if (!b) continue;
-      const tenantId = b.tenantId ?? home;
-      const target =
-        tenantId === home ? await r.graph.getTarget(client, tenantId, b.targetType, b.targetId) : undefined;
-      const state = await r.state.get(vault.name, c.name);
-      const row: BindingStatus = {
-        vaultName: vault.name,
-        certificateName: c.name,
-        targetId: b.targetId,
-        ...(target ? { targetDisplayName: target.displayName } : {}),
-        ...(state?.verifiedVersion ? { verifiedVersion: state.verifiedVersion } : {}),
-        expires: new Date(c.expires).toISOString(),
-      };
-      if (target && target.passwordCredentials.length > 0) {
-        signIns ??= signInView(await readCredentialSignIns(client, r.graph.graphBaseUrl));
-        const thumbprints = new Set((await vault.observe(c.name))?.versions.map((v) => v.thumbprint) ?? []);
-        row.migration = migrationState({
-          target,
-          certificateThumbprints: thumbprints,
-          signIns,
-          ...(state?.verifiedAt !== undefined ? { rolloverVerifiedAt: state.verifiedAt } : {}),
-        });
-      }
-      out.push(row);
-    }
+export async function secretMigrations(
+  r: Rollover,
+  inspected: readonly { ref: { vaultName: string; certificateName: string }; obs?: BindingObservation }[],
+  now: number,
+): Promise<Map<string, MigrationState>> {
+  const out = new Map<string, MigrationState>();
+  const pending = inspected.filter(
+    (i) => i.obs?.target?.passwordCredentials.some((p) => now < p.end) === true,
+  );
+  if (pending.length === 0) return out;
+  const signIns = signInView(await readCredentialSignIns(r.graph.client(r.credential), r.graph.graphBaseUrl));
+  for (const i of pending) {
+    const obs = i.obs!;
+    out.set(
+      `${i.ref.vaultName}/${i.ref.certificateName}`,
+      migrationState({
+        target: obs.target!,
+        certificateThumbprints: new Set(obs.versions.map((v) => v.thumbprint)),
+        signIns,
+        ...(obs.state.verifiedAt !== undefined ? { rolloverVerifiedAt: obs.state.verifiedAt } : {}),
+      }),
+    );
   }
   return out;
 }

@@ -15,17 +15,19 @@ import type { AuditSink } from "../audit/events.js";
 import type { VaultEdge } from "../azure/keyvault.js";
 import { bindingFromTags } from "../core/binding.js";
 import type { Binding, Target, TargetType } from "../core/model.js";
+import { Reason } from "../core/reasons.js";
 import { oneLine } from "../events/handle.js";
 import type { BindingOutcome, BindingRef } from "../rotation/engine.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "../sweep/run.js";
 import type { ParsedAlert } from "./alert.js";
 
+/** Reason codes of the alert edge (entries of the registry in shared/core/reasons.ts). */
 export const AlertReason = {
-  AlertResolved: "AlertResolved",
-  AlertNoAction: "AlertNoAction",
-  AlertTargetUnknown: "AlertTargetUnknown",
-  AlertRotate: "AlertRotate",
-  AlertSweep: "AlertSweep",
+  AlertResolved: Reason.AlertResolved,
+  AlertNoAction: Reason.AlertNoAction,
+  AlertTargetUnknown: Reason.AlertTargetUnknown,
+  AlertRotate: Reason.AlertRotate,
+  AlertSweep: Reason.AlertSweep,
 } as const;
 
 export interface RemediationDeps {
@@ -164,7 +166,7 @@ export async function remediate(alert: ParsedAlert, deps: RemediationDeps): Prom
   });
   const sweep = deps.sweepDeps();
   const summary = emptySummary();
-  await sweepPage(sweep, await gatherBindings(sweep.vaults), targets, summary);
+  await sweepPage(sweep, await gatherBindings(sweep.vaults, sweep.state), targets, summary);
   return {
     status: 200,
     body: {

@@ -16,6 +16,7 @@ import {
   type BindingPolicy,
   type BindingStep,
   bindingFromTags,
+  type BindingPlan,
   planBinding,
   sortVersions,
 } from "../core/binding.js";
@@ -23,13 +24,18 @@ import {
   type Binding,
   type CertificateVersion,
   EMPTY_STATE,
+  type OwnWrite,
   type Phase,
   type StateRecord,
   type Target,
+  withAttached,
 } from "../core/model.js";
-import { Reason } from "../core/reasons.js";
+import { sameTenant } from "../core/ids.js";
+import { Reason, type ReasonCode } from "../core/reasons.js";
+import { OWN_WRITE_TRUST_MS, withOwnWrites } from "../core/own-writes.js";
+import { thumbprintOfKey } from "../core/snapshot.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
-import { type GraphEdge, graphScope } from "../azure/graph.js";
+import { type GraphEdge, graphScope, isGraphNotFound } from "../azure/graph.js";
 import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
 import type { LeaseManager, StateStore } from "../azure/storage.js";
@@ -82,7 +88,7 @@ export interface BindingOutcome {
   phase: Phase;
   steps: BindingStep[];
   /** Reason code of the last step or the failure. */
-  reason: string;
+  reason: ReasonCode;
   message: string;
 }
 
@@ -91,6 +97,14 @@ export class LeaseLostError extends Error {
 }
 
 const MAX_PASSES = 8;
+
+/** What `inspect` read about one binding: its observation and plan, or why it could not be read. */
+export interface BindingInspection {
+  ref: BindingRef;
+  obs?: BindingObservation;
+  plan?: BindingPlan;
+  refusal?: { reason: ReasonCode; message: string };
+}
 
 interface Gathered {
   binding: Binding;
@@ -107,10 +121,9 @@ export class RotationEngine {
     const key = `rollover/${tenantId}`;
     let c = this.graphClients.get(key);
     if (!c) {
-      const cred =
-        tenantId === this.deps.rollover.tenantId
-          ? this.deps.rollover.credential
-          : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
+      const cred = sameTenant(tenantId, this.deps.rollover.tenantId)
+        ? this.deps.rollover.credential
+        : (this.deps.readCredentialFor?.(tenantId) ?? this.deps.rollover.credential);
       c = this.deps.graph.client(cred);
       this.graphClients.set(key, c);
     }
@@ -144,7 +157,32 @@ export class RotationEngine {
     }
   }
 
-  private async gather(ref: BindingRef, nearExpiryEvent: boolean): Promise<Gathered | BindingOutcome> {
+  /**
+   * Reads one binding (Key Vault, Graph, the state record) and plans its next step, changing
+   * nothing: no lease, no writes, no audit record. `rollover status` is built on it.
+   */
+  async inspect(ref: BindingRef): Promise<BindingInspection> {
+    let g: Gathered | BindingOutcome;
+    try {
+      g = await this.gather(ref, false, true);
+    } catch (e) {
+      return {
+        ref,
+        refusal: {
+          reason: Reason.ReadFailed,
+          message: `could not read the binding's state: ${errorSummary(e)}`,
+        },
+      };
+    }
+    if ("result" in g) return { ref, refusal: { reason: g.reason, message: g.message } };
+    return { ref, obs: g.obs, plan: planBinding(g.obs, this.deps.policy, this.deps.now()) };
+  }
+
+  private async gather(
+    ref: BindingRef,
+    nearExpiryEvent: boolean,
+    readOnly = false,
+  ): Promise<Gathered | BindingOutcome> {
     const vault = this.vault(ref.vaultName);
     const kv = await vault.observe(ref.certificateName);
     if (!kv) {
@@ -165,7 +203,7 @@ export class RotationEngine {
     }
     const binding = parsed.binding;
     const tenantId = binding.tenantId ?? this.deps.rollover.tenantId;
-    const foreignTenant = tenantId !== this.deps.rollover.tenantId.toLowerCase();
+    const foreignTenant = !sameTenant(tenantId, this.deps.rollover.tenantId);
     let target: Target | undefined;
     if (foreignTenant) {
       // Rollover's identity has no standing in another tenant: it reads (and changes) the target
@@ -189,7 +227,10 @@ export class RotationEngine {
         binding.targetId,
       );
     }
-    const state = (await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
+    const state =
+      (readOnly
+        ? await this.deps.state.peek(ref.vaultName, ref.certificateName)
+        : await this.deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
     return {
       binding,
       tags: kv.tags,
@@ -238,7 +279,7 @@ export class RotationEngine {
     result: BindingResult,
     phase: Phase,
     steps: BindingStep[],
-    reason: string,
+    reason: ReasonCode,
     message: string,
   ): BindingOutcome {
     return { ref, result, phase, steps, reason, message };
@@ -295,7 +336,7 @@ export class RotationEngine {
             message: "nothing to do",
           });
         }
-        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        await this.saveState(ref, this.settled(g), plan.phase, signal);
         return this.stop(ref, "converged", plan.phase, steps, step.reason, "up to date");
       }
       if (step.kind === "wait") {
@@ -307,7 +348,7 @@ export class RotationEngine {
           reason: step.reason,
           message: `waiting${until}`,
         });
-        await this.saveState(ref, g.obs.state, plan.phase, signal);
+        await this.saveState(ref, this.settled(g), plan.phase, signal);
         return this.stop(ref, "waiting", plan.phase, steps, step.reason, `waiting${until}`);
       }
       if (step.kind === "refuse") {
@@ -342,7 +383,7 @@ export class RotationEngine {
         if (step.kind === "renew") nearExpiry = false;
       } catch (e) {
         if (e instanceof LeaseLostError) throw e;
-        const message = errorSummary(e);
+        const message = `${errorSummary(e)}${permissionHint(e, g.binding, step)}`;
         const attempts = g.obs.state.attempts + 1;
         const failed: StateRecord = {
           ...g.obs.state,
@@ -441,8 +482,8 @@ export class RotationEngine {
       await this.checkpoint();
     }
     const { inFlight: _f, ...rest } = g.obs.state;
-    g.obs.state = rest;
-    await this.saveState(ref, rest, "pending", signal);
+    g.obs.state = done && f.kind === "attach" && f.thumbprint ? withAttached(rest, f.thumbprint) : rest;
+    await this.saveState(ref, g.obs.state, "pending", signal);
   }
 
   private checkLease(signal: AbortSignal | undefined): void {
@@ -497,9 +538,10 @@ export class RotationEngine {
         const m = await vault.material(ref.certificateName, step.version);
         this.checkLease(signal);
         await this.boundary("before-attach");
+        let keyId: string;
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
-          await this.deps.graph.addKey(
+          keyId = await this.deps.graph.addKey(
             client,
             g.binding.targetType,
             target.id,
@@ -508,27 +550,28 @@ export class RotationEngine {
             displayName(ref, m),
           );
         } else {
+          const newKeyId = randomUUID();
+          keyId = newKeyId;
           const b64 = Buffer.from(m.cer).toString("base64");
-          const cki = Buffer.from(m.thumbprintHex, "hex").toString("base64");
+          // Matched by the certificate itself (the read carries each key), never by customKeyIdentifier.
+          const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === m.thumbprintHex;
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
             target.id,
             (cur) =>
-              cur.some((k) => k.customKeyIdentifier === cki)
+              cur.some(isNew)
                 ? cur
                 : [
                     ...cur,
                     {
-                      keyId: randomUUID(),
+                      keyId: newKeyId,
                       type: "AsymmetricX509Cert",
                       usage: "Verify",
                       key: b64,
-                      customKeyIdentifier: cki,
                       displayName: displayName(ref, m),
                     },
                   ],
-            (after) => after.some((k) => k.customKeyIdentifier === cki),
           );
         }
         await this.boundary("after-attach");
@@ -542,7 +585,20 @@ export class RotationEngine {
           notBefore: new Date(m.notBefore).toISOString(),
           notAfter: new Date(m.expires).toISOString(),
         });
-        return ok(g.obs.state);
+        // On record: the sweep treats only keys Rollover attached (or its bindings back) as its own.
+        return ok(
+          withAttached(
+            this.remember(g, {
+              kind: "attach",
+              keyId,
+              thumbprint: m.thumbprintHex,
+              start: m.notBefore,
+              end: m.expires,
+              at: this.deps.now(),
+            }),
+            m.thumbprintHex,
+          ),
+        );
       }
       case "verify": {
         const m = await vault.material(ref.certificateName, step.version);
@@ -577,14 +633,19 @@ export class RotationEngine {
         await this.boundary("before-retire");
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
-          await this.deps.graph.removeKey(client, g.binding.targetType, target.id, step.keyId, proof);
+          // 404: the key is already gone (an earlier run removed it and a read did not show that
+          // yet): the retirement is done, not failed.
+          await this.deps.graph
+            .removeKey(client, g.binding.targetType, target.id, step.keyId, proof)
+            .catch((e: unknown) => {
+              if (!isGraphNotFound(e)) throw e;
+            });
         } else {
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
             target.id,
             (cur) => cur.filter((k) => k.keyId.toLowerCase() !== step.keyId),
-            (after) => !after.some((k) => k.keyId.toLowerCase() === step.keyId),
           );
         }
         await this.boundary("after-retire");
@@ -596,7 +657,7 @@ export class RotationEngine {
           keyId: step.keyId,
           thumbprint: step.thumbprint,
         });
-        return ok(g.obs.state);
+        return ok(this.remember(g, { kind: "retire", keyId: step.keyId, at: this.deps.now() }));
       }
       default:
         return g.obs.state;
@@ -604,37 +665,45 @@ export class RotationEngine {
   }
 
   /**
+   * The state with a write Graph accepted added to the writes Rollover trusts over a stale read,
+   * and the writes a read already shows (or that are too old to trust) dropped.
+   */
+  private remember(g: Gathered, write: OwnWrite): StateRecord {
+    return { ...g.obs.state, writes: [...this.unconfirmed(g), write] };
+  }
+
+  private unconfirmed(g: Gathered): OwnWrite[] {
+    return withOwnWrites(
+      g.obs.target,
+      g.obs.state.writes,
+      this.deps.now(),
+      this.deps.policy.ownWriteTrustMs ?? OWN_WRITE_TRUST_MS,
+    ).unconfirmed;
+  }
+
+  /** The state to save when nothing was changed: remembered writes pruned as in `remember`. */
+  private settled(g: Gathered): StateRecord {
+    const { writes: _w, ...rest } = g.obs.state;
+    const writes = this.unconfirmed(g);
+    return writes.length ? { ...rest, writes } : rest;
+  }
+
+  /**
    * Self mode: a Graph client signed in as the target and a proof-of-possession, both made with
    * the key of `signWith` (a version whose certificate is on the target) by Key Vault's sign.
    */
-  private async asTarget(
+  private asTarget(
     vault: VaultEdge,
     ref: BindingRef,
     tenantId: string,
     target: Target,
     signWith: string,
   ): Promise<{ client: Client; proof: string }> {
-    const signer = await vault.material(ref.certificateName, signWith);
-    const proof = await proofOfPossession({
-      objectId: target.id,
-      certificate: signer,
-      sign: vault.signer(signer.kid),
-      now: this.deps.now(),
-    });
-    return { client: this.targetGraph(tenantId, target.appId, signer, vault), proof };
+    return asTarget(this.deps, vault, ref.certificateName, tenantId, target, signWith);
   }
 
   private targetGraph(tenantId: string, clientId: string, signer: VersionMaterial, vault: VaultEdge): Client {
-    return this.deps.graph.client(
-      certificateCredential({
-        authorityHost: this.deps.authorityHost,
-        tenantId,
-        clientId,
-        certificate: signer,
-        sign: vault.signer(signer.kid),
-        now: this.deps.now,
-      }),
-    );
+    return targetGraph(this.deps, tenantId, clientId, signer, vault);
   }
 
   private baseEvent(
@@ -671,6 +740,62 @@ export class RotationEngine {
       : { vaultName: ref.vaultName, certificateName: ref.certificateName };
     this.deps.audit.emit({ ...base, ...e } as AuditEvent);
   }
+}
+
+/**
+ * What a 403 on a self-mode change of an agent identity blueprint means: its own principal lacks
+ * AgentIdentityBlueprint.AddRemoveCreds.All (agentidentityblueprint-addkey.md lists no
+ * permission-free self-roll; docs/permissions.md).
+ */
+function permissionHint(e: unknown, binding: Binding, step: BindingStep): string {
+  const status = (e as { statusCode?: number }).statusCode;
+  if (status !== 403 || binding.targetType !== "agentIdentityBlueprint") return "";
+  if (step.kind !== "attach" && step.kind !== "retire") return "";
+  return ": grant the blueprint's principal AgentIdentityBlueprint.AddRemoveCreds.All so it can roll its own key";
+}
+
+type SelfModeDeps = Pick<EngineDeps, "graph" | "authorityHost" | "now">;
+
+/**
+ * Self mode: a Graph client signed in as the target and a proof-of-possession, both made with
+ * the key of `signWith` (a version whose certificate is on the target) by Key Vault's sign.
+ * The engine (attach, retire) and the sweep (removeKey) both act as the target through this.
+ */
+export async function asTarget(
+  deps: SelfModeDeps,
+  vault: VaultEdge,
+  certificateName: string,
+  tenantId: string,
+  target: Pick<Target, "id" | "appId">,
+  signWith: string,
+): Promise<{ client: Client; proof: string }> {
+  const signer = await vault.material(certificateName, signWith);
+  const proof = await proofOfPossession({
+    objectId: target.id,
+    certificate: signer,
+    sign: vault.signer(signer.kid),
+    now: deps.now(),
+  });
+  return { client: targetGraph(deps, tenantId, target.appId, signer, vault), proof };
+}
+
+function targetGraph(
+  deps: SelfModeDeps,
+  tenantId: string,
+  clientId: string,
+  signer: VersionMaterial,
+  vault: VaultEdge,
+): Client {
+  return deps.graph.client(
+    certificateCredential({
+      authorityHost: deps.authorityHost,
+      tenantId,
+      clientId,
+      certificate: signer,
+      sign: vault.signer(signer.kid),
+      now: deps.now,
+    }),
+  );
 }
 
 function displayName(ref: BindingRef, m: VersionMaterial): string {

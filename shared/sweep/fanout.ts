@@ -8,20 +8,29 @@
  * a marker per page), then plans the page against the budget left and acts. The budget is taken
  * from the run record with ETag-conditional updates before anything is removed, so the cap holds
  * however many instances work on the run at once; a page that is delivered again never spends
- * more than what is left.
+ * more than what is left. Removals also draw from the budget every run shares (budget.ts), and
+ * each page owns the removals it journals (journal.ts): it recovers only entries whose owner is
+ * gone.
  */
+import { randomUUID } from "node:crypto";
 import { RestError, type TableClient } from "@azure/data-tables";
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
 import { firstPageUrl, isExpiredDeltaToken, readTargetPage } from "../azure/graph.js";
 import { type StorageSettings, tableClient } from "../azure/storage.js";
-import type { BindingLike } from "../core/bound.js";
 import type { TargetType } from "../core/model.js";
-import { planSweep } from "../core/sweep.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
+import { completeTargets } from "./complete.js";
 import { recoverRemovals } from "./journal.js";
-import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "./run.js";
+import {
+  emptySummary,
+  gatherBindings,
+  type SweepBindings,
+  type SweepDeps,
+  type SweepSummary,
+  sweepPage,
+} from "./run.js";
 
 export const SWEEP_RUNS_TABLE = "RolloverSweepRuns";
 const RUN_ROW = "run";
@@ -261,12 +270,12 @@ export async function startSweepRun(
   return opts.runId;
 }
 
-const bindingCache = new Map<string, Promise<BindingLike[]>>();
+const bindingCache = new Map<string, Promise<SweepBindings>>();
 /** Bindings are gathered once per run in each process (Key Vault is read, not Graph). */
-function bindingsFor(runId: string, deps: SweepDeps): Promise<BindingLike[]> {
+function bindingsFor(runId: string, deps: SweepDeps): Promise<SweepBindings> {
   let p = bindingCache.get(runId);
   if (!p) {
-    p = gatherBindings(deps.vaults);
+    p = gatherBindings(deps.vaults, deps.state);
     p.catch(() => bindingCache.delete(runId));
     bindingCache.set(runId, p);
     while (bindingCache.size > 8) bindingCache.delete(bindingCache.keys().next().value!);
@@ -287,14 +296,17 @@ export type PageResult =
 /** One page of a fanned-out sweep (the `sweepPage` function). */
 export async function runSweepPage(
   st: FanoutStorage,
-  deps: SweepDeps,
+  pageDeps: SweepDeps,
   m: SweepPageMessage,
 ): Promise<PageResult> {
   await ensure(st);
   const run = await readSweepRun(st, m.runId);
   if (!run) return { status: "skipped", reason: "unknownRun" };
   if ((await pageState(st, m)) === "done") return { status: "skipped", reason: "alreadyDone" };
-  if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal });
+  // This page owns the removals it journals; recovery touches only entries whose owner is gone.
+  const owner = `${m.runId}/${m.collection}-${m.page}/${randomUUID()}`;
+  const deps: SweepDeps = { ...pageDeps, owner, runStartedAt: run.startedAt };
+  if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal, owner });
   const type = COLLECTIONS[m.collection];
   let page: Awaited<ReturnType<typeof readTargetPage>>;
   try {
@@ -340,30 +352,21 @@ export async function runSweepPage(
       nextEnqueued = true;
     }
   }
-  deps.onPage?.({ collection: m.collection, page: m.page, targets: page.targets.length });
   const bindings = await bindingsFor(m.runId, deps);
-  const now = deps.now();
-  const frozen: SweepDeps = { ...deps, now: () => now };
-  // Take this page's share of the budget first: plan against what is left, reserve what the
-  // plan would use under the run record's ETag, then act with exactly that budget.
-  let share = 0;
-  await updateRun(st, m.runId, (r) => {
-    const left = Math.max(0, r.maxRemovals - r.reserved);
-    const plan = planSweep(
-      { targets: page.targets, bindings, selfIds: deps.selfIds },
-      { ...deps.policy, maxRemovals: left },
-      now,
-    );
-    share = plan.removals.length;
-    return { reserved: r.reserved + share };
-  });
+  const targets = await completeTargets(deps, page, bindings.bindings);
+  await deps.onPage?.({ collection: m.collection, page: m.page, targets: targets.length });
+  // The page's share of the run's cap is taken under the run record's ETag once the page is
+  // planned, before anything is removed, so the cap holds however many instances work at once.
   const summary = emptySummary();
-  await sweepPage(
-    { ...frozen, policy: { ...deps.policy, maxRemovals: share } },
-    bindings,
-    page.targets,
-    summary,
-  );
+  await sweepPage(deps, bindings, targets, summary, async (want) => {
+    if (want === 0) return 0;
+    let share = 0;
+    await updateRun(st, m.runId, (r) => {
+      share = Math.min(want, Math.max(0, r.maxRemovals - r.reserved));
+      return { reserved: r.reserved + share };
+    });
+    return share;
+  });
   const after = await updateRun(st, m.runId, (r) => ({
     pagesDone: r.pagesDone + 1,
     targets: r.targets + summary.targets,

@@ -1,7 +1,12 @@
 /**
  * The sweep's removal journal: a removal is written here before it is made and cleared after it
- * is recorded. If a process dies in between, the next sweep finds the entry, checks Graph, and
+ * is recorded. If a process dies in between, a later sweep finds the entry, checks Graph, and
  * records the removal that took effect (`RecoveredStep`), so no removal goes unrecorded.
+ *
+ * Every entry has an owner (the run, and the page in a fanned-out run) and a lease: recovery
+ * touches only entries whose lease has run out (their owner is gone), and claims each under its
+ * ETag first, so no page records or clears a removal another page is making, and two pages never
+ * both recover the same entry.
  */
 import { RestError, type TableClient } from "@azure/data-tables";
 import { tableOnce } from "../azure/storage.js";
@@ -12,6 +17,9 @@ import type { TargetType } from "../core/model.js";
 import { Reason } from "../core/reasons.js";
 
 export const SWEEP_JOURNAL_TABLE = "RolloverSweepJournal";
+
+/** How long an entry belongs to its owner: far longer than one removal takes (seconds). */
+export const JOURNAL_LEASE_MS = 5 * 60_000;
 
 export interface JournalEntry {
   tenantId: string;
@@ -26,6 +34,8 @@ export interface JournalEntry {
 interface Entity extends JournalEntry {
   partitionKey: string;
   rowKey: string;
+  owner: string;
+  leaseUntil: number;
 }
 
 export class RemovalJournal {
@@ -38,9 +48,13 @@ export class RemovalJournal {
     return `${e.targetId}_${e.keyId}`;
   }
 
-  async begin(e: JournalEntry): Promise<void> {
+  /** Records a removal `owner` is about to make, held until `now + JOURNAL_LEASE_MS`. */
+  async begin(e: JournalEntry, owner: string, now: number): Promise<void> {
     await this.ensure();
-    await this.table.upsertEntity({ partitionKey: "removal", rowKey: this.row(e), ...e }, "Replace");
+    await this.table.upsertEntity(
+      { partitionKey: "removal", rowKey: this.row(e), ...e, owner, leaseUntil: now + JOURNAL_LEASE_MS },
+      "Replace",
+    );
   }
 
   async end(e: JournalEntry): Promise<void> {
@@ -52,12 +66,28 @@ export class RemovalJournal {
     }
   }
 
-  async pending(): Promise<JournalEntry[]> {
+  /**
+   * Entries whose owner is gone (lease run out at `now`), each claimed for `owner` under its ETag;
+   * an entry another recoverer claimed first is left to it.
+   */
+  async claimStale(owner: string, now: number): Promise<JournalEntry[]> {
     await this.ensure();
     const out: JournalEntry[] = [];
     for await (const e of this.table.listEntities<Entity>({
       queryOptions: { filter: "PartitionKey eq 'removal'" },
     })) {
+      if (typeof e.leaseUntil === "number" && e.leaseUntil > now) continue;
+      try {
+        await this.table.updateEntity(
+          { partitionKey: e.partitionKey, rowKey: e.rowKey, owner, leaseUntil: now + JOURNAL_LEASE_MS },
+          "Merge",
+          { etag: e.etag },
+        );
+      } catch (err) {
+        const status = (err as RestError).statusCode;
+        if (err instanceof RestError && (status === 412 || status === 404)) continue;
+        throw err;
+      }
       out.push({
         tenantId: e.tenantId,
         targetId: e.targetId,
@@ -72,15 +102,17 @@ export class RemovalJournal {
   }
 }
 
-/** Settles what an earlier sweep left in the journal: records removals that took effect. */
+/** Settles what a sweep that is gone left in the journal: records removals that took effect. */
 export async function recoverRemovals(deps: {
   journal: RemovalJournal;
   graph: GraphEdge;
   client: Client;
   audit: AuditSink;
+  owner: string;
+  now: () => number;
 }): Promise<number> {
   let recovered = 0;
-  for (const e of await deps.journal.pending()) {
+  for (const e of await deps.journal.claimStale(deps.owner, deps.now())) {
     const target = await deps.graph.getTarget(deps.client, e.tenantId, e.targetType, e.targetId);
     const creds = e.credential === "key" ? target?.keyCredentials : target?.passwordCredentials;
     const gone = !creds?.some((c) => c.keyId === e.keyId);

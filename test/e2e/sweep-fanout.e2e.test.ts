@@ -13,7 +13,14 @@ import { auditRecords, until, useServe } from "./serve-helpers.js";
 
 const CAP = 10;
 const N = 10_000;
-const settings = { ROLLOVER_SWEEP_MODE: "remove", ROLLOVER_MAX_REMOVALS_PER_RUN: String(CAP) };
+const settings = {
+  ROLLOVER_SWEEP_MODE: "remove",
+  ROLLOVER_MAX_REMOVALS_PER_RUN: String(CAP),
+  ROLLOVER_MANAGED_MODE: "true",
+  ROLLOVER_GRACE_HOURS: "1",
+  // The second run, two hours on, reads the tenant in full again (not only what changed).
+  ROLLOVER_FULL_SWEEP_HOURS: "1",
+};
 const sb = useSandbox({ seed: `scale:${N}`, azurite: true });
 const pagesBy: Record<string, string[]> = { a: [], b: [] };
 const pageLine = /^\[sweepPage\] sweep \S+ (applications|servicePrincipals) page (\d+):/;
@@ -33,16 +40,24 @@ describe("sweep fan-out over the queue", () => {
     h.ctx.directory.grantAppRole(h.urls.tenantId, mi, "Application.Read.All");
     h.ctx.directory.grantAppRole(h.urls.tenantId, mi, "Application.ReadWrite.OwnedBy");
     for (let i = 0; i < 300; i++) h.ctx.directory.addOwner(h.urls.tenantId, scaleObjectId(i), mi);
-    const { sweepRunId } = (await a.fireTimer("reconcile")) as { sweepRunId: string };
     const st = fanoutStorage({ connectionString: h.env.AzureWebJobsStorage });
-    const run = await until(
-      async () => {
-        const r = await readSweepRun(st, sweepRunId);
-        return r && isRunComplete(r) ? r : undefined;
-      },
-      "the sweep run to finish",
-      120_000,
-    );
+    const finished = (id: string) =>
+      until(
+        async () => {
+          const r = await readSweepRun(st, id);
+          return r && isRunComplete(r) ? r : undefined;
+        },
+        "the sweep run to finish",
+        120_000,
+      );
+    // The first run sees every credential for the first time: the grace window starts there.
+    const first = (await a.fireTimer("reconcile")) as { sweepRunId: string };
+    expect((await finished(first.sweepRunId)).removed).toBe(0);
+    await Promise.all([a.idle(), b.idle()]);
+    for (const k of Object.keys(pagesBy)) pagesBy[k] = [];
+    await h.ctx.clock.advance(2 * 3_600_000);
+    const { sweepRunId } = (await a.fireTimer("reconcile")) as { sweepRunId: string };
+    const run = await finished(sweepRunId);
     // applications: 10,000 → 11 pages; service principals: 10,000 + Rollover's identity → 11 pages
     const expectedPages = Math.ceil(N / 999) + Math.ceil((N + 1) / 999);
     expect(run.pagesEnqueued).toBe(expectedPages);

@@ -15,6 +15,7 @@ const boundary = env.FAULT_BOUNDARY as Boundary;
 const offsetMs = Number(env.FAULT_CLOCK_OFFSET_MS ?? "0");
 const now = () => Date.now() + offsetMs;
 const r = buildRollover(env, { requireAudit: true });
+await r.clock.sync();
 const writer = r.audit!.writer({
   runId: env.FAULT_WRITER!,
   trigger: "timer",

@@ -4,16 +4,20 @@
  * 127.0.0.1), answers a body-less request without `Authorization` with 401 and a `Bearer`
  * challenge naming its own base URI as the resource, and accepts any bearer token after that.
  *
- * The app jar is looked up, in order: LOWKEY_VAULT_JAR, .cache/lowkey/lowkey-vault-app*.jar (what
- * test/conformance/lowkey/fetch.sh puts there), ~/.cache/rollover-lowkey/lowkey-vault-app.jar.
- * Java: LOWKEY_JAVA, else the newest JDK under /usr/lib/jvm, else `java` on PATH.
+ * The app jar is looked up, in order: LOWKEY_VAULT_JAR, ../shared/tools/lowkey-vault/lowkey-vault-app.jar
+ * beside the project root (built from Lowkey Vault's source; see the README there),
+ * .cache/lowkey/lowkey-vault-app*.jar (fetch.sh --from-source), ~/.cache/rollover-lowkey/.
+ * Java: LOWKEY_JAVA, else the newest JDK under /usr/lib/jvm, else `java` on PATH; the jar needs 25.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { connect } from "node:tls";
+
+/** The jar at ../shared/tools/lowkey-vault/ is built for Java 25 (see the README there). */
+export const LOWKEY_JAVA_MAJOR = 25;
 
 export interface LowkeyHandle {
   /** `https://127.0.0.1:{port}`: one of the vaults Lowkey Vault registers by default. */
@@ -30,8 +34,35 @@ export interface LowkeyHandle {
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 
+/** Where the jar sits beside a checkout: `../shared/tools/lowkey-vault/` (see the README there). */
+export const SHARED_JAR = join("..", "shared", "tools", "lowkey-vault", "lowkey-vault-app.jar");
+
+/**
+ * The project roots the shared jar is looked up from: this checkout and, for a git worktree, the
+ * main checkout it belongs to (CI runs from a fresh clone, with `shared/` as its sibling).
+ */
+function projectRoots(): string[] {
+  const roots = [ROOT];
+  const r = spawnSync("git", ["rev-parse", "--path-format=absolute", "--git-common-dir"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  const common = r.status === 0 ? r.stdout.trim() : "";
+  if (common && basename(common) === ".git") roots.push(dirname(common));
+  return [...new Set(roots)];
+}
+
+/** The shared jar, when one of the project roots has it beside it. */
+export function findSharedJar(): string | undefined {
+  return projectRoots()
+    .map((root) => resolve(root, SHARED_JAR))
+    .find((p) => existsSync(p));
+}
+
 export function findJar(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.LOWKEY_VAULT_JAR) return existsSync(env.LOWKEY_VAULT_JAR) ? env.LOWKEY_VAULT_JAR : undefined;
+  const shared = findSharedJar();
+  if (shared) return shared;
   const cache = join(ROOT, ".cache", "lowkey");
   if (existsSync(cache)) {
     const jar = readdirSync(cache)

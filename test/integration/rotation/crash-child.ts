@@ -8,13 +8,12 @@ import { buildRollover, engineFor } from "../../../shared/app.js";
 
 const crashAt = process.env.ROLLOVER_TEST_CRASH_AT;
 const certificate = process.env.ROLLOVER_TEST_CERTIFICATE!;
-const control = process.env.ROLLOVER_SANDBOX_CONTROL_URL!;
-const clock = (await (await fetch(`${control}/clock`)).json()) as { offsetMs: number };
 const r = buildRollover(process.env);
+// The sandbox's clock (ROLLOVER_SANDBOX_CONTROL_URL), as every Rollover process reads it.
+await r.clock.sync();
 const vaultName = [...r.vaults.keys()][0]!;
 const engine = engineFor(r, {
   audit: new MemoryAuditSink(),
-  now: () => Date.now() + clock.offsetMs,
   onBoundary: (b) => {
     if (b === crashAt) process.kill(process.pid, "SIGKILL");
   },

@@ -44,14 +44,16 @@ describe("rotation engine: managed mode, blueprints, locking, lost state", () =>
     expect(signIns.map((e) => e.credential)).toContain(ctx.vault.latest(bp.certificate)!.thumbprintHex);
   });
 
-  it("agent identity blueprint in managed mode: PATCH on the type-cast path, then retire", async () => {
-    const { engine } = makeEngine(sb(), { settings: { ROLLOVER_MANAGED_MODE: "true" } });
+  it("agent identity blueprint with no valid key: refused (managed mode cannot change blueprints), no Graph write sent", async () => {
+    const { engine, audit } = makeEngine(sb(), { settings: { ROLLOVER_MANAGED_MODE: "true" } });
     const { ctx, urls } = sb();
     const t = urls.tenantId;
     const bp = ctx.directory.createApplication(t, {
       displayName: "managed-blueprint",
       kind: "agentIdentityBlueprint",
     });
+    // Owned by Rollover's identity, which holds Application.ReadWrite.OwnedBy: that does not cover
+    // blueprints (agentidentityblueprint-update permissions list only AgentIdentityBlueprint.*).
     ctx.directory.addOwner(t, bp.id, ctx.managedIdentity.objectId);
     const now = ctx.clock.now();
     const v1 = await ctx.vault.createCertificate("managed-blueprint", {
@@ -66,17 +68,45 @@ describe("rotation engine: managed mode, blueprints, locking, lost state", () =>
     ctx.directory.addKeyCredential(t, bp.id, { certificateDer: v1.cerDer });
     const ref = { vaultName: vaultName(), certificateName: "managed-blueprint" };
     const out = await engine.reconcile(ref);
-    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach", "verify", "wait"]);
-    expect(out.steps[1]).toMatchObject({ kind: "attach", mode: "managed" });
-    await ctx.clock.advance(73 * HOUR);
-    const last = await engine.reconcile(ref);
-    expect(last.steps.map((s) => s.kind)).toEqual(["retire", "none"]);
-    expect(last.steps[0]).toMatchObject({ kind: "retire", mode: "managed" });
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "refuse"]);
+    expect(out.reason).toBe("NoSigningKey");
+    expect(out.message).toMatch(/AgentIdentityBlueprint\.AddRemoveCreds\.All/);
     const keys = ctx.directory.get(t, bp.id)!.keyCredentials;
     expect(keys).toHaveLength(1);
-    expect(Buffer.from(keys[0]!.key).equals(Buffer.from(ctx.vault.latest("managed-blueprint")!.cerDer))).toBe(
-      true,
+    expect(Buffer.from(keys[0]!.key).equals(Buffer.from(v1.cerDer))).toBe(true);
+    expect(audit.events.filter((e) => e.certificateName === "managed-blueprint").at(-1)).toMatchObject({
+      action: "refuse",
+      outcome: "failed",
+      reason: "NoSigningKey",
+    });
+  });
+
+  it("agent identity blueprint whose principal lacks AgentIdentityBlueprint.AddRemoveCreds.All: attach is refused by Graph (403), audited with the grant it needs", async () => {
+    const { engine, audit } = makeEngine(sb());
+    const { ctx, urls } = sb();
+    const t = urls.tenantId;
+    const bp = ctx.directory.createApplication(t, {
+      displayName: "ungranted-blueprint",
+      kind: "agentIdentityBlueprint",
+    });
+    const now = ctx.clock.now();
+    const v1 = await ctx.vault.createCertificate("ungranted-blueprint", {
+      tags: { "rollover-target": bp.id, "rollover-target-type": "agentIdentityBlueprint" },
+      notBefore: Math.floor((now - 340 * 86_400_000) / 1000),
+      expires: Math.floor((now + 20 * 86_400_000) / 1000),
+    });
+    ctx.directory.addKeyCredential(t, bp.id, { certificateDer: v1.cerDer });
+    const out = await engine.reconcile({ vaultName: vaultName(), certificateName: "ungranted-blueprint" });
+    expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach"]);
+    expect(out.result).toBe("failed");
+    expect(out.message).toMatch(
+      /HTTP 403 Authorization_RequestDenied: grant the blueprint's principal AgentIdentityBlueprint\.AddRemoveCreds\.All/,
     );
+    expect(ctx.directory.get(t, bp.id)!.keyCredentials).toHaveLength(1);
+    expect(audit.events.filter((e) => e.certificateName === "ungranted-blueprint").at(-1)).toMatchObject({
+      action: "attach",
+      outcome: "failed",
+    });
   });
 
   it("a certificate Key Vault cannot renew alone (Unknown issuer) is refused with an alert-worthy record; nothing changes", async () => {

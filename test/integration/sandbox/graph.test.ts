@@ -154,7 +154,9 @@ describe("Microsoft Graph", () => {
       .select("id,keyCredentials")
       .get();
     expect(filtered.value).toHaveLength(1);
-    expect(filtered.value[0].keyCredentials[0].key).toBe(certA.base64);
+    // A list never carries the key, even with $select=keyCredentials: "Returned only on $select for
+    // a single object … otherwise, it is always null" (keycredential.md).
+    expect(filtered.value[0].keyCredentials[0].key).toBeNull();
     const byAppId = await client.api(`/applications(appId='${target.appId}')`).get();
     expect(byAppId.id).toBe(target.id);
     const inList = await client.api("/applications").filter(`id in ('${target.id}','${notOwned.id}')`).get();
@@ -370,7 +372,10 @@ describe("Microsoft Graph", () => {
     ).rejects.toMatchObject({
       statusCode: 404,
     });
-    // The blueprint rolls its own key on the type-cast path.
+    // The blueprint rolls its own key on the type-cast path, with AgentIdentityBlueprint.AddRemoveCreds.All
+    // granted to its principal (no permission-free self-roll is documented for blueprints).
+    const bpPrincipal = ctx.directory.findByAppId(t, bp.appId, "servicePrincipal")!;
+    ctx.directory.grantAppRole(t, bpPrincipal.id, "AgentIdentityBlueprint.AddRemoveCreds.All");
     const self = new ClientCertificateCredential(urls.tenantId, bp.appId, { certificate: c.pem }, opts());
     const added = await graph(self)
       .api(`/applications/${bp.id}/microsoft.graph.agentIdentityBlueprint/addKey`)
@@ -458,7 +463,8 @@ describe("Microsoft Graph", () => {
     const again = await client.api(empty["@odata.deltaLink"]).get();
     const byId = new Map(again.value.map((v: { id: string }) => [v.id, v]));
     expect(byId.size).toBe(2);
-    expect(byId.get(notOwned.id)).toEqual({ id: notOwned.id, displayName: "not-owned" });
+    // Only what changed: a new secret is not a displayName change (delta-query-overview.md).
+    expect(byId.get(notOwned.id)).toEqual({ id: notOwned.id });
     expect(byId.get(changed.id)).toEqual({ id: changed.id, "@removed": { reason: "changed" } });
   });
 

@@ -129,7 +129,7 @@ describe("Key Vault: authentication challenge and request gate", () => {
     expect(bad.json().error).toEqual({
       code: "BadParameter",
       message:
-        "The specified version (7.9) is not recognized. Consider using the latest supported version (2025-07-01).",
+        "The specified version (7.9) is not recognized. Consider using the latest supported version (2026-04-01).",
     });
     for (const v of ["7.5", "7.6", "2025-07-01"]) {
       const res = await raw(`${vaultUrl}certificates?api%2Dversion=${v}`, { headers: auth });
@@ -357,6 +357,23 @@ describe("Key Vault: certificates through @azure/keyvault-certificates", () => {
       tags: { "rollover-target": "abc", "rollover-mode": "self" },
     });
     expect(props.properties.tags).toEqual({ "rollover-target": "abc", "rollover-mode": "self" });
+    // The update answers the bundle without policy or pending (UpdateCertificate-example.json).
+    const { token } = await vaultToken(sb);
+    const patched = await raw(`${sb().urls.vaultUrl}certificates/tagged/?api-version=7.6`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ tags: { "rollover-target": "abc", "rollover-mode": "self" } }),
+    });
+    expect(patched.status).toBe(200);
+    expect(Object.keys(patched.json()).sort()).toEqual([
+      "attributes",
+      "cer",
+      "id",
+      "kid",
+      "sid",
+      "tags",
+      "x5t",
+    ]);
     const again = await client.getCertificate("tagged");
     expect(again.properties.tags).toEqual({ "rollover-target": "abc", "rollover-mode": "self" });
     const listed: Record<string, Record<string, string> | undefined> = {};

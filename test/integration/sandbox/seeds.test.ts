@@ -30,12 +30,28 @@ describe("seeds", () => {
       expect(ctx.vault.latest(DEMO.apps.orders.certificate)!.tags["rollover-mode"]).toBe("self");
     });
 
-    it("gives Rollover's identity Application.ReadWrite.OwnedBy and ownership of one app only", () => {
-      const { ctx } = sb();
+    it("grants Rollover's identity exactly what a managed-mode deployment grants, ownership of one app, and says managed mode in its env", () => {
+      const { ctx, env } = sb();
       const home = ctx.urls.tenantId;
       const mi = ctx.directory.get(home, ctx.managedIdentity.objectId)!;
       expect(mi.kind).toBe("managedIdentity");
-      expect(mi.appRoles).toContain("Application.ReadWrite.OwnedBy");
+      // docs/permissions.md: Application.Read.All always; OwnedBy only with managedMode on.
+      expect([...mi.appRoles].sort()).toEqual(["Application.Read.All", "Application.ReadWrite.OwnedBy"]);
+      expect(env.ROLLOVER_MANAGED_MODE).toBe("true");
+      // The blueprint's own principal may roll the blueprint's key (no permission-free self-roll).
+      const bpPrincipal = ctx.directory.findByAppId(home, DEMO.blueprint.appId, "servicePrincipal")!;
+      expect(bpPrincipal.appRoles).toEqual(["AgentIdentityBlueprint.AddRemoveCreds.All"]);
+      // A bound key whose customKeyIdentifier is a label, not its thumbprint.
+      const payments = ctx.directory.get(home, DEMO.apps.payments.id)!.keyCredentials[0]!;
+      expect(Buffer.from(payments.customKeyIdentifier, "base64").toString("utf8")).toBe(
+        "payments-api 2025 cert",
+      );
+      const owned = ["payments", "orders", "reporting", "legacy", "marketing"].filter((k) =>
+        ctx.directory
+          .get(home, DEMO.apps[k as keyof typeof DEMO.apps].id)!
+          .owners.includes(ctx.managedIdentity.objectId),
+      );
+      expect(owned).toEqual(["reporting"]);
       expect(ctx.directory.get(home, DEMO.apps.reporting.id)!.owners).toContain(ctx.managedIdentity.objectId);
       expect(ctx.directory.get(home, DEMO.apps.legacy.id)!.owners).not.toContain(
         ctx.managedIdentity.objectId,

@@ -12,6 +12,7 @@ import { tableClient } from "../../../shared/azure/storage.js";
 import { loadConfig } from "../../../shared/config.js";
 import { policiesFrom } from "../../../shared/core/plan.js";
 import { DeltaStore, SWEEP_DELTA_TABLE } from "../../../shared/sweep/delta.js";
+import { fanoutStorage, readSweepRun, runSweepPage, startSweepRun } from "../../../shared/sweep/fanout.js";
 import { runSweep, type SweepDeps } from "../../../shared/sweep/run.js";
 import { useSandboxIdentity } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
@@ -64,9 +65,46 @@ describe("incremental sweep through /delta", () => {
     }
     const second = await runSweep(deps());
     expect(second.kinds).toEqual({ applications: "incremental", servicePrincipals: "incremental" });
+    // Each changed object comes from /delta with its id and its changed passwordCredentials only;
+    // its credentials are read by id before it is planned (a missing collection is not empty).
     expect(second.targets).toBe(apps.length);
     expect(second.pages).toBe(2);
     expect(second.findings.CredentialExpired ?? 0).toBeGreaterThanOrEqual(apps.length);
+  });
+
+  it("the Functions path (runSweepPage) also reads partial /delta objects by id before planning", async () => {
+    const h = sb();
+    const d = deps();
+    await runSweep(d);
+    const t = h.urls.tenantId;
+    const changed = [11, 22, 33].map((i) => `5ca1e000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`);
+    for (const id of changed) {
+      h.ctx.directory.addPasswordCredential(t, id, {
+        startDateTime: new Date(h.ctx.clock.now() - 400 * DAY).toISOString(),
+        endDateTime: new Date(h.ctx.clock.now() - 10 * DAY).toISOString(),
+      });
+    }
+    const st = fanoutStorage({ connectionString: h.env.AzureWebJobsStorage });
+    const runId = `partial-${Date.now()}`;
+    await startSweepRun(st, {
+      runId,
+      maxRemovals: 0,
+      now: h.ctx.clock.now(),
+      dryRun: true,
+      fullEveryMs: DAY,
+    });
+    const link = (await st.delta.get("applications")).deltaLink!;
+    const r = await runSweepPage(st, d, {
+      runId,
+      collection: "applications",
+      page: 1,
+      url: link,
+      kind: "incremental",
+    });
+    expect(r.status).toBe("done");
+    if (r.status !== "done") return;
+    expect(r.summary.targets).toBe(changed.length);
+    expect(r.summary.findings.CredentialExpired ?? 0).toBeGreaterThanOrEqual(changed.length);
   });
 
   it("a delta link Graph no longer honours starts a new enumeration", async () => {
@@ -80,10 +118,49 @@ describe("incremental sweep through /delta", () => {
     expect((await d.delta.get("applications")).deltaLink).toMatch(/\$deltatoken=/);
   });
 
+  it("a delta link older than 7 days (400 syncStateNotFound) starts a new enumeration", async () => {
+    const d = { ...deps(), fullEveryMs: 30 * DAY };
+    await runSweep(d);
+    const stored = (await d.delta.get("applications")).deltaLink;
+    expect(stored).toMatch(/\$deltatoken=/);
+    await sb().ctx.clock.advance(7 * DAY + 60_000);
+    const s = await runSweep(d);
+    expect(s.kinds.applications).toBe("fullDelta");
+    expect(s.targets).toBeGreaterThan(3000);
+    expect((await d.delta.get("applications")).deltaLink).not.toBe(stored);
+  });
+
   it("after the full-sweep interval the plain list is read in full", async () => {
     await sb().ctx.clock.advance(DAY + 1000);
     const s = await runSweep(deps());
     expect(s.kinds).toEqual({ applications: "full", servicePrincipals: "full" });
     expect(s.targets).toBeGreaterThan(3000);
+  });
+  it("the Functions path: a delta link older than 7 days starts a new enumeration of that collection", async () => {
+    const h = sb();
+    const d = deps();
+    await runSweep({ ...d, fullEveryMs: 30 * DAY });
+    const st = fanoutStorage({ connectionString: h.env.AzureWebJobsStorage });
+    const link = (await st.delta.get("servicePrincipals")).deltaLink!;
+    const runId = `expired-${Date.now()}`;
+    await startSweepRun(st, {
+      runId,
+      maxRemovals: 0,
+      now: h.ctx.clock.now(),
+      dryRun: true,
+      fullEveryMs: 30 * DAY,
+    });
+    await h.ctx.clock.advance(7 * DAY + 60_000);
+    const r = await runSweepPage(st, d, {
+      runId,
+      collection: "servicePrincipals",
+      page: 1,
+      url: link,
+      kind: "incremental",
+    });
+    expect(r).toEqual({ status: "skipped", reason: "deltaExpired" });
+    expect((await st.delta.get("servicePrincipals")).deltaLink).toBeFalsy();
+    const run = (await readSweepRun(st, runId))!;
+    expect(run.pagesEnqueued).toBe(3); // the two first pages, and the new enumeration
   });
 });

@@ -29,7 +29,7 @@ class MemoryTransport implements AuditTransport {
 const ev = (message: string) => ({
   action: "attach" as const,
   outcome: "succeeded" as const,
-  reason: "AttachNewVersion",
+  reason: "AttachNewVersion" as const,
   message,
 });
 

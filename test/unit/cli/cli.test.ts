@@ -31,7 +31,8 @@ describe("rollover CLI", () => {
     expect(r.stdout).toMatch(/ATTACH/);
     expect(r.stdout).toMatch(/RETIRE/);
     expect(r.stdout).toMatch(/GuardSelfIdentity/);
-    expect(r.stdout).toMatch(/GuardLastValidCredential/);
+    expect(r.stdout).toMatch(/KeyUnmanaged/);
+    expect(r.stdout).toMatch(/RemovalNotPermitted/);
     expect(r.stdout).toMatch(/CredentialOverLongLived/);
     expect(r.stdout).toMatch(/KeyOrphaned/);
     expect(r.stdout).toMatch(/agentIdentityBlueprint|travel-agent/);
@@ -82,6 +83,7 @@ describe("rollover CLI", () => {
     const r = rollover(["plan", "--snapshot", "examples/tenant.json", "--json"], {
       ROLLOVER_SWEEP_MODE: "remove",
       ROLLOVER_MAX_REMOVALS_PER_RUN: "1",
+      ROLLOVER_MANAGED_MODE: "true",
     });
     const plan = JSON.parse(r.stdout);
     expect(plan.sweep.removals).toHaveLength(1);

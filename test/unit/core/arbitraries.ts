@@ -5,10 +5,11 @@ import type {
   CertificateVersion,
   KeyCredential,
   PasswordCredential,
+  SweepInput,
   SweepPolicy,
   Target,
 } from "../../../shared/core/index.js";
-import { DAY } from "../../../shared/core/index.js";
+import { DAY, firstSeenKey } from "../../../shared/core/index.js";
 
 export const NOW = Date.parse("2026-06-01T00:00:00Z");
 const THUMBS = Array.from({ length: 8 }, (_, i) => i.toString(16).toUpperCase().repeat(40));
@@ -21,10 +22,16 @@ const span = fc
   .map(([s, h]) => ({ start: s, end: s + h * 3_600_000 }));
 
 export const keyCredential: fc.Arbitrary<KeyCredential> = fc
-  .record({ keyId: fc.uuid(), thumbprint: fc.constantFrom(...THUMBS), span })
-  .map(({ keyId, thumbprint, span }) => ({
+  .record({
+    keyId: fc.uuid(),
+    thumbprint: fc.constantFrom(...THUMBS),
+    span,
+    displayName: fc.constantFrom("rollover:kv/cert0/v1", "break-glass", null),
+  })
+  .map(({ keyId, thumbprint, span, displayName }) => ({
     keyId,
     thumbprint,
+    displayName,
     type: "AsymmetricX509Cert",
     usage: "Verify",
     ...span,
@@ -34,7 +41,7 @@ export const passwordCredential: fc.Arbitrary<PasswordCredential> = fc
   .record({ keyId: fc.uuid(), span })
   .map(({ keyId, span }) => ({ keyId, ...span }));
 
-export const tenant: fc.Arbitrary<{ targets: Target[]; bindings: BindingLike[]; selfIds: string[] }> = fc
+const baseTenant: fc.Arbitrary<{ targets: Target[]; bindings: BindingLike[]; selfIds: string[] }> = fc
   .uniqueArray(fc.constantFrom(...IDS), { minLength: 1, maxLength: IDS.length })
   .chain((ids) =>
     fc.record({
@@ -62,6 +69,8 @@ export const tenant: fc.Arbitrary<{ targets: Target[]; bindings: BindingLike[]; 
       bindings: fc.array(
         fc.record({
           targetId: fc.constantFrom(...ids),
+          attached: fc.subarray(THUMBS, { maxLength: 3 }),
+          mode: fc.constantFrom("auto" as const, "self" as const, "managed" as const),
           versions: fc.array(
             fc
               .record({
@@ -96,12 +105,51 @@ export const tenant: fc.Arbitrary<{ targets: Target[]; bindings: BindingLike[]; 
         certificateName: `cert${i}`,
         targetId: b.targetId,
         targetType: "application" as const,
-        mode: "auto" as const,
+        mode: b.mode,
       },
       versions: b.versions,
+      attached: b.attached,
     })),
     selfIds: self ? [self] : [],
   }));
+
+/**
+ * A whole sweep input: the tenant, when Rollover first saw each credential (or never), when the
+ * run started, which targets Rollover's identity owns with managed mode on or off, and thumbprints
+ * of bindings with malformed tags.
+ */
+export const tenant: fc.Arbitrary<SweepInput> = baseTenant.chain((t) => {
+  const creds = t.targets.flatMap((x) =>
+    [...x.keyCredentials, ...x.passwordCredentials].map((c) => firstSeenKey(x.id, c.keyId)),
+  );
+  return fc
+    .record({
+      seen: fc.array(fc.option(fc.integer({ min: -60 * 24, max: 0 }), { nil: undefined }), {
+        minLength: creds.length,
+        maxLength: creds.length,
+      }),
+      runStartedAt: fc.integer({ min: -48, max: 0 }),
+      managedMode: fc.boolean(),
+      owned: fc.subarray(t.targets.map((x) => x.id)),
+      protectedThumbprints: fc.subarray(THUMBS, { maxLength: 2 }),
+    })
+    .map((w) => ({
+      ...t,
+      // Offsets in hours before the run's `now` (applied by `at`); see `withClock`.
+      firstSeenOffsets: new Map(creds.flatMap((k, i) => (w.seen[i] === undefined ? [] : [[k, w.seen[i]!]]))),
+      runStartedOffset: w.runStartedAt,
+      access: { managedMode: w.managedMode, owned: new Set(w.owned) },
+      protectedThumbprints: new Set(w.protectedThumbprints),
+    }));
+});
+
+/** A sweep input with its first-sight offsets and run start placed on the clock at `at`. */
+export function withClock(input: SweepInput, at: number): SweepInput {
+  const x = input as SweepInput & { firstSeenOffsets?: Map<string, number>; runStartedOffset?: number };
+  const firstSeen = new Map<string, number>();
+  for (const [k, h] of x.firstSeenOffsets ?? []) firstSeen.set(k, at + h * 3_600_000);
+  return { ...input, firstSeen, runStartedAt: at + (x.runStartedOffset ?? 0) * 3_600_000 };
+}
 
 export const sweepPolicy: fc.Arbitrary<SweepPolicy> = fc.record({
   mode: fc.constantFrom("report" as const, "remove" as const),

@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { currentThumbprints, isValidAt, planSweep, Reason } from "../../../shared/core/index.js";
-import { applyRemovals, now, sweepPolicy, tenant } from "./arbitraries.js";
+import {
+  currentThumbprints,
+  firstSeenKey,
+  isValidAt,
+  planSweep,
+  Reason,
+  ROLLOVER_MARKER,
+} from "../../../shared/core/index.js";
+import { applyRemovals, now, sweepPolicy, tenant, withClock } from "./arbitraries.js";
 
 const RUNS = { numRuns: 1000 };
 
@@ -10,9 +17,13 @@ describe("sweep guardrails, stated as laws", () => {
     const seen = new Set<string>();
     fc.assert(
       fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
-        const plan = planSweep(input, policy, at);
+        const plan = planSweep(withClock(input, at), policy, at);
         for (const r of plan.removals) seen.add(r.reason);
+        for (const r of plan.removals) seen.add(`path:${r.path?.kind}`);
         for (const h of plan.held) seen.add(h.guard);
+        for (const f of plan.findings) {
+          if (f.reason === Reason.KeyUnmanaged || f.reason === Reason.KeyOrphaned) seen.add(f.reason);
+        }
       }),
       { numRuns: 3000, seed: 7 },
     );
@@ -25,8 +36,13 @@ describe("sweep guardrails, stated as laws", () => {
         Reason.GuardNotAllowListed,
         Reason.GuardRemovalCap,
         Reason.GuardSelfIdentity,
+        Reason.RemovalNotPermitted,
         Reason.RemoveExpired,
         Reason.RemoveOrphaned,
+        "path:removeKey",
+        "path:managed",
+        Reason.KeyUnmanaged,
+        Reason.KeyOrphaned,
       ].sort(),
     );
   });
@@ -34,7 +50,7 @@ describe("sweep guardrails, stated as laws", () => {
   it("never removes the last valid credential of a target", () => {
     fc.assert(
       fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
-        const plan = planSweep(input, policy, at);
+        const plan = planSweep(withClock(input, at), policy, at);
         const after = applyRemovals(input.targets, plan.removals);
         return input.targets.every((before, i) => {
           const validBefore = [...before.keyCredentials, ...before.passwordCredentials].filter((c) =>
@@ -51,11 +67,95 @@ describe("sweep guardrails, stated as laws", () => {
     );
   });
 
-  it("never removes a credential younger than the grace window", () => {
+  it("never removes a credential Rollover first saw less than the grace window ago", () => {
     fc.assert(
-      fc.property(tenant, sweepPolicy, now, (input, policy, at) =>
-        planSweep(input, policy, at).removals.every((r) => at - r.finding.start >= policy.graceMs),
-      ),
+      fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
+        const x = withClock(input, at);
+        return planSweep(x, policy, at).removals.every((r) => {
+          const seen = x.firstSeen!.get(firstSeenKey(r.finding.targetId, r.finding.keyId));
+          return seen !== undefined && at - seen >= policy.graceMs;
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it("never removes a credential in the run that first saw it", () => {
+    fc.assert(
+      fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
+        const x = withClock(input, at);
+        // The sweep records first sight of every candidate at the page's clock, within this run.
+        const firstSightNow = new Map(x.firstSeen);
+        for (const t of x.targets)
+          for (const c of [...t.keyCredentials, ...t.passwordCredentials]) {
+            const k = firstSeenKey(t.id, c.keyId);
+            if (!firstSightNow.has(k)) firstSightNow.set(k, at);
+          }
+        const plan = planSweep({ ...x, firstSeen: firstSightNow }, policy, at);
+        return plan.removals.every((r) => {
+          const seen = firstSightNow.get(firstSeenKey(r.finding.targetId, r.finding.keyId))!;
+          return (
+            seen < x.runStartedAt! && x.firstSeen!.has(firstSeenKey(r.finding.targetId, r.finding.keyId))
+          );
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it("never removes a valid credential Rollover did not attach and no version of its binding backs", () => {
+    fc.assert(
+      fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
+        const x = withClock(input, at);
+        const { backedByTarget } = currentThumbprints(x.bindings);
+        return planSweep(x, policy, at).removals.every((r) => {
+          const f = r.finding;
+          if (!isValidAt(f, at)) return true;
+          if (f.credential !== "key" || f.thumbprint === undefined) return false;
+          const t = x.targets.find((y) => y.id === f.targetId)!;
+          const key = t.keyCredentials.find((k) => k.keyId === f.keyId)!;
+          const attachedHere = x.bindings.some(
+            (b) => b.binding.targetId === f.targetId && (b.attached ?? []).includes(f.thumbprint!),
+          );
+          const backed = backedByTarget.get(f.targetId)?.has(f.thumbprint) === true;
+          const marked = (key.displayName ?? "").startsWith(ROLLOVER_MARKER);
+          return (attachedHere && marked && !x.protectedThumbprints!.has(f.thumbprint)) || backed;
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it("removes only along a path a held permission allows", () => {
+    fc.assert(
+      fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
+        const x = withClock(input, at);
+        const plan = planSweep(x, policy, at);
+        const pathsOk = plan.removals.every((r) => {
+          const f = r.finding;
+          const t = x.targets.find((y) => y.id === f.targetId)!;
+          if (r.path?.kind === "managed") return x.access!.managedMode && x.access!.owned.has(f.targetId);
+          if (r.path?.kind !== "removeKey" || f.credential !== "key") return false;
+          const p = r.path;
+          const b = x.bindings.find(
+            (y) => y.binding.certificateName === p.certificateName && y.binding.targetId === f.targetId,
+          );
+          const v = b?.versions.find((y) => y.version === p.signWith);
+          return (
+            b !== undefined &&
+            b.binding.mode !== "managed" &&
+            v !== undefined &&
+            isValidAt({ start: v.notBefore, end: v.expires }, at) &&
+            t.keyCredentials.some(
+              (k) => k.thumbprint === v.thumbprint && k.keyId !== f.keyId && isValidAt(k, at),
+            )
+          );
+        });
+        const notPermittedSay = plan.held
+          .filter((h) => h.guard === Reason.RemovalNotPermitted)
+          .every((h) => (h.allowWith ?? "").length > 0);
+        return pathsOk && notPermittedSay;
+      }),
       RUNS,
     );
   });
@@ -64,7 +164,7 @@ describe("sweep guardrails, stated as laws", () => {
     fc.assert(
       fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
         const { current } = currentThumbprints(input.bindings);
-        return planSweep(input, policy, at).removals.every(
+        return planSweep(withClock(input, at), policy, at).removals.every(
           (r) => r.finding.thumbprint === undefined || !current.has(r.finding.thumbprint),
         );
       }),
@@ -78,7 +178,8 @@ describe("sweep guardrails, stated as laws", () => {
         tenant,
         sweepPolicy,
         now,
-        (input, policy, at) => planSweep(input, policy, at).removals.length <= policy.maxRemovals,
+        (input, policy, at) =>
+          planSweep(withClock(input, at), policy, at).removals.length <= policy.maxRemovals,
       ),
       RUNS,
     );
@@ -87,7 +188,7 @@ describe("sweep guardrails, stated as laws", () => {
   it("never touches Rollover's own identity, the deny list, or targets off the allow list", () => {
     fc.assert(
       fc.property(tenant, sweepPolicy, now, (input, policy, at) =>
-        planSweep(input, policy, at).removals.every(
+        planSweep(withClock(input, at), policy, at).removals.every(
           (r) =>
             !input.selfIds.includes(r.finding.targetId) &&
             !policy.denyList.includes(r.finding.targetId) &&
@@ -101,10 +202,10 @@ describe("sweep guardrails, stated as laws", () => {
   it("is deterministic, whatever the order of the input", () => {
     fc.assert(
       fc.property(tenant, sweepPolicy, now, fc.integer(), (input, policy, at, seed) => {
-        const a = planSweep(input, policy, at);
+        const a = planSweep(withClock(input, at), policy, at);
         const shuffled = { ...input, targets: shuffle(input.targets, seed) };
-        expect(planSweep(input, policy, at)).toEqual(a);
-        expect(planSweep(shuffled, policy, at)).toEqual(a);
+        expect(planSweep(withClock(input, at), policy, at)).toEqual(a);
+        expect(planSweep(withClock(shuffled, at), policy, at)).toEqual(a);
       }),
       RUNS,
     );
@@ -113,9 +214,9 @@ describe("sweep guardrails, stated as laws", () => {
   it("is idempotent: after applying a plan, a new plan removes only what the cap deferred", () => {
     fc.assert(
       fc.property(tenant, sweepPolicy, now, (input, policy, at) => {
-        const first = planSweep(input, policy, at);
+        const first = planSweep(withClock(input, at), policy, at);
         const after = { ...input, targets: applyRemovals(input.targets, first.removals) };
-        const second = planSweep(after, policy, at);
+        const second = planSweep(withClock(after, at), policy, at);
         const deferred = new Set(
           first.held
             .filter((h) => h.guard === Reason.GuardRemovalCap)

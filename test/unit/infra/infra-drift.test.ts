@@ -7,6 +7,10 @@
  * - the Event Grid filter delivers exactly the event types `keyVaultEvents` handles;
  * - every role assignment is in app/rbac.bicep (Graph app roles in app/graph.bicep), each named
  *   by guid() and explained; nothing grants Key Vault secrets or Application.ReadWrite.All;
+ *   Rollover's Key Vault role holds exactly the data actions it uses;
+ * - the deployment parameters (deployer principal type, Graph grants on/off, inbound access
+ *   restrictions, vault name suffix) reach the resources they govern, and the hooks azure.yaml
+ *   runs exist for both shells;
  * - every file the Bicep loads exists, and every saved query in infra/queries is deployed.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -109,6 +113,12 @@ const code = Object.fromEntries(bicepFiles.map((f) => [f, stripComments(read(f))
 const main = code["infra/main.bicep"] as string;
 const functionBicep = code["infra/app/function.bicep"] as string;
 const rbac = read("infra/app/rbac.bicep");
+/** azd's parameter file: each value is `${VAR}` or `${VAR=default}`, substituted from the environment. */
+const mainParams = (
+  JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, { value: string }> }
+).parameters;
+/** The text `${name}` (azd and Bicep interpolation). */
+const interp = (name: string): string => `\${${name}}`;
 const graph = read("infra/app/graph.bicep");
 
 // ---------------------------------------------------------------------------------------------
@@ -128,17 +138,21 @@ const SET_BY_INFRA: Partial<Record<SettingKey, string>> = {
   dcrImmutableId: "the data collection rule the deployment creates",
   dcrStreamName: "the stream declared in that rule",
   storageAccountName: "the host and the app use storage through the identity",
+  storageEndpointSuffix: "follows the cloud the deployment is in (national clouds)",
   reconcileSchedule: "operators tune how often the safety net runs",
   managedMode: "must agree with the Graph permission granted in graph.bicep",
   sweepMode: "report or remove is an operator's decision per deployment",
   renewBeforeDays: "operator policy",
   graceHours: "operator policy",
   maxRemovalsPerRun: "operator guardrail",
+  maxRemovalsPerHour: "operator guardrail",
+  maxRemovalsPerDay: "operator guardrail",
   allowList: "operator guardrail",
   denyList: "operator guardrail",
   logLevel: "operators raise it while investigating",
   alertSecureWebhook: "the action group calls remediateAlert as a secure webhook: its Entra token is checked",
   alertWebhookAudiences: "the alert webhook app registration that graph.bicep creates",
+  auditSigningKeyId: "the non-exportable key app/audit-key.bicep creates in the vault",
 };
 
 /** Settings left to the code's defaults, and why (extraAppSettings can still set any of them). */
@@ -220,7 +234,7 @@ describe("Function App settings", () => {
     expect(functionBicep).toMatch(
       /appSettings: \[for setting in items\(union\(appSettings, extraAppSettings\)\)/,
     );
-    expect(functionBicep).toMatch(/name: 'node'\s+version: '20'/);
+    expect(functionBicep).toMatch(/name: 'node'\s+version: '22'/);
     expect(functionBicep).toMatch(/name: 'FC1'/);
   });
 
@@ -312,8 +326,15 @@ describe("Event Grid subscription", () => {
     expect(main).toMatch(/includedEventTypes: keyVaultEventTypes/);
     const eg = code["infra/app/eventgrid.bicep"] as string;
     expect(eg).toMatch(/topicType: 'Microsoft\.KeyVault\.vaults'/);
-    expect(eg).toMatch(/endpointType: 'AzureFunction'/);
-    expect(eg).toMatch(/resourceId: '\$\{functionAppId\}\/functions\/\$\{functionName\}'/);
+    // Flex Consumption: a WebHook to the host's Event Grid endpoint with the extension's system key.
+    expect(eg).not.toMatch(/endpointType: 'AzureFunction'/);
+    expect(eg).toMatch(/endpointType: 'WebHook'\s+properties: \{\s+endpointUrl: eventGridEndpoint/);
+    expect(eg).toContain(
+      `'https://${interp("functionAppHostName")}/runtime/webhooks/eventgrid?functionName=${interp("functionName")}&code=${interp(`listKeys('${interp("functionAppId")}/host/default', '2024-04-01').systemKeys.eventgrid_extension`)}'`,
+    );
+    expect(eg).toMatch(/var eventGridEndpoint = subscribe \?/);
+    expect(main).toMatch(/functionAppHostName: functionApp\.outputs\.defaultHostName/);
+    expect(functionBicep).toMatch(/^output defaultHostName string = site\.properties\.defaultHostName$/m);
     expect(eg).toMatch(/includedEventTypes: includedEventTypes/);
     expect(eg).toMatch(/retryPolicy: \{\s+maxDeliveryAttempts:/);
     expect(eg).toMatch(/deadLetterWithResourceIdentity: \{/);
@@ -327,7 +348,6 @@ describe("Event Grid subscription", () => {
 
 const ROLE_IDS = {
   keyVaultCertificatesOfficer: "a4417e6f-fecd-4de8-b567-7b0420556985",
-  keyVaultCryptoUser: "12338af0-0e69-4776-bea7-57ae8d297424",
   monitoringMetricsPublisher: "3913510d-42f4-4e42-8a64-420c390055eb",
   storageBlobDataOwner: "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
   storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
@@ -344,7 +364,17 @@ const FORBIDDEN_ROLE_IDS: Record<string, string> = {
   "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
   "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
   "17d1049b-9a84-46fb-8f53-869881c3d3ab": "Storage Account Contributor",
+  "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User (Rollover's own role signs instead)",
 };
+
+/** The Key Vault data actions Rollover uses, and nothing more (rbac.bicep explains each). */
+const ROLLOVER_KEY_VAULT_DATA_ACTIONS = [
+  "Microsoft.KeyVault/vaults/certificates/read",
+  "Microsoft.KeyVault/vaults/certificates/create/action",
+  "Microsoft.KeyVault/vaults/certificates/update/action",
+  "Microsoft.KeyVault/vaults/keys/read",
+  "Microsoft.KeyVault/vaults/keys/sign/action",
+];
 
 const APPLICATION_READWRITE_ALL = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9";
 const APPLICATION_READWRITE_OWNEDBY = "18a4783c-866b-4cc7-a460-3d5e5662c884";
@@ -383,7 +413,7 @@ describe("role assignments", () => {
   it("are guid()-named, scoped to one resource, and each says why", () => {
     expect(assignments.length).toBeGreaterThanOrEqual(8);
     for (const a of assignments) {
-      expect(a.body, a.symbol).toMatch(/^\s+name: guid\(\w+\.id, \w+, roles\.\w+\)$/m);
+      expect(a.body, a.symbol).toMatch(/^\s+name: guid\(\w+\.id, \w+, (roles|customRoles)\.\w+\)$/m);
       expect(a.body, a.symbol).toMatch(
         /^\s+scope: (vault|storage|auditRule|appInsights|deadLetterContainer)$/m,
       );
@@ -395,14 +425,13 @@ describe("role assignments", () => {
     const grants = assignments
       .map((a) => {
         const scope = /scope: (\w+)/.exec(a.body)?.[1];
-        const role = /roles\.(\w+)\)/.exec(a.body)?.[1];
+        const role = /[rR]oles\.(\w+)\)$/m.exec(/roleDefinitionId: .*$/m.exec(a.body)?.[0] ?? "")?.[1];
         return `${scope}:${role}`;
       })
       .sort();
     expect(grants).toEqual(
       [
-        "vault:keyVaultCertificatesOfficer",
-        "vault:keyVaultCryptoUser",
+        "vault:keyVaultRenewer", // Rollover's own role (custom)
         "vault:keyVaultCertificatesOfficer", // the deploying operator, optional
         "auditRule:monitoringMetricsPublisher",
         "appInsights:monitoringMetricsPublisher",
@@ -419,7 +448,10 @@ describe("role assignments", () => {
   });
 
   it("never grant Key Vault secrets, vault administration, Owner or Contributor", () => {
-    for (const [file, src] of Object.entries(code)) {
+    for (const [file, text] of Object.entries(code)) {
+      // alerts.bicep names the Owner role to e-mail its holders (an action group's ARM role
+      // receiver, used nowhere else; alerts-registry.test.ts checks that): it grants nothing.
+      const src = text.replace(/var ownerRoleId = '[0-9a-f-]{36}'/, "");
       for (const [id, name] of Object.entries(FORBIDDEN_ROLE_IDS)) {
         expect(src.toLowerCase(), `${file} grants ${name}`).not.toContain(id);
       }
@@ -444,15 +476,193 @@ describe("role assignments", () => {
     expect(graphCode).toContain("var applicationReadAllRoleId = '9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30'");
     expect(graphCode).toContain(`var applicationReadWriteOwnedByRoleId = '${APPLICATION_READWRITE_OWNEDBY}'`);
     expect(graphCode).toMatch(
-      /resource \w+ 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(managedMode\)/,
+      /resource \w+ 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(grantGraphPermissions && managedMode\)/,
     );
     expect(graph).toMatch(/Self mode.*needs NO Graph permission/s);
     for (const r of appRoles) expect(r.comment, r.symbol).toMatch(/\/\/ Why: \S/);
   });
 
+  it("give Rollover a Key Vault role of exactly the data actions it uses", () => {
+    const defs = resources(rbac, "Microsoft.Authorization/roleDefinitions");
+    expect(defs.map((d) => d.symbol)).toEqual(["rolloverKeyVaultRole"]);
+    const body = defs[0]?.body ?? "";
+    expect(body).toMatch(/name: customRoles\.keyVaultRenewer/);
+    expect(body).toMatch(/type: 'CustomRole'/);
+    expect(body).toMatch(/assignableScopes: \[\s+resourceGroup\(\)\.id\s+\]/);
+    expect(body).toMatch(
+      /actions: \[\]\s+notActions: \[\]\s+dataActions: rolloverKeyVaultDataActions\s+notDataActions: \[\]/,
+    );
+    const dataActions = quotedStrings(
+      block(code["infra/app/rbac.bicep"] as string, /^var rolloverKeyVaultDataActions = \[/m),
+    );
+    expect([...dataActions].sort()).toEqual([...ROLLOVER_KEY_VAULT_DATA_ACTIONS].sort());
+    // No wildcard, no secret, no delete/purge/import/backup/restore/recover, no decrypt or unwrap.
+    for (const a of dataActions)
+      expect(a).not.toMatch(
+        /\*|secrets|delete|purge|import|backup|restore|recover|crypt|wrap|release|rotate/,
+      );
+    const renewer = assignments.find((a) => a.symbol === "appKeyVaultRenewer")?.body ?? "";
+    expect(renewer).toMatch(/dependsOn: \[rolloverKeyVaultRole\]/);
+    expect(renewer).toMatch(
+      /roleDefinitionId: subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', customRoles\.keyVaultRenewer\)/,
+    );
+    expect(renewer).toMatch(/principalId: appPrincipalId/);
+  });
+
+  it("are the ones docs/permissions.md names for Rollover's Key Vault role", () => {
+    const doc = read("docs/permissions.md");
+    for (const a of ROLLOVER_KEY_VAULT_DATA_ACTIONS)
+      expect(doc, a).toContain(`\`${a.replace("Microsoft.KeyVault/vaults/", "")}\``);
+    expect(doc).toContain("Rollover Key Vault certificate renewer");
+    expect(rbac).toContain("roleName: 'Rollover Key Vault certificate renewer (");
+  });
+
+  it("take the deployer's principal type from azd (AZURE_PRINCIPAL_TYPE), User by default", () => {
+    expect(main).toMatch(
+      /@allowed\(\['User', 'ServicePrincipal', 'Group'\]\)\s+(@description\('[^\n]*'\)\s+)?param principalType string = 'User'/,
+    );
+    expect(mainParams.principalType?.value).toBe(interp("AZURE_PRINCIPAL_TYPE=User"));
+    expect(main.match(/deployerPrincipalType: principalType/g)).toHaveLength(2);
+    const deployer = assignments.find((a) => a.symbol === "deployerCertificatesOfficer")?.body ?? "";
+    expect(deployer).toMatch(/principalType: deployerPrincipalType/);
+    // Every other assignment is to a managed identity.
+    for (const a of assignments.filter((x) => x.symbol !== "deployerCertificatesOfficer"))
+      expect(a.body, a.symbol).toMatch(/principalType: 'ServicePrincipal'/);
+  });
+
+  it("grant the Graph application permissions only when grantGraphPermissions is on, and print the same grants otherwise", () => {
+    const graphCode = code["infra/app/graph.bicep"] as string;
+    expect(graphCode).toMatch(
+      /resource readApplications 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(grantGraphPermissions\)/,
+    );
+    expect(graphCode).toMatch(
+      /resource managedModeOwnedBy 'Microsoft\.Graph\/appRoleAssignedTo@v1\.0' = if \(grantGraphPermissions && managedMode\)/,
+    );
+    expect(main).toMatch(/param grantGraphPermissions bool = true/);
+    expect(main).toMatch(/grantGraphPermissions: grantGraphPermissions/);
+    expect(main).toMatch(
+      /output ROLLOVER_GRAPH_PERMISSIONS_GRANTED string = grantGraphPermissions \? 'true' : 'false'/,
+    );
+    expect(mainParams.grantGraphPermissions?.value).toBe(interp("ROLLOVER_GRANT_GRAPH_PERMISSIONS=true"));
+    // The hooks print exactly the app roles graph.bicep would have granted, on Microsoft Graph.
+    const readAll = /var applicationReadAllRoleId = '([0-9a-f-]{36})'/.exec(graphCode)?.[1];
+    for (const hook of ["infra/hooks/postprovision.sh", "infra/hooks/postprovision.ps1"]) {
+      const text = read(hook);
+      expect(text, hook).toContain("ROLLOVER_GRAPH_PERMISSIONS_GRANTED");
+      expect(text, hook).toContain(`${readAll}`);
+      expect(text, hook).toContain(APPLICATION_READWRITE_OWNEDBY);
+      expect(text, hook).toContain("00000003-0000-0000-c000-000000000000");
+      expect(text, hook).toMatch(/servicePrincipals\/\$mi\/appRoleAssignments/);
+      expect(text.toLowerCase(), hook).not.toContain(APPLICATION_READWRITE_ALL);
+    }
+  });
+
   it("pass managed mode to the Graph permission and the app setting alike", () => {
     expect(main).toMatch(/managedMode: managedMode/);
     expect(functionBicep).toMatch(/ROLLOVER_MANAGED_MODE: managedMode \?/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Inbound access, the audit signing key, the vault name, the hooks
+// ---------------------------------------------------------------------------------------------
+
+describe("inbound access restrictions", () => {
+  it("are off by default and, when on, admit only the AzureEventGrid and ActionGroup service tags", () => {
+    expect(main).toMatch(/param restrictInboundToAzureServices bool = false/);
+    expect(main).toMatch(/restrictInboundToAzureServices: restrictInboundToAzureServices/);
+    expect(mainParams.restrictInboundToAzureServices?.value).toBe(interp("ROLLOVER_RESTRICT_INBOUND=false"));
+    const rules = block(functionBicep, /^var inboundRestrictions = \[/m);
+    const tags = [...rules.matchAll(/ipAddress: '([^']+)'/g)].map((m) => m[1]);
+    expect(tags.sort()).toEqual(["ActionGroup", "AzureEventGrid"]);
+    expect(rules.match(/tag: 'ServiceTag'/g)).toHaveLength(2);
+    expect(rules.match(/action: 'Allow'/g)).toHaveLength(2);
+    expect(functionBicep).toMatch(
+      /ipSecurityRestrictions: restrictInboundToAzureServices \? inboundRestrictions : \[\]\s+ipSecurityRestrictionsDefaultAction: restrictInboundToAzureServices \? 'Deny' : 'Allow'/,
+    );
+    // Deployment (scm) keeps its own endpoint, so `azd deploy` still reaches it.
+    expect(functionBicep).toMatch(/scmIpSecurityRestrictionsUseMain: false/);
+  });
+});
+
+describe("audit signing key", () => {
+  const key = code["infra/app/audit-key.bicep"] as string;
+
+  it("is a non-exportable RSA key for sign and verify only, in Rollover's vault", () => {
+    expect(main).toContain("var auditSigningKeyName = 'rollover-audit-signing'");
+    expect(main).toMatch(
+      /module auditSigningKey 'app\/audit-key\.bicep' = \{\s+name: '[^']+'\s+scope: resourceGroup\(keyVaultResourceGroupName\)/,
+    );
+    expect(main).toMatch(/keyVaultName: keyVault\.name\s+keyName: auditSigningKeyName/);
+    expect(key).toMatch(/resource key 'Microsoft\.KeyVault\/vaults\/keys@[^']+' = \{/);
+    expect(key).toMatch(/kty: 'RSA'/);
+    expect(key).toMatch(/param keySize int = 3072/);
+    expect(quotedStrings(block(key, /^\s+keyOps: \[/m)).sort()).toEqual(["sign", "verify"]);
+    expect(key).toMatch(/exportable: false/);
+  });
+
+  it("reaches the Function App as ROLLOVER_AUDIT_SIGNING_KEY_ID, versionless", () => {
+    expect(key).toContain(
+      `output versionlessKeyUrl string = '${interp("vault.properties.vaultUri")}keys/${interp("key.name")}'`,
+    );
+    expect(main).toMatch(/auditSigningKeyId: auditSigningKey\.outputs\.versionlessKeyUrl/);
+    expect(functionBicep).toMatch(/^ {2}ROLLOVER_AUDIT_SIGNING_KEY_ID: auditSigningKeyId$/m);
+    // Rollover's role signs with it; nothing else is granted on keys.
+    expect(ROLLOVER_KEY_VAULT_DATA_ACTIONS).toContain("Microsoft.KeyVault/vaults/keys/sign/action");
+  });
+});
+
+describe("the generated vault name", () => {
+  it("fits Key Vault's 24 characters with or without the suffix the postdown hook sets", () => {
+    const abbrs = JSON.parse(read("infra/abbreviations.json")) as Record<string, string>;
+    const prefix = abbrs.keyVaultVaults as string;
+    const expr = /^var generatedKeyVaultName = (.*)$/m.exec(main)?.[1] ?? "";
+    const takes = [...expr.matchAll(/take\(resourceToken, (\d+)\)/g)].map((m) => Number(m[1]));
+    const maxSuffix = Number(
+      /@maxLength\((\d+)\)\s+(@description\('[^\n]*'\)\s+)?param keyVaultNameSuffix string/.exec(main)?.[1],
+    );
+    expect(takes).toHaveLength(2);
+    expect(`${prefix}rollover-`.length + (takes[0] as number)).toBeLessThanOrEqual(24);
+    expect(`${prefix}rollover-`.length + (takes[1] as number) + maxSuffix).toBeLessThanOrEqual(24);
+    expect(mainParams.keyVaultNameSuffix?.value).toBe(interp("ROLLOVER_KEY_VAULT_NAME_SUFFIX"));
+  });
+});
+
+describe("azd hooks", () => {
+  const yaml = read("azure.yaml");
+
+  it("exist for POSIX shells and PowerShell alike", () => {
+    const runs = [...yaml.matchAll(/^ +run: (\S+)$/gm)].map((m) => m[1] as string);
+    expect(runs.length).toBeGreaterThanOrEqual(6);
+    for (const r of runs) expect(existsSync(join(root, r)), r).toBe(true);
+    for (const hook of ["postprovision", "postdeploy", "postdown"]) {
+      const section = new RegExp(`^ {2}${hook}:\\n((?: {4,}.*\\n)+)`, "m").exec(yaml)?.[1] ?? "";
+      expect(section, hook).toMatch(new RegExp(`posix:\\s+shell: sh\\s+run: \\./infra/hooks/${hook}\\.sh`));
+      expect(section, hook).toMatch(
+        new RegExp(`windows:\\s+shell: pwsh\\s+run: \\./infra/hooks/${hook}\\.ps1`),
+      );
+    }
+  });
+
+  it("wire triggers after every deploy and never leave the flag set", () => {
+    // The flag is a parameter only: no output writes it back into the azd environment.
+    expect(main).not.toMatch(/^output ROLLOVER_WIRE_TRIGGERS/m);
+    const sh = read("infra/hooks/postdeploy.sh");
+    expect(sh).not.toMatch(/already wired|exit 0/);
+    expect(sh).toMatch(/trap reset EXIT/);
+    expect(sh).toMatch(/azd env set ROLLOVER_WIRE_TRIGGERS true\nazd provision --no-prompt/);
+    expect(sh).toMatch(/reset\(\) \{ azd env set ROLLOVER_WIRE_TRIGGERS false/);
+    const ps = read("infra/hooks/postdeploy.ps1");
+    expect(ps).toMatch(/finally \{\s+azd env set ROLLOVER_WIRE_TRIGGERS false/);
+    for (const down of ["infra/hooks/postdown.sh", "infra/hooks/postdown.ps1"]) {
+      const text = read(down);
+      expect(text, down).toContain("azd env set ROLLOVER_WIRE_TRIGGERS false");
+      expect(text, down).toContain("azd env set ROLLOVER_KEY_VAULT_NAME_SUFFIX");
+      expect(text, down).toContain("ROLLOVER_KEY_VAULT_CREATED");
+    }
+    expect(main).toMatch(
+      /output ROLLOVER_KEY_VAULT_CREATED string = useExistingKeyVault \? 'false' : 'true'/,
+    );
   });
 });
 
@@ -488,9 +698,16 @@ describe("loaded files", () => {
     expect(loads.some((f) => f.startsWith("infra/workbook/"))).toBe(true);
   });
 
+  it("parameters file maps only azd variables docs/deploy.md documents", () => {
+    const doc = read("docs/deploy.md");
+    for (const { value } of Object.values(mainParams)) {
+      const name = /^\$\{(\w+)/.exec(value)?.[1] as string;
+      expect(doc, name).toContain(`| \`${name}\` |`);
+    }
+  });
+
   it("parameters file names only parameters main.bicep declares", () => {
-    const params = JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, unknown> };
     const declared = new Set([...main.matchAll(/^param (\w+) /gm)].map((m) => m[1]));
-    for (const name of Object.keys(params.parameters)) expect(declared, name).toContain(name);
+    for (const name of Object.keys(mainParams)) expect(declared, name).toContain(name);
   });
 });
