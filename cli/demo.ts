@@ -221,13 +221,21 @@ async function runDemo(stateDir: string): Promise<number> {
     }
     out();
     const { verifyAudit } = await import("../shared/audit/verify.js");
-    const check = await verifyAudit({
-      kind: "sandbox",
-      controlUrl: sb.urls.controlUrl,
-      stream: sb.urls.streamName,
-    });
+    const { rolloverFor } = await import("../functions/runtime.js");
+    // The app's own trail: chain heads and spool in storage, heads signed in Key Vault.
+    const trail = rolloverFor({ env, now: () => sb.ctx.clock.now(), log: quiet }).audit;
+    const check = await verifyAudit(
+      { kind: "sandbox", controlUrl: sb.urls.controlUrl, stream: sb.urls.streamName },
+      trail
+        ? {
+            chains: trail.chains,
+            spool: trail.spool,
+            ...(trail.checkpointKey ? { verifier: trail.checkpointKey } : {}),
+          }
+        : {},
+    );
     out(
-      `Audit chain check (rollover audit verify): ${check.exitCode === 0 ? "whole: no gaps, edits or reordering" : "BROKEN"}`,
+      `Audit chain check (rollover audit verify): ${check.exitCode === 0 ? "whole: no gaps, edits or reordering; every chain's head signed in Key Vault" : `BROKEN\n${check.text}`}`,
     );
     out();
     out(

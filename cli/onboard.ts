@@ -9,7 +9,8 @@ import type { Command } from "commander";
 import type { TokenCredential } from "@azure/identity";
 import { buildRollover } from "../shared/app.js";
 import { graphScope } from "../shared/azure/graph.js";
-import { operatorCredential, signedInAs } from "../shared/azure/onboard.js";
+import { credentialActor } from "../shared/azure/entra.js";
+import { operatorCredential } from "../shared/azure/onboard.js";
 import { loadConfig } from "../shared/config.js";
 import { type BindInput, OnboardInputError, parseBindInput } from "../shared/onboard/plan.js";
 import { recordIssuedByRollover } from "../shared/onboard/provenance.js";
@@ -45,7 +46,7 @@ async function withContext<T extends OnboardResult>(
   await r.clock.sync();
   let actor: string;
   try {
-    actor = await signedInAs(credential, graphScope(config.graphBaseUrl));
+    actor = await credentialActor(credential, graphScope(config.graphBaseUrl));
   } catch (e) {
     throw new UsageError(
       `cannot sign in as you (${String((e as Error).message).split("\n")[0]}); run az login (or set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, see DefaultAzureCredential)`,
@@ -61,7 +62,7 @@ async function withContext<T extends OnboardResult>(
     createWaitMs: 120_000,
     verifyTimeoutMs: config.verifyTimeoutSeconds * 1000,
     say: o.json ? () => {} : (line) => out(`${line}\n`),
-    recordIssued: (vault, name, issued) => recordIssuedByRollover(r, vault, name, issued),
+    recordIssued: (vault, name, issued) => recordIssuedByRollover(r, vault, name, issued, r.clock.now()),
   };
   try {
     return await run(ctx);

@@ -5,12 +5,22 @@
  */
 import { randomUUID } from "node:crypto";
 import { type AuditEvent, type AuditSink, MemoryAuditSink, type Trigger } from "../shared/audit/events.js";
-import { verifyAudit } from "../shared/audit/verify.js";
+import type { TokenCredential } from "@azure/identity";
+import { type VerifyAuditOptions, verifyAudit } from "../shared/audit/verify.js";
+import { KeyVaultCheckpointKey } from "../shared/azure/audit-signing.js";
+import { openAuditStorage } from "../shared/azure/audit-spool.js";
+import { credentialActor, rolloverCredential } from "../shared/azure/entra.js";
 import { buildRollover, engineFor, type Rollover, sweepDepsFor } from "../shared/app.js";
 import { loadConfig } from "../shared/config.js";
-import type { BindingOutcome } from "../shared/rotation/engine.js";
+import { bindingFromTags } from "../shared/core/binding.js";
+import { EMPTY_STATE } from "../shared/core/model.js";
+import { markAdopted } from "../shared/core/provenance.js";
+import { Reason } from "../shared/core/reasons.js";
+import { type BindingOutcome, bindingKey } from "../shared/rotation/engine.js";
 import { listBindingRefs, reconcileAll } from "../shared/rotation/reconcile.js";
 import { runSweep, type SweepSummary } from "../shared/sweep/run.js";
+import { orderFindings } from "../shared/core/insight.js";
+import type { ReasonCode } from "../shared/core/reasons.js";
 import { UsageError } from "./errors.js";
 
 /**
@@ -26,6 +36,9 @@ export function exitForOutcome(o: Pick<BindingOutcome, "result">): number {
   if (o.result === "locked") return EXIT.locked;
   return EXIT.ok;
 }
+
+/** The scope Rollover's credential asks for Key Vault; its token's claims name who is acting. */
+const KEY_VAULT_SCOPE = "https://vault.azure.net/.default";
 
 /** Progress on a terminal; nothing in a pipe. */
 export function progress(stream: NodeJS.WriteStream = process.stderr): (line: string) => void {
@@ -43,14 +56,11 @@ export interface RunAudit {
   close(): Promise<string>;
 }
 
-/**
- * The run's audit writer: Logs Ingestion when configured, else kept in memory (and said so). The
- * actor is Rollover's identity, or the person running a command that acts as them (bind).
- */
-export function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, asActor?: string): RunAudit {
+/** The run's audit writer: Logs Ingestion when configured, else kept in memory (and said so). */
+export function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, person?: string): RunAudit {
   const events: AuditEvent[] = [];
   const runId = randomUUID();
-  const actor = asActor ?? r.config.identityObjectId ?? r.config.clientId ?? "rollover-cli";
+  const actor = person ?? r.config.identityObjectId ?? r.config.clientId ?? "rollover-cli";
   if (r.audit) {
     const writer = r.audit.writer({ runId, trigger, actor, dryRun });
     return {
@@ -88,9 +98,10 @@ export function renderOutcomes(outcomes: readonly BindingOutcome[]): string {
 }
 
 export function renderSweep(s: SweepSummary): string {
+  // The most severe findings first (HighPrivilegeCredential), the rest as found.
   const kv = (o: Partial<Record<string, number>>) =>
-    Object.entries(o)
-      .map(([k, v]) => `${k} ${v}`)
+    orderFindings(Object.entries(o).map(([reason, n]) => ({ reason: reason as ReasonCode, n })))
+      .map(({ reason, n }) => `${reason} ${n}`)
       .join(", ") || "none";
   return [
     `  pages ${s.pages}, objects ${s.targets}`,
@@ -197,7 +208,11 @@ export async function rotate(
     const engine = engineFor(r, { audit: audit.sink, dryRun: opts.dryRun ?? false });
     for (const v of vaults) {
       if (!(await v.observe(certificate))) continue;
-      outcome = await engine.reconcile({ vaultName: v.name, certificateName: certificate });
+      // A person runs this on purpose: a step that stopped after repeated failures is tried again.
+      outcome = await engine.reconcile(
+        { vaultName: v.name, certificateName: certificate },
+        { resetFailures: true },
+      );
       break;
     }
   } finally {
@@ -211,7 +226,12 @@ export async function rotate(
   return exitForOutcome(outcome);
 }
 
-/** Verifies the audit trail's hash chains: from the sandbox locally, from the workspace in Azure. */
+/**
+ * Verifies the audit trail's hash chains: from the sandbox locally, from the workspace in Azure.
+ * With Rollover's storage (AzureWebJobsStorage) it reads the chain heads and the spool, so a
+ * missing tail, records appended by someone else and a chain Rollover never wrote fail; with
+ * ROLLOVER_AUDIT_SIGNING_KEY_ID every head must carry a checkpoint signed by that key.
+ */
 export async function auditVerify(opts: { since?: string; env?: NodeJS.ProcessEnv }): Promise<number> {
   const env = opts.env ?? process.env;
   const config = loadConfig(env);
@@ -221,17 +241,41 @@ export async function auditVerify(opts: { since?: string; env?: NodeJS.ProcessEn
     if (Number.isNaN(since.getTime()))
       throw new UsageError(`--since "${opts.since}" is not a date; use ISO 8601, e.g. 2026-11-01T00:00:00Z`);
   }
+  let credential: TokenCredential | undefined;
+  const cred = () => {
+    credential ??= rolloverCredential({ authorityHost: config.authorityHost, clientId: config.clientId });
+    return credential;
+  };
+  const options: VerifyAuditOptions = since ? { since } : {};
+  if (config.storage || config.storageAccountName) {
+    const { chains, spool } = openAuditStorage(
+      config.storage
+        ? { connectionString: config.storage }
+        : { accountName: config.storageAccountName!, credential: cred() },
+    );
+    options.chains = chains;
+    options.spool = spool;
+  } else {
+    process.stderr.write(
+      "audit verify: no AzureWebJobsStorage: chain heads and spool not read, so a cut-off tail or an appended chain cannot be seen\n",
+    );
+  }
+  if (config.auditSigningKeyId)
+    options.verifier = new KeyVaultCheckpointKey(config.auditSigningKeyId, cred());
+  else
+    process.stderr.write(
+      "audit verify: ROLLOVER_AUDIT_SIGNING_KEY_ID is not set: chain heads are not checked for Rollover's signature\n",
+    );
   let result: Awaited<ReturnType<typeof verifyAudit>>;
   if (config.sandboxControlUrl) {
     result = await verifyAudit(
       { kind: "sandbox", controlUrl: config.sandboxControlUrl, stream: config.dcrStreamName },
-      since ? { since } : {},
+      options,
     );
   } else if (config.auditWorkspaceId) {
-    const r = buildRollover(env);
     result = await verifyAudit(
-      { kind: "workspace", workspaceId: config.auditWorkspaceId, credential: r.credential },
-      since ? { since } : {},
+      { kind: "workspace", workspaceId: config.auditWorkspaceId, credential: cred() },
+      options,
     );
   } else {
     throw new UsageError(
@@ -240,4 +284,75 @@ export async function auditVerify(opts: { since?: string; env?: NodeJS.ProcessEn
   }
   process.stdout.write(`${result.text}\n`);
   return result.exitCode;
+}
+
+/**
+ * `rollover adopt <certificate> --version <v>`: a person declares a version Rollover did not
+ * issue (an import, a version made by hand or by Key Vault's AutoRenew) as wanted, so Rollover
+ * may attach it. Recorded in the binding's state (under its lease) and audited with who ran it,
+ * taken from the claims of the token their credential gets.
+ */
+export async function adopt(
+  certificate: string,
+  opts: { version: string; vault?: string; env?: NodeJS.ProcessEnv; json?: boolean; now?: () => number },
+): Promise<number> {
+  const r = buildRollover(opts.env ?? process.env);
+  await r.clock.sync();
+  const vaults = opts.vault
+    ? [...r.vaults.values()].filter((v) => v.name === opts.vault)
+    : [...r.vaults.values()];
+  if (vaults.length === 0)
+    throw new UsageError(`no configured vault named ${opts.vault} (ROLLOVER_VAULT_URLS)`);
+  let found: { vault: (typeof vaults)[number]; tags: Record<string, string> } | undefined;
+  for (const v of vaults) {
+    const kv = await v.observe(certificate);
+    if (!kv) continue;
+    const version = kv.versions.find((x) => x.version === opts.version);
+    if (!version)
+      throw new UsageError(
+        `certificate ${certificate} in ${v.name} has no version ${opts.version}; see its versions in Key Vault`,
+      );
+    if (!version.enabled) throw new UsageError(`version ${opts.version} of ${certificate} is disabled`);
+    found = { vault: v, tags: kv.tags };
+    break;
+  }
+  if (!found)
+    throw new UsageError(`certificate ${certificate} not found in ${vaults.map((v) => v.name).join(", ")}`);
+  const ref = { vaultName: found.vault.name, certificateName: certificate };
+  const binding = bindingFromTags(ref.vaultName, certificate, found.tags);
+  if (!binding?.ok)
+    throw new UsageError(`certificate ${certificate} is not a binding (no valid rollover-* tags)`);
+  const actor = await credentialActor(r.credential, KEY_VAULT_SCOPE);
+  const lease = await r.leases.acquire(bindingKey(ref));
+  if (!lease) {
+    process.stderr.write(`${certificate}: another run holds the binding's lease; try again in a minute\n`);
+    return EXIT.locked;
+  }
+  const audit = openRunAudit(r, "cli", false, actor);
+  const now = (opts.now ?? r.clock.now)();
+  try {
+    const state = (await r.state.get(ref.vaultName, certificate)) ?? EMPTY_STATE;
+    await r.state.put(ref.vaultName, certificate, markAdopted(state, opts.version, actor, now), "pending");
+    audit.sink.emit({
+      action: "adopt",
+      outcome: "succeeded",
+      reason: Reason.VersionAdopted,
+      message: `version ${opts.version} adopted on purpose by ${actor}; Rollover may attach it`,
+      vaultName: ref.vaultName,
+      certificateName: certificate,
+      certificateVersion: opts.version,
+      targetObjectId: binding.binding.targetId,
+      targetType: binding.binding.targetType,
+    });
+  } finally {
+    await lease.release();
+    process.stderr.write(`${await audit.close()}\n`);
+  }
+  const result = { certificate, vault: ref.vaultName, version: opts.version, adoptedBy: actor };
+  process.stdout.write(
+    opts.json
+      ? `${JSON.stringify(result, null, 2)}\n`
+      : `Adopted ${ref.vaultName}/${certificate} version ${opts.version} (by ${actor}). The next run attaches it.\n`,
+  );
+  return EXIT.ok;
 }

@@ -4,10 +4,12 @@
  *
  *   POST|OPTIONS /runtime/webhooks/eventgrid?functionName=<name>&code=<key>
  *       the Event Grid trigger's webhook: subscription validation answered, the CloudEvents
- *       OPTIONS handshake, one invocation per event (in parallel), 202 when all succeeded, 500
- *       when any failed (Event Grid delivers the batch again)
+ *       OPTIONS handshake, one invocation per event (at most ROLLOVER_CONCURRENCY at once), 202
+ *       when all succeeded, 500 when any failed (Event Grid delivers the batch again), 400 when
+ *       an event was refused (its vault does not match its topic, or is not allowed)
  *   /api/<route>               HTTP functions, with the function key (`x-functions-key` or `code`)
- *   POST /admin/functions/<name>   runs a timer (or a queue function with `{"input": …}`) now
+ *   POST /admin/functions/<name>   runs a timer (or a queue function with `{"input": …}`) now,
+ *                              with the master key only (`x-functions-key`), as the host's admin API
  *   timers                     on their NCRONTAB schedules (six fields, UTC)
  *   queues                     polled from Azure Storage (Azurite locally), base64 JSON messages,
  *                              five attempts then `<queue>-poison`, as host.json sets
@@ -31,7 +33,17 @@ import { decodeMessage, queueClient } from "../shared/azure/queue.js";
 import { oneLine } from "../shared/events/handle.js";
 import { EventParseError, eventsOf, parseEvent, validationCodeOf } from "../shared/events/parse.js";
 import { safeLine } from "../shared/log.js";
+import { mapWithConcurrency } from "../shared/rotation/concurrency.js";
 import { errorSummary } from "../shared/rotation/engine.js";
+
+/**
+ * What keyVaultEvents returns for an event it refused outright: its `data.Id` names another vault
+ * than its topic (a forged event). A vault not on the allow list is acknowledged (2xx), as before.
+ */
+function isRefusal(v: unknown): v is { status: "rejected"; reason: string } {
+  const r = v as { status?: unknown; reason?: unknown } | null;
+  return typeof r === "object" && r !== null && r.status === "rejected" && r.reason === "EventVaultMismatch";
+}
 
 export interface ServeOptions {
   /** Port on 127.0.0.1; 0 (default) picks a free one. */
@@ -46,6 +58,8 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** The key HTTP functions and the webhook accept (default: a new random key). */
   functionKey?: string;
+  /** The key the admin routes accept, and no other (default: a new random key). */
+  masterKey?: string;
   /** Run timers on their schedules (default true). */
   timers?: boolean;
   /** Poll queues (default true). */
@@ -57,6 +71,7 @@ export interface ServeOptions {
 export interface ServeHandle {
   url: string;
   functionKey: string;
+  masterKey: string;
   /** Runs a timer function now; resolves with what it returned. */
   fireTimer(name: string): Promise<unknown>;
   /** Waits until every queue is empty and no invocation is running. */
@@ -139,6 +154,10 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
   const rollover = rolloverFor(rt);
   await runClock(rt);
   const functionKey = opts.functionKey ?? randomBytes(24).toString("base64url");
+  // The Functions host's admin API takes the master key only, never a function key.
+  const masterKey = opts.masterKey ?? randomBytes(32).toString("base64url");
+  if (keyMatches(masterKey, functionKey))
+    throw new Error("serve: the master key must differ from the function key");
   const byName = new Map(defs.map((d) => [d.name.toLowerCase(), d]));
   let running = 0;
   let closed = false;
@@ -312,11 +331,26 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
       if (e instanceof EventParseError) throw new HttpError(400, e.message);
       throw e;
     }
-    const results = await Promise.allSettled(events.map((e) => invoke(d.name, (ctx) => d.handler(e, ctx))));
+    // A bounded number at once: an array of events cannot start unbounded work.
+    const results = await mapWithConcurrency(events, rollover.config.concurrency, (e) =>
+      invoke(d.name, (ctx) => d.handler(e, ctx)).then(
+        (value): PromiseSettledResult<unknown> => ({ status: "fulfilled", value }),
+        (reason: unknown): PromiseSettledResult<unknown> => ({ status: "rejected", reason }),
+      ),
+    );
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     for (const f of failed) log(`[${d.name}] failed: ${errorSummary(f.reason)}`);
     if (failed.length > 0) {
       sendJson(res, 500, { error: `${failed.length} of ${events.length} event(s) failed` });
+      return;
+    }
+    const refused = results.flatMap((r) =>
+      r.status === "fulfilled" && isRefusal(r.value) ? [r.value.reason] : [],
+    );
+    if (refused.length > 0) {
+      sendJson(res, 400, {
+        error: `${refused.length} of ${events.length} event(s) refused: ${[...new Set(refused)].join(", ")}`,
+      });
       return;
     }
     sendJson(res, 202);
@@ -389,9 +423,18 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
         const lower = path.toLowerCase();
         const given =
           (req.headers["x-functions-key"] as string | undefined) ?? url.searchParams.get("code") ?? undefined;
-        const needsKey =
-          lower === "/runtime/webhooks/eventgrid" || lower.startsWith("/api/") || lower.startsWith("/admin/");
-        if (needsKey && !keyMatches(given, functionKey)) {
+        if (lower.startsWith("/admin/")) {
+          if (!keyMatches(given, masterKey)) {
+            req.resume();
+            throw new HttpError(
+              401,
+              "missing or wrong master key (x-functions-key header); admin routes take no function key",
+            );
+          }
+        } else if (
+          (lower === "/runtime/webhooks/eventgrid" || lower.startsWith("/api/")) &&
+          !keyMatches(given, functionKey)
+        ) {
           req.resume();
           throw new HttpError(401, "missing or wrong function key (x-functions-key header or code query)");
         }
@@ -424,6 +467,7 @@ export async function startServe(opts: ServeOptions = {}): Promise<ServeHandle> 
   return {
     url,
     functionKey,
+    masterKey,
     fireTimer(name: string) {
       const d = byName.get(name.toLowerCase());
       if (d?.trigger !== "timer") return Promise.reject(new Error(`no timer function named ${name}`));
@@ -465,7 +509,7 @@ export async function runServeCli(opts: ServeOptions = {}): Promise<ServeHandle>
   const handle = await startServe(opts);
   const names = functionDefinitions({ env: opts.env ?? process.env, log: () => {} }).map((d) => d.name);
   process.stdout.write(
-    `${JSON.stringify({ url: handle.url, functionKey: handle.functionKey, functions: names })}\n`,
+    `${JSON.stringify({ url: handle.url, functionKey: handle.functionKey, masterKey: handle.masterKey, functions: names })}\n`,
   );
   let stopping = false;
   const stop = () => {

@@ -6,6 +6,7 @@
 import type { HttpHandler, HttpMethod, InvocationContext, Timer } from "@azure/functions";
 import { SWEEP_QUEUE } from "../shared/azure/queue.js";
 import { loadConfig } from "../shared/config.js";
+import { safeLine } from "../shared/log.js";
 import { flushAuditHandler } from "./flushAudit.js";
 import { keyVaultEventsHandler } from "./keyVaultEvents.js";
 import { reconcileHandler } from "./reconcile.js";
@@ -47,7 +48,8 @@ export type FunctionDefinition =
 
 export const DEFAULT_RUNTIME: Runtime = {
   env: process.env,
-  log: (line) => console.log(line),
+  // Every log line passes the redaction guard.
+  log: (line) => console.log(safeLine(line)),
 };
 
 export function functionDefinitions(rt: Runtime = DEFAULT_RUNTIME): FunctionDefinition[] {

@@ -5,21 +5,26 @@ import { type Runtime, withRun } from "./runtime.js";
 import { contextLogger } from "../shared/log.js";
 
 export function keyVaultEventsHandler(rt: Runtime) {
-  return async (event: unknown, context: InvocationContext): Promise<void> => {
+  return async (
+    event: unknown,
+    context: InvocationContext,
+  ): Promise<{ status: "handled" | "rejected" | "ignored"; reason: string }> => {
     const out = await withRun(rt, { trigger: "eventGrid", runId: context.invocationId }, (run) =>
       handleKeyVaultEvent(event, {
         vaults: run.rollover.vaults,
         allowedVaults: run.rollover.config.allowedVaults ?? [],
         audit: run.audit,
-        reconcile: (ref, opts) => run.engine.reconcile(ref, opts),
+        reconcile: (ref) => run.engine.reconcile(ref),
       }),
     );
     if (out.status === "handled") {
       contextLogger(context).info(
         `${out.event.type} ${out.outcome.ref.certificateName}: ${out.outcome.result} (${out.outcome.reason})`,
       );
-    } else {
-      contextLogger(context).info(`event ${out.status}: ${out.reason}`);
+      return { status: "handled", reason: out.outcome.reason };
     }
+    contextLogger(context).info(`event ${out.status}: ${out.reason}`);
+    // The host ignores a trigger's return value; `rollover serve` answers a refusal with 400.
+    return { status: out.status, reason: out.reason };
   };
 }

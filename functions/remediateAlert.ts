@@ -60,7 +60,7 @@ export function remediateAlertHandler(rt: Runtime) {
         remediate(alert, {
           vaults: run.rollover.vaults,
           audit: run.audit,
-          reconcile: (ref, opts) => run.engine.reconcile(ref, opts),
+          reconcile: (ref) => run.engine.reconcile(ref),
           sweepDeps: run.sweepDeps,
           readTarget: async (id, types, tenantId) => {
             const r = run.rollover;

@@ -7,6 +7,7 @@
 import type { AuditEvent, AuditSink, Trigger } from "../shared/audit/events.js";
 import { buildRollover, engineFor, type Rollover, sweepDepsFor } from "../shared/app.js";
 import type { RotationEngine } from "../shared/rotation/engine.js";
+import { safeLine } from "../shared/log.js";
 import type { SweepDeps } from "../shared/sweep/run.js";
 
 export interface Runtime {
@@ -69,8 +70,9 @@ export async function withRun<T>(
   const rollover = rolloverFor(rt);
   const now = await runClock(rt);
   const actor = rollover.config.identityObjectId ?? rollover.config.clientId ?? "rollover";
-  const writer = rollover.audit?.writer({ runId: run.runId, trigger: run.trigger, actor, log: rt.log });
-  const audit: AuditSink = writer ?? new LogSink(rt.log);
+  const log = (line: string) => rt.log(safeLine(line));
+  const writer = rollover.audit?.writer({ runId: run.runId, trigger: run.trigger, actor, log });
+  const audit: AuditSink = writer ?? new LogSink(log);
   let result: T;
   try {
     result = await fn({
@@ -80,7 +82,7 @@ export async function withRun<T>(
       engine: engineFor(rollover, { audit, now }),
       sweepDeps: () => sweepDepsFor(rollover, { audit, now }),
       now,
-      log: rt.log,
+      log,
     });
   } finally {
     await writer?.close();

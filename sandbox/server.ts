@@ -34,6 +34,10 @@ import {
   type ServiceName,
 } from "./http.js";
 import { createVault, keyVaultRoutes } from "./keyvault/index.js";
+import { standaloneKeysOf } from "./keyvault/keys.js";
+
+/** The name of Rollover's audit signing key in the vault (infra creates the same). */
+export const AUDIT_SIGNING_KEY = "rollover-audit-signing";
 import { createLogsStore, logsRoutes } from "./logs/index.js";
 import { type SeedName, seedTenant } from "./seeds.js";
 import { ensureTls } from "./tls.js";
@@ -170,6 +174,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   );
 
   await seedTenant(ctx, options.seed ?? "empty");
+  // Rollover's audit signing key, as the deployment creates it (infra): a standalone RSA key.
+  await standaloneKeysOf(ctx.vault, clock).create(AUDIT_SIGNING_KEY, {
+    kty: "RSA",
+    key_size: 2048,
+    key_ops: ["sign", "verify"],
+  });
 
   let azurite: AzuriteHandle | undefined;
   if (options.azurite !== false) azurite = await startAzurite({ log });
@@ -189,6 +199,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ROLLOVER_DCR_STREAM_NAME: urls.streamName,
     ROLLOVER_IDENTITY_OBJECT_ID: managedIdentity.objectId,
     ROLLOVER_SANDBOX_CONTROL_URL: urls.controlUrl,
+    ROLLOVER_AUDIT_SIGNING_KEY_ID: `${urls.vaultUrl.replace(/\/+$/, "")}/keys/${AUDIT_SIGNING_KEY}`,
     // The demo seed grants what a deployment with managed mode on grants; run Rollover to match.
     ...(options.seed === "demo" ? { ROLLOVER_MANAGED_MODE: "true" } : {}),
     ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),

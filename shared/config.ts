@@ -188,6 +188,14 @@ export const SETTINGS = {
     default: 24,
     parse: integer(0, 720),
   }),
+  maxStepFailures: spec({
+    env: "ROLLOVER_MAX_STEP_FAILURES",
+    kind: "integer",
+    description:
+      "A binding whose same step failed this many times in a row stops retrying on its own and is reported as needing a person (StepFailureLimit).",
+    default: 5,
+    parse: integer(1, 100),
+  }),
   graceHours: spec({
     env: "ROLLOVER_GRACE_HOURS",
     kind: "integer",
@@ -275,6 +283,35 @@ export const SETTINGS = {
     example: "33333333-…",
     parse: list,
   }),
+  unusedAfterDays: spec({
+    env: "ROLLOVER_UNUSED_AFTER_DAYS",
+    kind: "integer",
+    description:
+      "A credential with no sign-in for this many days is reported as unused (needs AuditLog.Read.All; global cloud only).",
+    default: 90,
+    parse: integer(1, 3650),
+  }),
+  removeUnused: spec({
+    env: "ROLLOVER_REMOVE_UNUSED",
+    kind: "boolean",
+    description:
+      "In `remove` mode, also remove valid credentials reported unused, through every guardrail (never the last valid one, never a binding's current key).",
+    default: false,
+    parse: boolean,
+  }),
+  highPrivilegePermissions: spec({
+    env: "ROLLOVER_HIGH_PRIVILEGE_PERMISSIONS",
+    kind: "list",
+    description:
+      "Microsoft Graph application permissions that make a secret or a long-lived credential a HighPrivilegeCredential finding.",
+    default: [
+      "Application.ReadWrite.All",
+      "AppRoleAssignment.ReadWrite.All",
+      "Directory.ReadWrite.All",
+      "RoleManagement.ReadWrite.Directory",
+    ] as string[],
+    parse: list,
+  }),
   managedMode: spec({
     env: "ROLLOVER_MANAGED_MODE",
     kind: "boolean",
@@ -321,7 +358,8 @@ export const SETTINGS = {
   auditSigningKeyId: spec({
     env: "ROLLOVER_AUDIT_SIGNING_KEY_ID",
     kind: "url",
-    description: "Versionless URL of the Key Vault key that signs audit chain heads",
+    description:
+      "Versionless URL of Rollover's non-exportable Key Vault key that signs each audit chain head (`sign`); `rollover audit verify` checks the signatures with its public key.",
     example: "https://kv-rollover-0123456789.vault.azure.net/keys/rollover-audit-signing",
     parse: httpsUrl,
   }),

@@ -18,6 +18,7 @@ import { TokenError } from "../tokens.js";
 import type { SandboxContext } from "../types.js";
 import { digestLength, isSignatureAlgorithm, signDigest, verifyDigest } from "./crypto.js";
 import { API_VERSIONS, LATEST_API_VERSION } from "./api-version.js";
+import { standaloneKeyBundle, standaloneKeysOf, usableStandaloneKey } from "./keys.js";
 import { badParameter, KvError, policyJson } from "./policy.js";
 import {
   CERTIFICATE_NAME,
@@ -421,7 +422,24 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
         entry.versions.map((v) => vault.keyItem(v, true)),
       );
     }),
+    // Standalone keys (sandbox/keyvault/keys.ts): create, and get/sign ahead of certificates' keys.
+    kv("POST", "/keys/:name/create", async (req) =>
+      ok(
+        standaloneKeyBundle(url, await standaloneKeysOf(vault, ctx.clock).create(name(req), objectBody(req))),
+      ),
+    ),
     kv("POST", /^\/keys\/(?<name>[^/]+)(?:\/(?<version>[^/]*))?\/sign\/?$/i, (req) => {
+      const sk = standaloneKeysOf(vault, ctx.clock);
+      if (sk.has(name(req))) {
+        const k = sk.find(name(req), req.params.version || undefined);
+        if (!k) throw keyNotFound(name(req));
+        const { alg, digest } = digestParams(objectBody(req), "value");
+        usableStandaloneKey(k, "sign", ctx.clock.nowSeconds());
+        return ok({
+          kid: `${url}/keys/${k.name}/${k.version}`,
+          value: signDigest(k.key, alg, digest).toString("base64url"),
+        });
+      }
       const v = versionOf(req, keyNotFound);
       const { alg, digest } = digestParams(objectBody(req), "value");
       usableKey(v, "sign");
@@ -444,6 +462,14 @@ export function keyVaultRoutesFor(ctx: SandboxContext, vault: SandboxVault): Rou
         );
       return ok({ value: verifyDigest(v.key, alg, digest, Buffer.from(body.value, "base64url")) });
     }),
-    kv("GET", "/keys/:name/:version?", (req) => ok(vault.keyBundle(versionOf(req, keyNotFound)))),
+    kv("GET", "/keys/:name/:version?", (req) => {
+      const sk = standaloneKeysOf(vault, ctx.clock);
+      if (sk.has(name(req))) {
+        const k = sk.find(name(req), req.params.version || undefined);
+        if (!k) throw keyNotFound(name(req));
+        return ok(standaloneKeyBundle(url, k));
+      }
+      return ok(vault.keyBundle(versionOf(req, keyNotFound)));
+    }),
   ];
 }

@@ -9,7 +9,12 @@
  *   fork         two different records claim the same position
  *   reordered    `PrevHash` points at another record of the chain than the one before it
  *   brokenLink   `PrevHash` matches no record of the chain
- *   truncated    the chain's stored head is further on than the last record read
+ *   truncated    the chain's stored head is further on than the last record read, or (reading a
+ *                window) the writer wrote in the window and no record of it is left
+ *   beyondHead   records past the chain's stored head (appended by someone else)
+ *   headMismatch the record at the head's (or the signed checkpoint's) position is another one
+ *   unknownWriter records of a chain that has no stored head (a second chain someone appended)
+ *   unsigned     the head has no checkpoint signed by Rollover's key, or its signature fails
  *   malformed    no writer or no sequence number
  *
  * Exact duplicates (same `RecordId` and `Hash`: a resend after a crash) are counted, not errors.
@@ -24,6 +29,10 @@ export type ChainProblemKind =
   | "reordered"
   | "brokenLink"
   | "truncated"
+  | "beyondHead"
+  | "headMismatch"
+  | "unknownWriter"
+  | "unsigned"
   | "malformed";
 
 export interface ChainProblem {
@@ -65,6 +74,10 @@ export interface ChainHeadInfo {
   writer: string;
   sequence: number;
   hash: string;
+  /** TimeGenerated of the head's record (ISO 8601), when stored. */
+  lastTime?: string;
+  /** The newest signed checkpoint, with the outcome of its signature check (done by the caller). */
+  signed?: { sequence: number; hash: string; valid?: boolean };
 }
 
 export interface VerifyChainsOptions {
@@ -74,9 +87,17 @@ export interface VerifyChainsOptions {
   heads?: ChainHeadInfo[];
   /** Sequence numbers known to wait in the spool (writer → sequences): not missing. */
   pending?: Map<string, Set<number>>;
+  /** Heads are the full list of writers: a chain with no head is someone else's. */
+  headsComplete?: boolean;
+  /** Every head must carry a valid signed checkpoint (a signing key is configured). */
+  requireSignatures?: boolean;
+  /** The start of the window read (with expectGenesis false). */
+  since?: Date;
 }
 
 const KIND_ORDER: ChainProblemKind[] = [
+  "unknownWriter",
+  "unsigned",
   "malformed",
   "missingStart",
   "gap",
@@ -84,7 +105,9 @@ const KIND_ORDER: ChainProblemKind[] = [
   "edited",
   "reordered",
   "brokenLink",
+  "headMismatch",
   "truncated",
+  "beyondHead",
 ];
 
 function short(hash: string): string {
@@ -225,6 +248,68 @@ export function verifyChains(input: readonly RecordLike[], options: VerifyChains
 
     const head = heads.get(writer);
     const last = list.at(-1)?.r.Sequence ?? 0;
+    if (!head && options.headsComplete && list.length > 0) {
+      add({
+        kind: "unknownWriter",
+        sequence: list[0]!.r.Sequence,
+        detail: `chain ${writer} has ${list.length} record(s) but no head in Rollover's storage: not written by Rollover`,
+      });
+    }
+    if (head) {
+      const bySeq = new Map(list.map(({ r }) => [r.Sequence, r]));
+      const beyond = list.filter(({ r }) => r.Sequence > head.sequence);
+      if (beyond.length > 0) {
+        add({
+          kind: "beyondHead",
+          sequence: beyond[0]!.r.Sequence,
+          detail: `${beyond.length} record(s) past the chain's head (${head.sequence}): appended by someone else`,
+        });
+      }
+      const anchors: Array<[string, number, string]> = [["head", head.sequence, head.hash]];
+      if (head.signed) anchors.push(["signed checkpoint", head.signed.sequence, head.signed.hash]);
+      for (const [what, seq, hash] of anchors) {
+        const r = bySeq.get(seq);
+        if (r && r.Hash !== hash) {
+          add({
+            kind: "headMismatch",
+            sequence: seq,
+            ...(r.RecordId ? { recordId: r.RecordId } : {}),
+            detail: `record ${seq} is not the one the ${what} names (${short(hash)}): the chain was replaced from there`,
+          });
+        }
+      }
+      // Reading a window, a chain that wrote nothing in it (a head from before signing existed,
+      // an instance long gone) is not judged by its signature.
+      const inWindow =
+        expectGenesis ||
+        list.length > 0 ||
+        (head.lastTime !== undefined &&
+          options.since !== undefined &&
+          Date.parse(head.lastTime) >= options.since.getTime());
+      if (options.requireSignatures && inWindow && !head.signed?.valid) {
+        add({
+          kind: "unsigned",
+          sequence: head.signed?.sequence ?? head.sequence,
+          detail: head.signed
+            ? `the signature of checkpoint ${head.signed.sequence} does not verify with Rollover's audit signing key`
+            : "the chain's head carries no checkpoint signed with Rollover's audit signing key",
+        });
+      }
+      // Reading a window: a writer whose last record falls in it must have records in it.
+      if (
+        !expectGenesis &&
+        list.length === 0 &&
+        options.since &&
+        head.lastTime &&
+        Date.parse(head.lastTime) >= options.since.getTime()
+      ) {
+        add({
+          kind: "truncated",
+          sequence: head.sequence,
+          detail: `the writer wrote up to record ${head.sequence} at ${head.lastTime}, but no record of it since ${options.since.toISOString()} was found`,
+        });
+      }
+    }
     // Reading a time window, a chain with no record in it says nothing about its tail.
     if (head && head.sequence > last && (expectGenesis || list.length > 0)) {
       const missing = missingRange(last + 1, head.sequence, pending);

@@ -14,6 +14,7 @@ export type AuditAction =
   | "verify"
   | "retire"
   | "refuse"
+  | "adopt"
   | "wait"
   | "sweepFinding"
   | "sweepRemoval"

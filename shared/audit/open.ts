@@ -3,6 +3,7 @@
  * and the chain store and spool in the Functions host's storage account.
  */
 import type { TokenCredential } from "@azure/identity";
+import { KeyVaultCheckpointKey } from "../azure/audit-signing.js";
 import { type AuditStorageTarget, openAuditStorage } from "../azure/audit-spool.js";
 import { LogsIngestionTransport, type LogsIngestionTransportOptions } from "../azure/logs-ingestion.js";
 import type { Config } from "../config.js";
@@ -14,12 +15,14 @@ export type AuditSettings = Pick<
   Config,
   "logsIngestionEndpoint" | "dcrImmutableId" | "dcrStreamName" | "storage" | "storageAccountName"
 > &
-  Partial<Pick<Config, "storageEndpointSuffix">>;
+  Partial<Pick<Config, "storageEndpointSuffix" | "auditSigningKeyId">>;
 
 export interface AuditTrail {
   transport: LogsIngestionTransport;
   chains: ChainStore;
   spool: AuditSpool;
+  /** Signs and checks chain checkpoints (when ROLLOVER_AUDIT_SIGNING_KEY_ID is set). */
+  checkpointKey?: KeyVaultCheckpointKey;
   /** A writer for one run (one function invocation, one CLI command). */
   writer(run: {
     runId: string;
@@ -68,11 +71,23 @@ export function openAuditTrail(
     ...options.transport,
     credential,
   });
+  const checkpointKey = settings.auditSigningKeyId
+    ? new KeyVaultCheckpointKey(settings.auditSigningKeyId, credential)
+    : undefined;
   return {
     transport,
     chains,
     spool,
-    writer: (run) => new AuditWriter({ ...options.writer, ...run, transport, chains, spool }),
+    ...(checkpointKey ? { checkpointKey } : {}),
+    writer: (run) =>
+      new AuditWriter({
+        ...options.writer,
+        ...run,
+        transport,
+        chains,
+        spool,
+        ...(checkpointKey ? { signer: checkpointKey } : {}),
+      }),
     flushSpool: (o = {}) => flushSpool({ spool, transport, ...o }),
   };
 }

@@ -31,11 +31,53 @@ export interface AuditTransport {
   send(records: AuditRecord[], options?: { ordered?: boolean }): Promise<SendResult>;
 }
 
+/**
+ * A chain position signed in Key Vault with Rollover's audit signing key (`sign`, the key never
+ * leaves the vault): `signature` is over `checkpointMessage(writer, sequence, hash)`.
+ */
+export interface SignedCheckpoint {
+  sequence: number;
+  hash: string;
+  /** The key version that signed (a Key Vault key URL with its version). */
+  kid: string;
+  /** RS256 or ES256. */
+  alg: string;
+  /** base64url */
+  signature: string;
+}
+
+/** What is signed for a chain position: one line per field, so no field can bleed into another. */
+export function checkpointMessage(writer: string, sequence: number, hash: string): Uint8Array {
+  return new TextEncoder().encode(`rollover-audit-checkpoint/v1\n${writer}\n${sequence}\n${hash}`);
+}
+
+/** Signs checkpoints (Key Vault `sign` with ROLLOVER_AUDIT_SIGNING_KEY_ID). */
+export interface CheckpointSigner {
+  sign(message: Uint8Array): Promise<{ kid: string; alg: string; signature: string }>;
+}
+
+/** Checks a checkpoint's signature with the signing key's public key. */
+export interface CheckpointVerifier {
+  verify(message: Uint8Array, c: { kid: string; alg: string; signature: string }): Promise<boolean>;
+}
+
 export interface ChainHead {
   sequence: number;
   hash: string;
+  /** TimeGenerated of the record at `sequence` (ISO 8601). */
+  lastTime?: string;
+  /** The newest signed position (usually the head itself). */
+  signed?: SignedCheckpoint;
   /** Opaque version for conditional saves; undefined while the chain has no head stored. */
   etag?: string;
+}
+
+export interface StoredChainHead {
+  writer: string;
+  sequence: number;
+  hash: string;
+  lastTime?: string;
+  signed?: SignedCheckpoint;
 }
 
 export interface ChainStore {
@@ -43,11 +85,11 @@ export interface ChainStore {
   /** Saves the head if it is still at `expected.etag`; false when someone else moved it. */
   save(
     writer: string,
-    head: { sequence: number; hash: string },
+    head: { sequence: number; hash: string; lastTime?: string; signed?: SignedCheckpoint },
     expected: ChainHead,
   ): Promise<ChainHead | false>;
-  /** Every chain's head (for the truncation check of `audit verify`). */
-  list(): Promise<Array<{ writer: string; sequence: number; hash: string }>>;
+  /** Every chain's head (for the truncation and signature checks of `audit verify`). */
+  list(): Promise<StoredChainHead[]>;
 }
 
 export type SpoolStatus = "pending" | "rejected";
@@ -72,16 +114,16 @@ export interface AuditSpool {
 
 /** Chain heads in memory (dry runs and tests). */
 export class MemoryChainStore implements ChainStore {
-  private readonly heads = new Map<string, { sequence: number; hash: string; version: number }>();
+  private readonly heads = new Map<string, Omit<StoredChainHead, "writer"> & { version: number }>();
   async load(writer: string): Promise<ChainHead> {
     const h = this.heads.get(writer);
-    return h
-      ? { sequence: h.sequence, hash: h.hash, etag: String(h.version) }
-      : { sequence: 0, hash: GENESIS_HASH };
+    if (!h) return { sequence: 0, hash: GENESIS_HASH };
+    const { version, ...head } = h;
+    return { ...head, etag: String(version) };
   }
   async save(
     writer: string,
-    head: { sequence: number; hash: string },
+    head: Omit<StoredChainHead, "writer">,
     expected: ChainHead,
   ): Promise<ChainHead | false> {
     const current = this.heads.get(writer);
@@ -90,8 +132,8 @@ export class MemoryChainStore implements ChainStore {
     this.heads.set(writer, { ...head, version });
     return { ...head, etag: String(version) };
   }
-  async list(): Promise<Array<{ writer: string; sequence: number; hash: string }>> {
-    return [...this.heads].map(([writer, h]) => ({ writer, sequence: h.sequence, hash: h.hash }));
+  async list(): Promise<StoredChainHead[]> {
+    return [...this.heads].map(([writer, { version: _v, ...h }]) => ({ writer, ...h }));
   }
 }
 

@@ -5,12 +5,15 @@
  *   workspace  the Log Analytics table, with @azure/monitor-query-logs
  *   records    records already in hand
  *
- * The report is `verifyChains`'s; `exitCode` is 0 when the trail is whole and 1 when it is not.
+ * With the chain heads (Rollover's storage) a cut-off tail, records appended past a head and a
+ * second chain under a name Rollover never wrote all show; with the signing key's public key, a
+ * head not signed by Rollover's key shows too. Records still waiting in the spool are read with
+ * the rest. The report is `verifyChains`'s; `exitCode` is 0 when the trail is whole, 1 when not.
  */
 import type { TokenCredential } from "@azure/identity";
 import { queryAuditRecords } from "../azure/audit-query.js";
 import { type ChainHeadInfo, type ChainReport, renderReport, verifyChains } from "./chain.js";
-import type { AuditSpool, ChainStore } from "./ports.js";
+import { type AuditSpool, type ChainStore, type CheckpointVerifier, checkpointMessage } from "./ports.js";
 import { normalizeDate, type RecordLike } from "./record.js";
 
 export type AuditSource =
@@ -33,6 +36,8 @@ export interface VerifyAuditOptions {
   spool?: AuditSpool;
   /** Check only these chains. */
   writers?: string[];
+  /** Checks each head's signed checkpoint (ROLLOVER_AUDIT_SIGNING_KEY_ID): unsigned heads fail. */
+  verifier?: CheckpointVerifier;
 }
 
 export interface AuditVerification {
@@ -80,14 +85,31 @@ export async function verifyAudit(
   options: VerifyAuditOptions = {},
 ): Promise<AuditVerification> {
   const only = options.writers ? new Set(options.writers) : undefined;
-  const records = (await readAuditRecords(source, options.since)).filter(
-    (r) => !only || only.has(String(r.Writer)),
-  );
+  const keep = (r: RecordLike) => !only || only.has(String(r.Writer));
+  const records = (await readAuditRecords(source, options.since)).filter(keep);
   let heads: ChainHeadInfo[] | undefined;
   let pending: Map<string, Set<number>> | undefined;
-  if (options.chains) heads = (await options.chains.list()).filter((h) => !only || only.has(h.writer));
+  if (options.chains) {
+    heads = [];
+    for (const h of await options.chains.list()) {
+      if (only && !only.has(h.writer)) continue;
+      const { signed, ...rest } = h;
+      let valid = false;
+      if (signed && options.verifier) {
+        valid = await options.verifier
+          .verify(checkpointMessage(h.writer, signed.sequence, signed.hash), signed)
+          .catch(() => false);
+      }
+      heads.push({
+        ...rest,
+        ...(signed ? { signed: { sequence: signed.sequence, hash: signed.hash, valid } } : {}),
+      });
+    }
+  }
   if (options.spool) {
+    // Records waiting in the spool are Rollover's own (its storage): checked with the rest.
     pending = new Map();
+    const spooled: RecordLike[] = [];
     for (const s of await options.spool.all()) {
       let set = pending.get(s.record.Writer);
       if (!set) {
@@ -95,12 +117,20 @@ export async function verifyAudit(
         pending.set(s.record.Writer, set);
       }
       set.add(s.record.Sequence);
+      spooled.push(s.record as unknown as RecordLike);
+    }
+    const from = options.since?.getTime();
+    for (const r of spooled.filter(keep)) {
+      const t = normalizeDate(r.TimeGenerated as string | Date | undefined);
+      if (from === undefined || (t !== null && Date.parse(t) >= from)) records.push(r);
     }
   }
   const report = verifyChains(records, {
     expectGenesis: options.since === undefined,
-    ...(heads ? { heads } : {}),
+    ...(heads ? { heads, headsComplete: true } : {}),
     ...(pending ? { pending } : {}),
+    ...(options.verifier ? { requireSignatures: true } : {}),
+    ...(options.since ? { since: options.since } : {}),
   });
   return { report, text: renderReport(report), exitCode: report.ok ? 0 : 1 };
 }

@@ -17,7 +17,16 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { AuditEvent, AuditSink, Trigger } from "./events.js";
-import type { AuditSpool, AuditTransport, ChainHead, ChainStore, FailedBatch } from "./ports.js";
+import {
+  type AuditSpool,
+  type AuditTransport,
+  type ChainHead,
+  type ChainStore,
+  type CheckpointSigner,
+  checkpointMessage,
+  type FailedBatch,
+  type SignedCheckpoint,
+} from "./ports.js";
 import { type AuditRecord, toRecord } from "./record.js";
 import { RedactionCounter, redact, redactionCounter } from "./redact.js";
 
@@ -34,6 +43,8 @@ export interface AuditWriterOptions {
   chains: ChainStore;
   /** Where records wait when sending fails. Without one, a failed send makes flush() throw. */
   spool?: AuditSpool;
+  /** Signs each batch's checkpoint in Key Vault (ROLLOVER_AUDIT_SIGNING_KEY_ID). */
+  signer?: CheckpointSigner;
   redaction?: RedactionCounter;
   /** Log lines (free of secrets). */
   log?: (line: string) => void;
@@ -87,7 +98,12 @@ class Chain {
     private readonly store: ChainStore,
   ) {}
 
-  seal(items: Pending[], build: (p: Pending, sequence: number, prevHash: string) => AuditRecord) {
+  seal(
+    items: Pending[],
+    build: (p: Pending, sequence: number, prevHash: string) => AuditRecord,
+    signer?: CheckpointSigner,
+    log?: (line: string) => void,
+  ) {
     const run = this.queue.then(async () => {
       for (let attempt = 0; attempt < 20; attempt++) {
         const head = this.head ?? (await this.store.load(this.name));
@@ -99,7 +115,35 @@ class Chain {
           records.push(r);
           prevHash = r.Hash;
         }
-        const saved = await this.store.save(this.name, { sequence, hash: prevHash }, head);
+        // One signed checkpoint per batch, made before anything is sent: a chain someone else
+        // appends or cuts short no longer matches a head only Rollover's key could sign. Signing
+        // is best effort: when Key Vault cannot sign now, the last signed checkpoint stays and
+        // the next batch's covers this one (the hashes link them).
+        let signed: SignedCheckpoint | undefined = head.signed;
+        if (signer) {
+          try {
+            signed = {
+              sequence,
+              hash: prevHash,
+              ...(await signer.sign(checkpointMessage(this.name, sequence, prevHash))),
+            };
+          } catch (e) {
+            log?.(
+              `audit: chain ${this.name}: checkpoint ${sequence} not signed (${oneLine(e)}); the next batch signs again`,
+            );
+          }
+        }
+        const lastTime = records.at(-1)?.TimeGenerated;
+        const saved = await this.store.save(
+          this.name,
+          {
+            sequence,
+            hash: prevHash,
+            ...(lastTime ? { lastTime: String(lastTime) } : {}),
+            ...(signed ? { signed } : {}),
+          },
+          head,
+        );
         if (saved) {
           this.head = saved;
           return records;
@@ -193,24 +237,28 @@ export class AuditWriter implements AuditSink {
     let sealed: AuditRecord[] = [];
     if (items.length) {
       try {
-        sealed = await this.chain.seal(items, (p, sequence, prevHash) =>
-          toRecord(
-            p.event,
-            {
-              runId: o.runId,
-              trigger: o.trigger,
-              actor: o.actor,
-              writer: this.writer,
-              sequence,
-              prevHash,
-              time: p.time,
-              recordId: p.recordId,
-              ...(o.dryRun !== undefined ? { dryRun: o.dryRun } : {}),
-            },
-            o.maxMessageLength !== undefined
-              ? { maxMessageLength: Math.min(o.maxMessageLength, 32_768) }
-              : {},
-          ),
+        sealed = await this.chain.seal(
+          items,
+          (p, sequence, prevHash) =>
+            toRecord(
+              p.event,
+              {
+                runId: o.runId,
+                trigger: o.trigger,
+                actor: o.actor,
+                writer: this.writer,
+                sequence,
+                prevHash,
+                time: p.time,
+                recordId: p.recordId,
+                ...(o.dryRun !== undefined ? { dryRun: o.dryRun } : {}),
+              },
+              o.maxMessageLength !== undefined
+                ? { maxMessageLength: Math.min(o.maxMessageLength, 32_768) }
+                : {},
+            ),
+          o.signer,
+          o.log,
         );
       } catch (e) {
         this.buffer = [...items, ...this.buffer];

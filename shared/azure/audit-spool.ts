@@ -9,7 +9,14 @@
  *                        the record's JSON in `Record0…RecordN` (32 K characters a property).
  */
 import type { TableClient, TableEntity, TransactionAction } from "@azure/data-tables";
-import type { AuditSpool, ChainHead, ChainStore, SpooledRecord, SpoolStatus } from "../audit/ports.js";
+import type {
+  AuditSpool,
+  ChainHead,
+  ChainStore,
+  SpooledRecord,
+  SpoolStatus,
+  StoredChainHead,
+} from "../audit/ports.js";
 import { type AuditRecord, GENESIS_HASH } from "../audit/record.js";
 import { type StorageSettings, tableClient } from "./storage.js";
 
@@ -54,8 +61,8 @@ export class TableChainStore implements ChainStore {
   async load(writer: string): Promise<ChainHead> {
     await ensureTable(this.client);
     try {
-      const e = await this.client.getEntity<{ Sequence: string; Hash: string }>("chain", keySafe(writer));
-      return { sequence: Number(e.Sequence), hash: e.Hash, ...(e.etag ? { etag: e.etag } : {}) };
+      const e = await this.client.getEntity<HeadEntity>("chain", keySafe(writer));
+      return { ...fromHeadEntity(e), ...(e.etag ? { etag: e.etag } : {}) };
     } catch (e) {
       if (statusOf(e) === 404) return { sequence: 0, hash: GENESIS_HASH };
       throw e;
@@ -64,7 +71,7 @@ export class TableChainStore implements ChainStore {
 
   async save(
     writer: string,
-    head: { sequence: number; hash: string },
+    head: Omit<StoredChainHead, "writer">,
     expected: ChainHead,
   ): Promise<ChainHead | false> {
     await ensureTable(this.client);
@@ -76,6 +83,16 @@ export class TableChainStore implements ChainStore {
       Sequence: String(head.sequence),
       Hash: head.hash,
       UpdatedAt: new Date(),
+      ...(head.lastTime ? { LastTime: head.lastTime } : {}),
+      ...(head.signed
+        ? {
+            SignedSequence: String(head.signed.sequence),
+            SignedHash: head.signed.hash,
+            SignatureKid: head.signed.kid,
+            SignatureAlg: head.signed.alg,
+            Signature: head.signed.signature,
+          }
+        : {}),
     };
     try {
       const res =
@@ -90,14 +107,45 @@ export class TableChainStore implements ChainStore {
     }
   }
 
-  async list(): Promise<Array<{ writer: string; sequence: number; hash: string }>> {
+  async list(): Promise<StoredChainHead[]> {
     await ensureTable(this.client);
-    const out: Array<{ writer: string; sequence: number; hash: string }> = [];
-    for await (const e of this.client.listEntities<{ Writer: string; Sequence: string; Hash: string }>()) {
-      out.push({ writer: e.Writer, sequence: Number(e.Sequence), hash: e.Hash });
+    const out: StoredChainHead[] = [];
+    for await (const e of this.client.listEntities<HeadEntity>()) {
+      out.push({ writer: e.Writer, ...fromHeadEntity(e) });
     }
     return out;
   }
+}
+
+interface HeadEntity {
+  Writer: string;
+  Sequence: string;
+  Hash: string;
+  LastTime?: string;
+  SignedSequence?: string;
+  SignedHash?: string;
+  SignatureKid?: string;
+  SignatureAlg?: string;
+  Signature?: string;
+}
+
+function fromHeadEntity(e: HeadEntity): Omit<StoredChainHead, "writer"> {
+  return {
+    sequence: Number(e.Sequence),
+    hash: e.Hash,
+    ...(e.LastTime ? { lastTime: e.LastTime } : {}),
+    ...(e.SignedSequence && e.SignedHash && e.SignatureKid && e.SignatureAlg && e.Signature
+      ? {
+          signed: {
+            sequence: Number(e.SignedSequence),
+            hash: e.SignedHash,
+            kid: e.SignatureKid,
+            alg: e.SignatureAlg,
+            signature: e.Signature,
+          },
+        }
+      : {}),
+  };
 }
 
 type SpoolEntity = TableEntity<Record<string, unknown>>;

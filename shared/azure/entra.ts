@@ -95,14 +95,17 @@ export async function verifyCredential(
   scope: string,
   timeoutMs: number,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  /** Aborted (the binding's lease was lost): stop retrying at once. */
+  signal?: AbortSignal,
 ): Promise<VerifyResult> {
   const started = Date.now();
   let attempts = 0;
   let delay = 1000;
   for (;;) {
+    if (signal?.aborted) throw signal.reason ?? new Error("verify aborted");
     attempts += 1;
     try {
-      const t = await credential.getToken(scope);
+      const t = await credential.getToken(scope, signal ? { abortSignal: signal } : {});
       if (t?.token) return { ok: true, attempts };
       throw new Error("no token returned");
     } catch (e) {
@@ -120,4 +123,29 @@ export async function verifyCredential(
       delay = Math.min(delay * 2, 30_000);
     }
   }
+}
+
+/**
+ * Who holds a credential, from the claims of a token it gets (the token itself is never kept
+ * nor shown): user principal name (or preferred_username, or app id) and object id. For audit
+ * records of what a person did on purpose (`rollover adopt`).
+ */
+export async function credentialActor(credential: TokenCredential, scope: string): Promise<string> {
+  const t = await credential.getToken(scope);
+  if (!t?.token) throw new Error("the credential returned no token; cannot tell who is acting");
+  let claims: Record<string, unknown> = {};
+  try {
+    claims = JSON.parse(Buffer.from(t.token.split(".")[1] ?? "", "base64url").toString("utf8")) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    throw new Error("the credential's token has no readable claims; cannot tell who is acting");
+  }
+  const oid = typeof claims.oid === "string" ? claims.oid : undefined;
+  const name = [claims.upn, claims.preferred_username, claims.unique_name, claims.appid, claims.azp].find(
+    (x): x is string => typeof x === "string" && x.length > 0,
+  );
+  if (!oid && !name) throw new Error("the credential's token names no principal (no oid, upn or appid)");
+  return [name, oid ? `oid ${oid}` : undefined].filter(Boolean).join(" ").slice(0, 200);
 }

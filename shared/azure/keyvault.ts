@@ -6,16 +6,20 @@
  * behind a certificate version (`CryptographyClient` on the bundle's `kid`), so non-exportable
  * keys work and Rollover needs no access to secrets.
  */
-import { createHash } from "node:crypto";
+// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
+import "reflect-metadata";
+import { createHash, X509Certificate } from "node:crypto";
+import { Pkcs10CertificateRequest } from "@peculiar/x509";
 import type { TokenCredential } from "@azure/identity";
 import {
   CertificateClient,
+  type CertificateOperation,
   type CertificatePolicy,
   type CertificateProperties,
   type CertificateClientOptions,
 } from "@azure/keyvault-certificates";
 import { CryptographyClient } from "@azure/keyvault-keys";
-import type { CertificatePolicySummary, CertificateVersion } from "../core/model.js";
+import type { CertificatePolicySummary, CertificateVersion, LifetimeTrigger } from "../core/model.js";
 import { isRenewableIssuer } from "../core/snapshot.js";
 import type { CertificateRef, DigestSigner } from "./signed-jwt.js";
 
@@ -28,9 +32,14 @@ const KNOWN_SUFFIXES = [
   ".managedhsm.azure.net",
 ];
 
+/** Whether a host is a Key Vault of Azure's public or national clouds. */
+export function isCloudVaultHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return KNOWN_SUFFIXES.some((s) => h.endsWith(s));
+}
+
 export function vaultClientOptions(vaultUrl: string): CertificateClientOptions {
-  const host = new URL(vaultUrl).hostname.toLowerCase();
-  const known = KNOWN_SUFFIXES.some((s) => host.endsWith(s));
+  const known = isCloudVaultHost(new URL(vaultUrl).hostname);
   // For a custom endpoint (e.g. the sandbox) the documented switch is disableChallengeResourceVerification.
   return known ? {} : { disableChallengeResourceVerification: true };
 }
@@ -48,10 +57,20 @@ export interface CertificateSummary {
   tags: Record<string, string>;
 }
 
+/** The certificate's current (or last) operation, as `GET /certificates/{name}/pending` returns it. */
+export interface OperationInfo {
+  requestId: string;
+  status: string;
+  /** SHA-256 (hex) of the public key in the operation's CSR; undefined when it has none. */
+  spkiSha256?: string;
+}
+
 export interface CertificateObservation {
   versions: CertificateVersion[];
   policy: CertificatePolicySummary;
   renewalPending: boolean;
+  /** The certificate's operation, if Key Vault still holds one. */
+  operation?: OperationInfo;
   /** Tags of the newest version (the binding's). */
   tags: Record<string, string>;
 }
@@ -62,6 +81,38 @@ export interface VersionMaterial extends CertificateRef {
   cer: Uint8Array;
   notBefore: number;
   expires: number;
+  /** SHA-256 (hex) of the certificate's public key (SubjectPublicKeyInfo, DER). */
+  spkiSha256: string;
+}
+
+/** SHA-256 (hex) of the public key in a PKCS#10 request (Key Vault's `csr`, DER). */
+export function csrSpkiSha256(csr: Uint8Array): string | undefined {
+  try {
+    const req = new Pkcs10CertificateRequest(Buffer.from(csr));
+    return createHash("sha256").update(Buffer.from(req.publicKey.rawData)).digest("hex");
+  } catch {
+    return undefined;
+  }
+}
+
+/** SHA-256 (hex) of the public key of a certificate (DER). */
+export function certSpkiSha256(cer: Uint8Array): string {
+  const spki = new X509Certificate(Buffer.from(cer)).publicKey.export({ type: "spki", format: "der" });
+  return createHash("sha256").update(spki).digest("hex");
+}
+
+function operationInfo(op: CertificateOperation | undefined): OperationInfo | undefined {
+  if (!op?.requestId) return undefined;
+  const spki = op.csr && op.csr.length > 0 ? csrSpkiSha256(op.csr) : undefined;
+  return { requestId: op.requestId, status: op.status ?? "", ...(spki ? { spkiSha256: spki } : {}) };
+}
+
+function lifetimeTriggers(policy: CertificatePolicy): LifetimeTrigger[] {
+  return (policy.lifetimeActions ?? []).flatMap((a): LifetimeTrigger[] => {
+    if (typeof a.daysBeforeExpiry === "number") return [{ daysBeforeExpiry: a.daysBeforeExpiry }];
+    if (typeof a.lifetimePercentage === "number") return [{ lifetimePercentage: a.lifetimePercentage }];
+    return [];
+  });
 }
 
 function toVersion(p: CertificateProperties): CertificateVersion | undefined {
@@ -118,16 +169,26 @@ export class VaultEdge {
     const policy = await this.client.getCertificatePolicy(name);
     const issuerName = policy.issuerName ?? "Unknown";
     let renewalPending = false;
+    let operation: OperationInfo | undefined;
     try {
       const op = await this.client.getCertificateOperation(name);
-      renewalPending = op.getOperationState().certificateOperation?.status === "inProgress";
+      const state = op.getOperationState().certificateOperation;
+      renewalPending = state?.status === "inProgress";
+      operation = operationInfo(state);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
     return {
       versions,
-      policy: { issuerName, renewable: isRenewableIssuer(issuerName) },
+      policy: {
+        issuerName,
+        renewable: isRenewableIssuer(issuerName),
+        exportable: policy.exportable === true,
+        lifetimeTriggers: lifetimeTriggers(policy),
+        ...(policy.validityInMonths ? { validityMonths: policy.validityInMonths } : {}),
+      },
       renewalPending,
+      ...(operation ? { operation } : {}),
       tags: { ...(newest?.tags ?? {}) },
     };
   }
@@ -161,6 +222,7 @@ export class VaultEdge {
       kid: c.keyId,
       cer,
       thumbprintHex: createHash("sha1").update(cer).digest("hex").toUpperCase(),
+      spkiSha256: certSpkiSha256(cer),
       sha256Hex: createHash("sha256").update(cer).digest("hex").toUpperCase(),
       notBefore: c.properties.notBefore.getTime(),
       expires: c.properties.expiresOn.getTime(),
@@ -169,25 +231,66 @@ export class VaultEdge {
 
   /**
    * Asks Key Vault for a new version with the certificate's existing policy, carrying the
-   * binding's tags over (tags belong to a version). Waits for completion up to `waitMs`;
-   * returns the new version, or undefined if Key Vault is still issuing it.
+   * binding's tags over (tags belong to a version). Returns the operation's request id and the
+   * public key of its CSR (Key Vault generated that key: the proof a version came from this
+   * operation), and `wait`, which polls until Key Vault finished or `waitMs` passed and returns
+   * the new version (undefined while Key Vault is still issuing it). The key is always requested
+   * non-exportable (`key_props.exportable: false`), and an AutoRenew lifetime action becomes
+   * EmailContacts: Rollover renews the binding, Key Vault only notices.
+   * Permission: certificates/create (Key Vault Certificates Officer, or Rollover's custom role),
+   * https://learn.microsoft.com/azure/key-vault/general/rbac-guide
    */
+  async beginRenew(
+    name: string,
+    tags: Record<string, string>,
+    pollMs = 1000,
+  ): Promise<{ requestId: string; spkiSha256?: string; wait(waitMs: number): Promise<string | undefined> }> {
+    // The new key is made non-exportable whatever the policy said, so it can never leave Key
+    // Vault (the policy sent with create becomes the certificate's policy).
+    const current = await this.client.getCertificatePolicy(name);
+    const policy: CertificatePolicy = {
+      ...current,
+      exportable: false,
+      // Rollover is the binding's renewer: Key Vault's AutoRenew becomes a notice (same trigger),
+      // so Key Vault no longer issues versions Rollover did not ask for.
+      ...(current.lifetimeActions
+        ? {
+            lifetimeActions: current.lifetimeActions.map((a) =>
+              a.action === "AutoRenew" ? { ...a, action: "EmailContacts" as const } : a,
+            ),
+          }
+        : {}),
+    };
+    const poller = await this.client.beginCreateCertificate(name, policy, { tags, intervalInMs: pollMs });
+    // The SDK's create poller does not expose the operation: read it (`GET …/pending`); Key Vault
+    // keeps a completed operation until it is deleted, and refuses a second create while one runs.
+    const op = operationInfo(
+      (await this.client.getCertificateOperation(name)).getOperationState().certificateOperation,
+    );
+    if (!op) throw new Error(`Key Vault started no certificate operation for ${name} (no request_id)`);
+    return {
+      requestId: op.requestId,
+      ...(op.spkiSha256 ? { spkiSha256: op.spkiSha256 } : {}),
+      wait: async (waitMs: number) => {
+        const deadline = Date.now() + waitMs;
+        while (!poller.isDone() && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, pollMs));
+          await poller.poll();
+        }
+        if (!poller.isDone()) return undefined;
+        return poller.getResult()?.properties.version;
+      },
+    };
+  }
+
+  /** beginRenew, then wait up to `waitMs`: the new version, or undefined while still issuing. */
   async renew(
     name: string,
     tags: Record<string, string>,
     waitMs: number,
     pollMs = 1000,
   ): Promise<string | undefined> {
-    const policy: CertificatePolicy = await this.client.getCertificatePolicy(name);
-    const poller = await this.client.beginCreateCertificate(name, policy, { tags, intervalInMs: pollMs });
-    const deadline = Date.now() + waitMs;
-    while (!poller.isDone() && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, pollMs));
-      await poller.poll();
-    }
-    if (!poller.isDone()) return undefined;
-    const result = poller.getResult();
-    return result?.properties.version;
+    return (await this.beginRenew(name, tags, pollMs)).wait(waitMs);
   }
 
   /** A signer for JWTs, by Key Vault's `sign` on the key behind a certificate version. */

@@ -27,30 +27,6 @@ export function operatorCredential(authorityHost: string, tenantId?: string): To
   });
 }
 
-/**
- * Who the credential signs in as, for the audit trail's actor: the user's UPN, else the object
- * id, from the access token's claims. The token itself goes nowhere.
- */
-export async function signedInAs(credential: TokenCredential, scope: string): Promise<string> {
-  const t = await credential.getToken(scope);
-  if (!t?.token) throw new Error("no token for the signed-in identity");
-  let claims: Record<string, unknown> = {};
-  try {
-    claims = JSON.parse(Buffer.from(t.token.split(".")[1] ?? "", "base64url").toString("utf8")) as Record<
-      string,
-      unknown
-    >;
-  } catch {
-    // An opaque token: fall through to "unknown".
-  }
-  const name = [claims.upn, claims.preferred_username, claims.unique_name].find(
-    (x): x is string => typeof x === "string" && x.length > 0,
-  );
-  const oid = typeof claims.oid === "string" ? claims.oid : undefined;
-  if (name && oid) return `${name} (${oid})`;
-  return name ?? oid ?? (typeof claims.appid === "string" ? claims.appid : "unknown");
-}
-
 const SELECT = "id,appId,displayName,keyCredentials,passwordCredentials";
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

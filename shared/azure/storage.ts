@@ -89,12 +89,31 @@ interface StateEntity {
   inFlightKeyId?: string;
   inFlightThumbprint?: string;
   inFlightAt?: number;
-  issuedByBindVersion?: string;
-  issuedByBindRequestId?: string;
   /** StateRecord.writes, as JSON. */
   writes?: string;
   /** Thumbprints Rollover attached for this binding, as JSON. */
   attached?: string;
+  failedStep?: string;
+  renewRequestedAt?: number;
+  /** JSON of the record's Provenance (issued and adopted versions, the pending operation). */
+  provenance?: string;
+}
+
+/** Key Vault names are case-insensitive: one binding, one key, however it is spelled. */
+function foldedKey(s: string): string {
+  return keyPart(s.toLowerCase());
+}
+
+function parseProvenance(raw: string | undefined): StateRecord["provenance"] {
+  if (!raw) return undefined;
+  try {
+    const p = JSON.parse(raw) as NonNullable<StateRecord["provenance"]>;
+    if (!Array.isArray(p.issued) || !Array.isArray(p.adopted)) return { issued: [], adopted: [] };
+    return p;
+  } catch {
+    // An unreadable record trusts nothing: a person adopts what should be attached.
+    return { issued: [], adopted: [] };
+  }
 }
 
 /** Reads the remembered writes back; an unreadable value is dropped (the read is then the truth). */
@@ -142,37 +161,43 @@ export class StateStore {
 
   /** Reads the record without creating the table first (`rollover status` only reads). */
   async peek(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {
+    const e =
+      (await this.read(foldedKey(vaultName), foldedKey(certificateName))) ??
+      // A record written before keys were folded (the next put moves it to the folded key).
+      (vaultName.toLowerCase() !== vaultName || certificateName.toLowerCase() !== certificateName
+        ? await this.read(keyPart(vaultName), keyPart(certificateName))
+        : undefined);
+    if (!e) return undefined;
+    const provenance = parseProvenance(e.provenance);
+    return {
+      attempts: e.attempts ?? 0,
+      ...(e.failedStep ? { failedStep: e.failedStep as NonNullable<StateRecord["failedStep"]> } : {}),
+      ...(typeof e.renewRequestedAt === "number" ? { renewRequestedAt: e.renewRequestedAt } : {}),
+      ...(provenance ? { provenance } : {}),
+      ...(e.verifiedVersion ? { verifiedVersion: e.verifiedVersion } : {}),
+      ...(typeof e.verifiedAt === "number" ? { verifiedAt: e.verifiedAt } : {}),
+      ...(e.renewRequestedFor ? { renewRequestedFor: e.renewRequestedFor } : {}),
+      ...(typeof e.nextAttemptAt === "number" ? { nextAttemptAt: e.nextAttemptAt } : {}),
+      ...(e.lastError ? { lastError: e.lastError } : {}),
+      ...(e.attached ? { attached: parseThumbprints(e.attached) } : {}),
+      ...(e.inFlightKind && typeof e.inFlightAt === "number"
+        ? {
+            inFlight: {
+              kind: e.inFlightKind as "renew" | "attach" | "retire",
+              at: e.inFlightAt,
+              ...(e.inFlightVersion ? { version: e.inFlightVersion } : {}),
+              ...(e.inFlightKeyId ? { keyId: e.inFlightKeyId } : {}),
+              ...(e.inFlightThumbprint ? { thumbprint: e.inFlightThumbprint } : {}),
+            },
+          }
+        : {}),
+      ...(e.writes ? { writes: parseWrites(e.writes) } : {}),
+    };
+  }
+
+  private async read(pk: string, rk: string): Promise<StateEntity | undefined> {
     try {
-      const e = await this.table.getEntity<StateEntity>(keyPart(vaultName), keyPart(certificateName));
-      return {
-        attempts: e.attempts ?? 0,
-        ...(e.verifiedVersion ? { verifiedVersion: e.verifiedVersion } : {}),
-        ...(typeof e.verifiedAt === "number" ? { verifiedAt: e.verifiedAt } : {}),
-        ...(e.renewRequestedFor ? { renewRequestedFor: e.renewRequestedFor } : {}),
-        ...(typeof e.nextAttemptAt === "number" ? { nextAttemptAt: e.nextAttemptAt } : {}),
-        ...(e.lastError ? { lastError: e.lastError } : {}),
-        ...(e.issuedByBindVersion
-          ? {
-              issuedByBind: {
-                version: e.issuedByBindVersion,
-                ...(e.issuedByBindRequestId ? { requestId: e.issuedByBindRequestId } : {}),
-              },
-            }
-          : {}),
-        ...(e.attached ? { attached: parseThumbprints(e.attached) } : {}),
-        ...(e.inFlightKind && typeof e.inFlightAt === "number"
-          ? {
-              inFlight: {
-                kind: e.inFlightKind as "renew" | "attach" | "retire",
-                at: e.inFlightAt,
-                ...(e.inFlightVersion ? { version: e.inFlightVersion } : {}),
-                ...(e.inFlightKeyId ? { keyId: e.inFlightKeyId } : {}),
-                ...(e.inFlightThumbprint ? { thumbprint: e.inFlightThumbprint } : {}),
-              },
-            }
-          : {}),
-        ...(e.writes ? { writes: parseWrites(e.writes) } : {}),
-      };
+      return await this.table.getEntity<StateEntity>(pk, rk);
     } catch (e) {
       if (e instanceof RestError && e.statusCode === 404) return undefined;
       throw e;
@@ -182,21 +207,18 @@ export class StateStore {
   async put(vaultName: string, certificateName: string, state: StateRecord, phase: string): Promise<void> {
     await this.ensure();
     const entity: StateEntity = {
-      partitionKey: keyPart(vaultName),
-      rowKey: keyPart(certificateName),
+      partitionKey: foldedKey(vaultName),
+      rowKey: foldedKey(certificateName),
       attempts: state.attempts,
       phase,
+      ...(state.failedStep ? { failedStep: state.failedStep } : {}),
+      ...(state.renewRequestedAt !== undefined ? { renewRequestedAt: state.renewRequestedAt } : {}),
+      ...(state.provenance ? { provenance: JSON.stringify(state.provenance) } : {}),
       ...(state.verifiedVersion ? { verifiedVersion: state.verifiedVersion } : {}),
       ...(state.verifiedAt !== undefined ? { verifiedAt: state.verifiedAt } : {}),
       ...(state.renewRequestedFor ? { renewRequestedFor: state.renewRequestedFor } : {}),
       ...(state.nextAttemptAt !== undefined ? { nextAttemptAt: state.nextAttemptAt } : {}),
       ...(state.lastError ? { lastError: state.lastError } : {}),
-      ...(state.issuedByBind
-        ? {
-            issuedByBindVersion: state.issuedByBind.version,
-            ...(state.issuedByBind.requestId ? { issuedByBindRequestId: state.issuedByBind.requestId } : {}),
-          }
-        : {}),
       ...(state.attached?.length ? { attached: JSON.stringify(state.attached) } : {}),
       ...(state.inFlight
         ? {
@@ -215,7 +237,7 @@ export class StateStore {
   async delete(vaultName: string, certificateName: string): Promise<void> {
     await this.ensure();
     try {
-      await this.table.deleteEntity(keyPart(vaultName), keyPart(certificateName));
+      await this.table.deleteEntity(foldedKey(vaultName), foldedKey(certificateName));
     } catch (e) {
       if (!(e instanceof RestError && e.statusCode === 404)) throw e;
     }
@@ -244,7 +266,7 @@ export class LeaseManager {
   async acquire(key: string): Promise<HeldLease | undefined> {
     this.ready ??= this.container.createIfNotExists();
     await this.ready;
-    const blob = this.container.getBlockBlobClient(`${keyPart(key)}.lock`);
+    const blob = this.container.getBlockBlobClient(`${foldedKey(key)}.lock`);
     try {
       await blob.upload("", 0, { conditions: { ifNoneMatch: "*" } });
     } catch (e) {

@@ -21,7 +21,9 @@ import type {
 } from "./model.js";
 import { TARGET_TYPES } from "./model.js";
 import { OWN_WRITE_TRUST_MS, withOwnWrites } from "./own-writes.js";
+import { isTrustedVersion } from "./provenance.js";
 import { Reason, type ReasonCode } from "./reasons.js";
+import { renewalPolicyRefusal } from "./insight.js";
 import { type RenewalPolicy, renewalDue } from "./renewal.js";
 import type { EpochMs } from "./time.js";
 
@@ -105,8 +107,6 @@ export interface BindingObservation {
   state: StateRecord;
   /** Key Vault is issuing a new version right now (a pending certificate operation). */
   renewalPending: boolean;
-  /** A CertificateNearExpiry event was received for the newest version. */
-  nearExpiryEvent?: boolean;
   /** Object ids and app ids of Rollover's own identity. */
   selfIds: readonly string[];
   /**
@@ -114,15 +114,21 @@ export interface BindingObservation {
    * (Rollover's identity has no standing there).
    */
   foreignTenant?: boolean;
+  /** The target's app management policy limit on certificate lifetime (asymmetricKeyLifetime), when known. */
+  keyLifetimeLimitMs?: number;
 }
 
 export interface BindingPolicy {
   renewal: RenewalPolicy;
   graceMs: number;
   managedModeAllowed: boolean;
+  /** A step that failed this many times in a row is not tried again on its own (default 5). */
+  maxStepFailures?: number;
   /** How long Rollover trusts its own accepted write over a read that does not show it (own-writes.ts). */
   ownWriteTrustMs?: number;
 }
+
+export const DEFAULT_MAX_STEP_FAILURES = 5;
 
 export type AttachMode = "self" | "managed";
 
@@ -209,7 +215,7 @@ export function planBinding(observed: BindingObservation, policy: BindingPolicy,
   const trustMs = policy.ownWriteTrustMs ?? OWN_WRITE_TRUST_MS;
   const own = withOwnWrites(observed.target, observed.state.writes, now, trustMs);
   const obs: BindingObservation = { ...observed, target: own.target };
-  const plan = planSeen(obs, policy, now);
+  const plan = planLimited(obs, policy, now);
   // A managed-mode change rewrites the whole collection from a read: never from a read that does
   // not show Rollover's own last change yet (it would undo it). Wait until it shows.
   const step = plan.step;
@@ -222,6 +228,26 @@ export function planBinding(observed: BindingObservation, policy: BindingPolicy,
     return { ...plan, step: { kind: "wait", reason: Reason.ReplicationPending, until } };
   }
   return plan;
+}
+
+/** planSeen, with the step failure limit: the step a binding failed N times in a row is refused. */
+function planLimited(obs: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
+  const plan = planSeen(obs, policy, now);
+  const failed = obs.state.failedStep;
+  const limit = policy.maxStepFailures ?? DEFAULT_MAX_STEP_FAILURES;
+  if (failed === undefined || obs.state.attempts < limit) return plan;
+  // The step the binding would take now, back-off aside.
+  const { nextAttemptAt: _n, ...rest } = obs.state;
+  const next = obs.state.nextAttemptAt !== undefined ? planSeen({ ...obs, state: rest }, policy, now) : plan;
+  if (next.step.kind !== failed) return plan;
+  return {
+    ...next,
+    step: {
+      kind: "refuse",
+      reason: Reason.StepFailureLimit,
+      message: `${failed} failed ${obs.state.attempts} times in a row (last: ${obs.state.lastError ?? "unknown"}); not retried on its own`,
+    },
+  };
 }
 
 function planSeen(obs: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
@@ -265,7 +291,8 @@ function planSeen(obs: BindingObservation, policy: BindingPolicy, now: EpochMs):
   }
 
   // 1. Renewal of the newest version comes first: a due certificate is replaced before anything else.
-  const due = renewalDue(current, now, policy.renewal, obs.nearExpiryEvent === true);
+  // Decided from Key Vault's data alone (dates, the policy's lifetime actions), never an event.
+  const due = renewalDue(current, now, policy.renewal, obs.policy.lifetimeTriggers);
   if (due.due) {
     if (obs.renewalPending) {
       return {
@@ -285,6 +312,23 @@ function planSeen(obs: BindingObservation, policy: BindingPolicy, now: EpochMs):
         },
       };
     }
+    // At most one renewal per buffer window, whatever asked for it.
+    const last = obs.state.renewRequestedAt;
+    if (last !== undefined && now - last < policy.renewal.bufferMs && now >= last) {
+      return {
+        phase: phaseOf(obs, current),
+        current,
+        step: { kind: "wait", reason: Reason.RecentlyRenewed, until: last + policy.renewal.bufferMs },
+      };
+    }
+    const wouldRefuse = renewalPolicyRefusal(obs.policy.validityMonths, obs.keyLifetimeLimitMs, now);
+    if (wouldRefuse) {
+      return {
+        phase: phaseOf(obs, current),
+        current,
+        step: { kind: "refuse", reason: Reason.PolicyWouldRefuse, message: wouldRefuse },
+      };
+    }
     return {
       phase: phaseOf(obs, current),
       current,
@@ -301,6 +345,30 @@ function planSeen(obs: BindingObservation, policy: BindingPolicy, now: EpochMs):
     };
   }
   if (!keyFor(target, current.thumbprint)) {
+    // Only versions Rollover caused Key Vault to issue, or that a person adopted, go on a target:
+    // anyone who can import into the vault could otherwise make their own key the target's.
+    if (!isTrustedVersion(obs.state, current.version)) {
+      return {
+        phase: "pending",
+        current,
+        step: {
+          kind: "refuse",
+          reason: Reason.VersionNotIssuedByRollover,
+          message: `version ${current.version} was not issued by a renewal Rollover requested; if it is wanted, a person adopts it: rollover adopt ${obs.binding.certificateName} --version ${current.version}`,
+        },
+      };
+    }
+    if (obs.policy.exportable && !obs.state.provenance?.adopted.some((a) => a.version === current.version)) {
+      return {
+        phase: "pending",
+        current,
+        step: {
+          kind: "refuse",
+          reason: Reason.KeyExportable,
+          message: `the certificate policy lets the key of version ${current.version} be exported; set key_props.exportable to false, or adopt the version on purpose`,
+        },
+      };
+    }
     const mode = chooseMode(obs, policy, now);
     if (!mode) {
       return {

@@ -70,6 +70,53 @@ export interface CertificatePolicySummary {
   issuerName: string;
   /** False for `Unknown` issuers (manual CSR merge): Rollover cannot renew those. */
   renewable: boolean;
+  /** The validity of the versions Key Vault issues (x509 `validityInMonths`), when read. */
+  validityMonths?: number;
+  /** The policy lets the private key be exported (`key_props.exportable`). */
+  exportable?: boolean;
+  /**
+   * The triggers of the policy's lifetime actions (`lifetime_actions[].trigger`): Key Vault's own
+   * near-expiry window. Empty or absent: Key Vault's default, 30 days before expiry.
+   */
+  lifetimeTriggers?: LifetimeTrigger[];
+}
+
+/** One lifetime action's trigger: days before expiry, or a percentage of the lifetime. */
+export interface LifetimeTrigger {
+  daysBeforeExpiry?: number;
+  lifetimePercentage?: number;
+}
+
+/** A version Key Vault issued in a certificate operation Rollover started. */
+export interface IssuedVersion {
+  version: string;
+  /** The certificate operation's `request_id`. */
+  requestId: string;
+  at: EpochMs;
+}
+
+/** A version a person adopted on purpose (`rollover adopt`). */
+export interface AdoptedVersion {
+  version: string;
+  /** Who adopted it: object id and, when known, user principal name from their token. */
+  by: string;
+  at: EpochMs;
+}
+
+/**
+ * Where the versions Rollover may attach came from. Kept in the state record (Rollover's own
+ * storage), which people with rights on the vault alone cannot write.
+ */
+export interface Provenance {
+  issued: IssuedVersion[];
+  adopted: AdoptedVersion[];
+  /** A certificate operation Rollover started whose version is not known yet. */
+  pending?: {
+    requestId: string;
+    /** SHA-256 (hex) of the public key in the operation's CSR: Key Vault generated that key. */
+    spkiSha256: string;
+    at: EpochMs;
+  };
 }
 
 export type Phase = "pending" | "attached" | "verified" | "active";
@@ -84,6 +131,15 @@ export interface StateRecord {
   attempts: number;
   nextAttemptAt?: EpochMs;
   lastError?: string;
+  /** The step whose failures `attempts` counts (consecutive failures of the same step). */
+  failedStep?: "renew" | "attach" | "verify" | "retire";
+  /** When Rollover last asked Key Vault for a new version: at most one per renewal buffer. */
+  renewRequestedAt?: EpochMs;
+  /**
+   * Which versions Rollover may attach. Absent on records written before provenance existed;
+   * then the version verified then counts as adopted (the migration).
+   */
+  provenance?: Provenance;
   /**
    * Thumbprints of the keys Rollover attached to the target for this binding, newest last (at
    * most ATTACHED_KEEP). The sweep treats only these, and keys of the binding's versions, as
@@ -94,11 +150,6 @@ export interface StateRecord {
    * A change started and not yet recorded as done (written before acting, cleared after). If a
    * run dies in between, the next run checks whether the change took effect and records it.
    */
-  /**
-   * The version `rollover bind` had Key Vault issue (its provenance: a version Rollover caused,
-   * with the certificate operation's request id), recorded by shared/onboard/provenance.ts.
-   */
-  issuedByBind?: { version: string; requestId?: string };
   inFlight?: {
     kind: "renew" | "attach" | "retire";
     version?: string;

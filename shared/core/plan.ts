@@ -3,6 +3,7 @@
  */
 import { type BindingPlan, type BindingPolicy, planBinding } from "./binding.js";
 import type { BindingLike } from "./bound.js";
+import { DEFAULT_HIGH_PRIVILEGE_PERMISSIONS } from "./insight.js";
 import { EMPTY_STATE } from "./model.js";
 import type { ReasonCode } from "./reasons.js";
 import type { RenewalPolicy } from "./renewal.js";
@@ -39,6 +40,7 @@ export function policiesFrom(s: {
   renewBufferHours: number;
   graceHours: number;
   managedMode: boolean;
+  maxStepFailures?: number;
   sweepMode: "report" | "remove";
   maxRemovalsPerRun: number;
   maxCredentialLifetimeDays: number;
@@ -47,6 +49,9 @@ export function policiesFrom(s: {
   removeExpiredSecrets: boolean;
   allowList?: readonly string[] | undefined;
   denyList?: readonly string[] | undefined;
+  unusedAfterDays?: number;
+  removeUnused?: boolean;
+  highPrivilegePermissions?: readonly string[];
 }): Policies {
   const renewal: RenewalPolicy = {
     renewBeforeDays: s.renewBeforeDays,
@@ -55,7 +60,12 @@ export function policiesFrom(s: {
   };
   const graceMs = s.graceHours * HOUR;
   return {
-    binding: { renewal, graceMs, managedModeAllowed: s.managedMode },
+    binding: {
+      renewal,
+      graceMs,
+      managedModeAllowed: s.managedMode,
+      ...(s.maxStepFailures !== undefined ? { maxStepFailures: s.maxStepFailures } : {}),
+    },
     sweep: {
       mode: s.sweepMode,
       maxRemovals: s.maxRemovalsPerRun,
@@ -66,6 +76,12 @@ export function policiesFrom(s: {
       removeExpiredSecrets: s.removeExpiredSecrets,
       allowList: s.allowList ?? [],
       denyList: s.denyList ?? [],
+      insight: {
+        unusedAfterMs: (s.unusedAfterDays ?? 90) * DAY,
+        removeUnused: s.removeUnused ?? false,
+        highPrivilegePermissions: s.highPrivilegePermissions ?? DEFAULT_HIGH_PRIVILEGE_PERMISSIONS,
+        maxLifetimeMs: s.maxCredentialLifetimeDays * DAY,
+      },
     },
   };
 }
@@ -103,7 +119,6 @@ export function planTenant(
         target,
         state: snapshot.state.get(stateKey(c.vaultName, c.name)) ?? EMPTY_STATE,
         renewalPending: c.renewalPending,
-        nearExpiryEvent: c.nearExpiryEvent,
         selfIds: snapshot.selfIds,
       },
       policies.binding,

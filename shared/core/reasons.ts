@@ -34,6 +34,7 @@ export const Reason = {
   TargetIsSelf: "TargetIsSelf",
   NoUsableVersion: "NoUsableVersion",
   NoSigningKey: "NoSigningKey",
+  PolicyWouldRefuse: "PolicyWouldRefuse",
   // Sweep findings
   CredentialExpired: "CredentialExpired",
   KeyOrphaned: "KeyOrphaned",
@@ -44,9 +45,17 @@ export const Reason = {
   DuplicateKeyId: "DuplicateKeyId",
   InvalidCredentialDates: "InvalidCredentialDates",
   UnknownTargetType: "UnknownTargetType",
+  // Insight findings (shared/core/insight.ts)
+  HighPrivilegeCredential: "HighPrivilegeCredential",
+  CredentialUnused: "CredentialUnused",
+  CredentialNeverUsed: "CredentialNeverUsed",
+  SecretRestrictedByPolicy: "SecretRestrictedByPolicy",
+  SignInDataUnavailable: "SignInDataUnavailable",
+  PolicyDataUnavailable: "PolicyDataUnavailable",
   // Sweep removals and the guardrails that hold them back
   RemoveExpired: "RemoveExpired",
   RemoveOrphaned: "RemoveOrphaned",
+  RemoveUnused: "RemoveUnused",
   GuardSelfIdentity: "GuardSelfIdentity",
   GuardDenyList: "GuardDenyList",
   GuardNotAllowListed: "GuardNotAllowListed",
@@ -78,6 +87,13 @@ export const Reason = {
   AlertSweep: "AlertSweep",
   // Sweep queue (sweepPage)
   MalformedMessage: "MalformedMessage",
+  // Trust boundary
+  RenewNearExpiryWindow: "RenewNearExpiryWindow",
+  VersionNotIssuedByRollover: "VersionNotIssuedByRollover",
+  KeyExportable: "KeyExportable",
+  StepFailureLimit: "StepFailureLimit",
+  VersionAdopted: "VersionAdopted",
+  EventVaultMismatch: "EventVaultMismatch",
   // Joining and leaving (rollover bind, unbind, migrate-secret)
   Bind: "Bind",
   AlreadyBound: "AlreadyBound",
@@ -91,7 +107,8 @@ export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
 /** One line per code: what it means. Shown by `rollover plan` and kept in docs/reason-codes.md. */
 export const REASON_TEXT: Record<ReasonCode, string> = {
-  RenewNearExpiryEvent: "Key Vault reported the certificate near expiry (Event Grid CertificateNearExpiry).",
+  RenewNearExpiryEvent:
+    "Deprecated (no longer emitted): renewal is never decided from an event; see RenewNearExpiryWindow.",
   RenewLifetimeFraction: "The configured fraction of the certificate's lifetime has passed.",
   RenewBeforeExpiryDays: "The certificate expires within the configured number of days.",
   RenewExpired: "The certificate has already expired.",
@@ -115,6 +132,8 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   NoUsableVersion: "Key Vault holds no enabled, valid version of the certificate.",
   NoSigningKey:
     "Self mode needs a valid certificate on the target whose key is in Key Vault; managed mode is not enabled.",
+  PolicyWouldRefuse:
+    "Not renewed: the Key Vault policy's validity exceeds the target's app management policy (asymmetricKeyLifetime); Graph would refuse the new key.",
   CredentialExpired: "The credential's endDateTime has passed.",
   KeyOrphaned:
     "A key Rollover attached to a bound target (on record, and marked rollover:) that no Key Vault version of its bindings backs any more.",
@@ -126,8 +145,21 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   DuplicateKeyId: "Two credentials on the same target share a keyId.",
   InvalidCredentialDates: "The credential's dates are malformed or end before they start.",
   UnknownTargetType: "The object is of a type Rollover does not handle.",
+  HighPrivilegeCredential:
+    "An identity holding a high-privilege application permission has a client secret or a long-lived credential.",
+  CredentialUnused: "No sign-in with this credential for ROLLOVER_UNUSED_AFTER_DAYS.",
+  CredentialNeverUsed:
+    "No sign-in with this credential is recorded, and it is older than ROLLOVER_UNUSED_AFTER_DAYS.",
+  SecretRestrictedByPolicy:
+    "A client secret on an object whose app management policy blocks secrets or allows shorter-lived ones.",
+  SignInDataUnavailable:
+    "Sign-in activity could not be read (no AuditLog.Read.All, or not the global cloud); unused credentials are not reported.",
+  PolicyDataUnavailable:
+    "App management policies could not be read (no Policy.Read.All); their restrictions are not applied.",
   RemoveExpired: "Remove an expired credential.",
   RemoveOrphaned: "Remove a key that no Key Vault version backs.",
+  RemoveUnused:
+    "Remove a valid credential nobody signed in with for ROLLOVER_UNUSED_AFTER_DAYS (ROLLOVER_REMOVE_UNUSED).",
   GuardSelfIdentity: "Held back: Rollover never changes its own identity.",
   GuardDenyList: "Held back: the target is on the deny list.",
   GuardNotAllowListed: "Held back: an allow list is set and the target is not on it.",
@@ -162,6 +194,18 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   AlertRotate: "An alert asked to rotate the target's bindings.",
   AlertSweep: "An alert asked to sweep the target.",
   MalformedMessage: "A sweep queue message that does not parse; dropped (the next sweep covers its page).",
+  RenewNearExpiryWindow:
+    "Key Vault's own near-expiry window has been reached (the policy's lifetime action, or 30 days before expiry).",
+  VersionNotIssuedByRollover:
+    "The newest version was not issued by a renewal Rollover requested, nor adopted by a person (needs a person: `rollover adopt`).",
+  KeyExportable:
+    "The certificate policy lets the private key be exported; Rollover neither renews nor attaches such a key (needs a person).",
+  StepFailureLimit:
+    "The same step failed ROLLOVER_MAX_STEP_FAILURES times in a row; Rollover stopped retrying it (needs a person).",
+  VersionAdopted:
+    "A person adopted a certificate version on purpose (`rollover adopt`); Rollover may attach it.",
+  EventVaultMismatch:
+    "The event's data.Id (or data.VaultName) names another vault than its topic/source; refused, nothing changed.",
   Bind: "A person bound a certificate to a target with rollover bind: a new non-exportable certificate, its key on the target.",
   AlreadyBound:
     "rollover bind found the binding in place (certificate tagged, key on the target) and changed nothing.",
@@ -206,6 +250,7 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   TargetIsSelf: "needsPerson",
   NoUsableVersion: "needsPerson",
   NoSigningKey: "needsPerson",
+  PolicyWouldRefuse: "needsPerson",
   CredentialExpired: "fine",
   KeyOrphaned: "fine",
   CredentialOverLongLived: "needsPerson",
@@ -214,8 +259,16 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   DuplicateKeyId: "needsPerson",
   InvalidCredentialDates: "needsPerson",
   UnknownTargetType: "fine",
+  HighPrivilegeCredential: "needsPerson",
+  CredentialUnused: "needsPerson",
+  CredentialNeverUsed: "needsPerson",
+  SecretRestrictedByPolicy: "needsPerson",
+  // An optional permission not granted is a deployment's choice: said once per run, not alerted.
+  SignInDataUnavailable: "fine",
+  PolicyDataUnavailable: "fine",
   RemoveExpired: "fine",
   RemoveOrphaned: "fine",
+  RemoveUnused: "fine",
   GuardSelfIdentity: "fine",
   GuardDenyList: "fine",
   GuardNotAllowListed: "fine",
@@ -244,6 +297,12 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   AlertRotate: "fine",
   AlertSweep: "fine",
   MalformedMessage: "fine",
+  RenewNearExpiryWindow: "fine",
+  VersionNotIssuedByRollover: "needsPerson",
+  KeyExportable: "needsPerson",
+  StepFailureLimit: "needsPerson",
+  VersionAdopted: "fine",
+  EventVaultMismatch: "needsPerson",
   Bind: "fine",
   AlreadyBound: "fine",
   Unbind: "fine",

@@ -114,6 +114,7 @@ const snapshotShape = z.object({
             policy: z.object({ issuerName: z.string().default("Self") }).default({ issuerName: "Self" }),
             versions: z.array(versionShape).default([]),
             renewalPending: z.boolean().default(false),
+            // Accepted from older snapshots and ignored: renewal is decided from Key Vault's data.
             nearExpiryEvent: z.boolean().default(false),
           }),
         ),
@@ -131,6 +132,10 @@ const snapshotShape = z.object({
         attached: z
           .array(z.string().regex(/^[0-9A-Fa-f]{40}$/, "a 40-digit hex SHA-1 thumbprint"))
           .optional(),
+        // Provenance: versions Rollover issued, and versions a person adopted. A record with
+        // neither predates provenance (its verified version counts as adopted).
+        issuedVersions: z.array(z.string().min(1)).optional(),
+        adoptedVersions: z.array(z.string().min(1)).optional(),
       }),
     )
     .default({}),
@@ -290,12 +295,22 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
       problems.push(`state.${key}: malformed date`);
       continue;
     }
+    const provenance =
+      r.issuedVersions || r.adoptedVersions
+        ? {
+            provenance: {
+              issued: (r.issuedVersions ?? []).map((version) => ({ version, requestId: "", at: 0 })),
+              adopted: (r.adoptedVersions ?? []).map((version) => ({ version, by: "snapshot", at: 0 })),
+            },
+          }
+        : {};
     state.set(key.toLowerCase(), {
       attempts: r.attempts,
       ...(r.verifiedVersion ? { verifiedVersion: r.verifiedVersion } : {}),
       ...(verifiedAt !== undefined ? { verifiedAt } : {}),
       ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
       ...(r.attached ? { attached: r.attached.map((x) => x.toUpperCase()) } : {}),
+      ...provenance,
     });
   }
   const firstSeen = new Map<string, EpochMs>();

@@ -2,9 +2,14 @@
  * What `keyVaultEvents` does with one event. Every path is safe to run twice and in any order:
  * the engine observes Key Vault and Graph before it acts.
  *
- * - near expiry / expired → reconcile with the near-expiry signal (renew, attach, verify);
- * - new version → reconcile (attach, verify, schedule retirement);
+ * An event is a hint, never a command: it only wakes the reconcile of the binding it names, and
+ * whether to renew, attach or retire is decided from Key Vault's and Graph's own data (a forged
+ * near-expiry event for a fresh version renews nothing).
+ *
+ * - near expiry / expired / new version → reconcile the named binding;
  * - a vault not on the allow list → acknowledged, nothing changed, audited `eventRejected`;
+ * - `data.Id` or `data.VaultName` naming another vault than `topic`/`source` → refused, nothing
+ *   changed, audited `eventRejected` (`EventVaultMismatch`);
  * - an unknown type or a malformed event → acknowledged, audited `eventIgnored`;
  * - a binding another run holds, or a step that failed → thrown, so the platform delivers again.
  */
@@ -13,8 +18,8 @@ import type { VaultEdge } from "../azure/keyvault.js";
 import { Reason, type ReasonCode } from "../core/reasons.js";
 import type { BindingOutcome, BindingRef } from "../rotation/engine.js";
 import { EventParseError, parseEvent } from "./parse.js";
-import { type KeyVaultEvent, NEAR_EXPIRY_EVENT_TYPES, isHandledType } from "./types.js";
-import { certificateNameOf, isAllowedSource, resolveVault } from "./vaults.js";
+import { type KeyVaultEvent, isHandledType } from "./types.js";
+import { certificateNameOf, isAllowedSource, resolveEventVault } from "./vaults.js";
 
 /** Reason codes of the event edge (entries of the registry in shared/core/reasons.ts). */
 export const EventReason = {
@@ -23,13 +28,14 @@ export const EventReason = {
   UnhandledEventType: Reason.UnhandledEventType,
   MalformedEvent: Reason.MalformedEvent,
   NotACertificate: Reason.NotACertificate,
+  EventVaultMismatch: Reason.EventVaultMismatch,
 } as const;
 
 export interface EventDeps {
   vaults: ReadonlyMap<string, VaultEdge>;
   allowedVaults: readonly string[];
   audit: AuditSink;
-  reconcile(ref: BindingRef, opts: { nearExpiryEvent?: boolean }): Promise<BindingOutcome>;
+  reconcile(ref: BindingRef): Promise<BindingOutcome>;
 }
 
 export type EventDisposition =
@@ -113,7 +119,19 @@ export async function handleKeyVaultEvent(raw: unknown, deps: EventDeps): Promis
     });
     return { status: "ignored", reason: EventReason.NotACertificate, message, event };
   }
-  const vault = resolveVault(event, deps.vaults);
+  const resolved = resolveEventVault(event, deps.vaults);
+  if (!resolved.ok && resolved.reason === EventReason.EventVaultMismatch) {
+    const message = `event ${label} refused: ${oneLine(resolved.message, 300)}`;
+    deps.audit.emit({
+      ...fields,
+      action: "eventRejected",
+      outcome: "failed",
+      reason: EventReason.EventVaultMismatch,
+      message,
+    });
+    return { status: "rejected", reason: EventReason.EventVaultMismatch, message, event };
+  }
+  const vault = resolved.ok ? resolved.vault : undefined;
   const certificateName = certificateNameOf(event);
   if (!vault || !certificateName) {
     const message = !vault
@@ -129,12 +147,10 @@ export async function handleKeyVaultEvent(raw: unknown, deps: EventDeps): Promis
     });
     return { status: !vault ? "rejected" : "ignored", reason, message, event };
   }
-  const nearExpiryEvent = NEAR_EXPIRY_EVENT_TYPES.includes(event.type);
-  const outcome = await deps.reconcile(
-    { vaultName: vault.name, certificateName },
-    nearExpiryEvent ? { nearExpiryEvent: true } : {},
-  );
+  // The event only says "look at this binding now"; its type and dates decide nothing.
+  const outcome = await deps.reconcile({ vaultName: vault.name, certificateName });
   if (outcome.result === "locked") {
+    // The run holding the lease observes Key Vault itself; delivering again looks once more.
     throw new RetryableEventError(`${certificateName}: another run holds the binding; deliver again`);
   }
   if (outcome.result === "failed") {

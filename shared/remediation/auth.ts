@@ -2,9 +2,13 @@
  * The secure-webhook check of remediateAlert (on with ROLLOVER_ALERT_SECURE_WEBHOOK): an Action
  * Group with "Secure webhook" sends `Authorization: Bearer <token>`, a token Microsoft Entra
  * issued to the Azure Monitor Action Group application for the webhook's app registration. The
- * check: signature against the tenant's signing keys, issuer (v1 or v2) of the tenant, `aud` one
- * of the configured audiences, `appid`/`azp` the Action Group application, and the
- * `ActionGroupsSecureWebhook` role. The token text never appears in an error.
+ * check: the algorithm pinned to RS256 (Entra signs access tokens with RS256; `none`, HS* and
+ * other algorithms are refused before any key is looked at), signature against the tenant's
+ * signing keys, `exp` required and not passed, `nbf` not in the future, the issuer exactly the
+ * tenant's (v1 or v2 form), `tid` exactly the tenant, `aud` one of the configured audiences,
+ * `appid`/`azp` the Action Group application, and the `ActionGroupsSecureWebhook` role.
+ * The token text never appears in an error.
+ * Source: https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-tokens
  */
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 
@@ -52,6 +56,8 @@ export async function checkSecureWebhook(
   let payload: Record<string, unknown>;
   try {
     const r = await jwtVerify(m[1]!, s.keys ?? tenantKeys(host, s.tenantId), {
+      algorithms: ["RS256"],
+      requiredClaims: ["exp", "iss", "aud", "tid"],
       issuer: [`https://sts.windows.net/${s.tenantId}/`, `${host}/${s.tenantId}/v2.0`],
       audience: [...s.audiences],
       currentDate: new Date((s.now ?? Date.now)()),
@@ -65,8 +71,12 @@ export async function checkSecureWebhook(
       ERR_JWT_CLAIM_VALIDATION_FAILED: `claim check failed (${(e as { claim?: string }).claim ?? "?"})`,
       ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "the token's signature does not verify",
       ERR_JWKS_NO_MATCHING_KEY: "the token is not signed by a key of the tenant",
+      ERR_JOSE_ALG_NOT_ALLOWED: "the token's algorithm is not RS256",
     };
     throw new WebhookAuthError(`bearer token rejected: ${why[code] ?? "not a valid token"}`);
+  }
+  if (String(payload.tid ?? "").toLowerCase() !== s.tenantId.toLowerCase()) {
+    throw new WebhookAuthError("bearer token rejected: issued for another tenant (tid)");
   }
   const appId = String(payload.appid ?? payload.azp ?? "").toLowerCase();
   if (appId !== s.actionGroupAppId.toLowerCase()) {

@@ -3,8 +3,9 @@
  *
  * - `Resolved` → nothing changes;
  * - `rotate` → each binding named by the target (its certificate name, or every binding of the
- *   target object id) is reconciled with the near-expiry signal: renewed now unless it was renewed
- *   within the renewal buffer, then attached and verified;
+ *   target object id) is reconciled, never forced: whether to renew is decided from Key Vault's
+ *   own data, at most one renewal per binding per ROLLOVER_RENEW_BUFFER_HOURS, and a step that
+ *   failed ROLLOVER_MAX_STEP_FAILURES times in a row is not tried again on its own;
  * - `sweep` → the sweep runs on the target objects alone (report, or remove what policy and the
  *   guardrails allow, per ROLLOVER_SWEEP_MODE).
  *
@@ -33,7 +34,7 @@ export const AlertReason = {
 export interface RemediationDeps {
   vaults: ReadonlyMap<string, VaultEdge>;
   audit: AuditSink;
-  reconcile(ref: BindingRef, opts: { nearExpiryEvent?: boolean }): Promise<BindingOutcome>;
+  reconcile(ref: BindingRef): Promise<BindingOutcome>;
   /** Sweep dependencies (built only for `sweep`). */
   sweepDeps(): SweepDeps;
   /** Reads a target by object id, trying the given types in order. */
@@ -106,12 +107,7 @@ export async function remediate(alert: ParsedAlert, deps: RemediationDeps): Prom
     });
     const outcomes: BindingOutcome[] = [];
     for (const b of chosen) {
-      outcomes.push(
-        await deps.reconcile(
-          { vaultName: b.vaultName, certificateName: b.certificateName },
-          { nearExpiryEvent: true },
-        ),
-      );
+      outcomes.push(await deps.reconcile({ vaultName: b.vaultName, certificateName: b.certificateName }));
     }
     const retry = outcomes.some((o) => o.result === "locked" || o.result === "failed");
     const summary = outcomes.map((o) => ({

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import type { AuditEvent, AuditSink } from "../audit/events.js";
+import { redact, redactionCounter } from "../audit/redact.js";
 import { nextAttemptAt } from "../core/backoff.js";
 import {
   type BindingObservation,
@@ -31,18 +32,22 @@ import {
   withAttached,
 } from "../core/model.js";
 import { sameTenant } from "../core/ids.js";
+import { isTrustedVersion, markIssuedByRollover, markRenewalRequested } from "../core/provenance.js";
 import { Reason, type ReasonCode } from "../core/reasons.js";
 import { OWN_WRITE_TRUST_MS, withOwnWrites } from "../core/own-writes.js";
 import { thumbprintOfKey } from "../core/snapshot.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
 import { type GraphEdge, graphScope, isGraphNotFound } from "../azure/graph.js";
-import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
+import type { OperationInfo, VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import { proofOfPossession } from "../azure/signed-jwt.js";
 import type { LeaseManager, StateStore } from "../azure/storage.js";
 
 /** Names of the step boundaries, in order, for crash tests. */
 export const BOUNDARIES = [
   "before-renew",
+  // Key Vault took the create, Rollover has not recorded the operation yet: recovered from the
+  // operation Key Vault still holds.
+  "after-renew-request",
   "after-renew",
   "before-attach",
   "after-attach",
@@ -73,6 +78,8 @@ export interface EngineDeps {
   onBoundary?: (b: Boundary) => void | Promise<void>;
   /** Credential of a target in another tenant (multi-tenant bindings); default: Rollover's own. */
   readCredentialFor?: (tenantId: string) => TokenCredential | undefined;
+  /** The target's app management policy limit on certificate lifetime (checked before renew). */
+  keyLifetimeLimit?: (target: Target) => Promise<number | undefined>;
 }
 
 export interface BindingRef {
@@ -110,6 +117,22 @@ interface Gathered {
   binding: Binding;
   obs: BindingObservation;
   tags: Record<string, string>;
+  /** Key Vault's certificate operation, if it still holds one. */
+  operation?: OperationInfo;
+}
+
+/** Refusals that need a person: recorded as failed, so the rotation-failure alert fires. */
+const NEEDS_PERSON: ReadonlySet<string> = new Set([
+  Reason.RenewalNotSupported,
+  Reason.NoSigningKey,
+  Reason.VersionNotIssuedByRollover,
+  Reason.KeyExportable,
+  Reason.StepFailureLimit,
+]);
+
+/** The lease and state key of a binding: Key Vault names are case-insensitive, so folded. */
+export function bindingKey(ref: BindingRef): string {
+  return `${ref.vaultName}/${ref.certificateName}`.toLowerCase();
 }
 
 export class RotationEngine {
@@ -136,11 +159,20 @@ export class RotationEngine {
     return v;
   }
 
-  /** Reconciles one binding to a resting state, under its lease. */
-  async reconcile(ref: BindingRef, opts: { nearExpiryEvent?: boolean } = {}): Promise<BindingOutcome> {
-    const key = `${ref.vaultName}/${ref.certificateName}`;
-    const lease = this.deps.dryRun ? undefined : await this.deps.leases.acquire(key);
+  /**
+   * Reconciles one binding to a resting state, under its lease. What to do is decided from Key
+   * Vault's and Graph's own data; whoever asked (an event, an alert, the timer) only wakes it.
+   */
+  async reconcile(ref: BindingRef, opts: { resetFailures?: boolean } = {}): Promise<BindingOutcome> {
+    const lease = this.deps.dryRun ? undefined : await this.deps.leases.acquire(bindingKey(ref));
     if (!this.deps.dryRun && !lease) {
+      // Not a failure: the run holding the lease observes Key Vault itself; callers retry later.
+      this.emit(ref, undefined, undefined, {
+        action: "wait",
+        outcome: "skipped",
+        reason: Reason.Locked,
+        message: "another run holds this binding's lease; tried again later",
+      });
       return {
         ref,
         result: "locked",
@@ -151,7 +183,7 @@ export class RotationEngine {
       };
     }
     try {
-      return await this.run(ref, opts, lease?.signal);
+      return await this.run(ref, lease?.signal, opts.resetFailures === true);
     } finally {
       await lease?.release();
     }
@@ -164,7 +196,7 @@ export class RotationEngine {
   async inspect(ref: BindingRef): Promise<BindingInspection> {
     let g: Gathered | BindingOutcome;
     try {
-      g = await this.gather(ref, false, true);
+      g = await this.gather(ref, true);
     } catch (e) {
       return {
         ref,
@@ -178,11 +210,7 @@ export class RotationEngine {
     return { ref, obs: g.obs, plan: planBinding(g.obs, this.deps.policy, this.deps.now()) };
   }
 
-  private async gather(
-    ref: BindingRef,
-    nearExpiryEvent: boolean,
-    readOnly = false,
-  ): Promise<Gathered | BindingOutcome> {
+  private async gather(ref: BindingRef, readOnly = false): Promise<Gathered | BindingOutcome> {
     const vault = this.vault(ref.vaultName);
     const kv = await vault.observe(ref.certificateName);
     if (!kv) {
@@ -234,6 +262,7 @@ export class RotationEngine {
     return {
       binding,
       tags: kv.tags,
+      ...(kv.operation ? { operation: kv.operation } : {}),
       obs: {
         binding,
         versions: kv.versions,
@@ -241,11 +270,17 @@ export class RotationEngine {
         target,
         state,
         renewalPending: kv.renewalPending,
-        nearExpiryEvent,
         selfIds: this.deps.rollover.selfIds,
         foreignTenant,
+        ...(await this.keyLifetimeLimitFor(target, foreignTenant)),
       },
     };
+  }
+
+  private async keyLifetimeLimitFor(target: Target | undefined, foreignTenant: boolean) {
+    if (!target || foreignTenant || !this.deps.keyLifetimeLimit) return {};
+    const limit = await this.deps.keyLifetimeLimit(target);
+    return limit === undefined ? {} : { keyLifetimeLimitMs: limit };
   }
 
   /** Reads a target as itself, trying this binding's valid versions newest first. */
@@ -287,16 +322,15 @@ export class RotationEngine {
 
   private async run(
     ref: BindingRef,
-    opts: { nearExpiryEvent?: boolean },
     signal: AbortSignal | undefined,
+    resetFailures = false,
   ): Promise<BindingOutcome> {
     const steps: BindingStep[] = [];
-    let nearExpiry = opts.nearExpiryEvent === true;
     let phase: Phase = "pending";
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       let g: Gathered | BindingOutcome;
       try {
-        g = await this.gather(ref, nearExpiry);
+        g = await this.gather(ref);
       } catch (e) {
         // Reading failed (throttled past the SDK's retries, an outage): nothing was changed in this
         // pass, so stop cleanly; the next run (or Event Grid's retry) starts again from what it reads.
@@ -318,7 +352,17 @@ export class RotationEngine {
         });
         return { ...g, steps };
       }
-      if (!this.deps.dryRun) await this.settleInFlight(ref, g, signal);
+      // Provenance is settled in a dry run too (in memory), so a plan shows what a run would do.
+      await this.settleProvenance(ref, g, signal);
+      if (!this.deps.dryRun) {
+        await this.settleInFlight(ref, g, signal);
+        // A person asked (`rollover rotate`): the failures counted so far no longer hold it back.
+        if (resetFailures && pass === 0 && (g.obs.state.failedStep || g.obs.state.nextAttemptAt)) {
+          const { failedStep: _s, nextAttemptAt: _n, ...rest } = g.obs.state;
+          g.obs.state = { ...rest, attempts: 0 };
+          await this.saveState(ref, g.obs.state, "pending", signal);
+        }
+      }
       const now = this.deps.now();
       const plan = planBinding(g.obs, this.deps.policy, now);
       phase = plan.phase;
@@ -353,8 +397,9 @@ export class RotationEngine {
       }
       if (step.kind === "refuse") {
         // Refusals that need a person (a certificate Key Vault cannot renew alone, a target with
-        // no key to sign with) are recorded as failed, so the rotation-failure alert fires.
-        const needsPerson = step.reason === Reason.RenewalNotSupported || step.reason === Reason.NoSigningKey;
+        // no key to sign with, a version Rollover did not issue, a step that keeps failing) are
+        // recorded as failed, so the rotation-failure alert fires.
+        const needsPerson = NEEDS_PERSON.has(step.reason);
         this.deps.audit.emit({
           ...base,
           action: "refuse",
@@ -377,16 +422,22 @@ export class RotationEngine {
       }
       try {
         if (step.kind !== "verify") await this.intent(ref, g, step, plan.phase, signal);
-        const state = await this.act(ref, g, step, signal);
+        const state = await this.act(ref, g, step, plan.phase, signal);
         await this.checkpoint();
         await this.saveState(ref, state, plan.phase, signal);
-        if (step.kind === "renew") nearExpiry = false;
       } catch (e) {
-        if (e instanceof LeaseLostError) throw e;
+        if (e instanceof LeaseLostError || signal?.aborted) {
+          throw e instanceof LeaseLostError
+            ? e
+            : new LeaseLostError("the binding's lease was lost during the step; stopped");
+        }
         const message = `${errorSummary(e)}${permissionHint(e, g.binding, step)}`;
-        const attempts = g.obs.state.attempts + 1;
+        // Failures of the same step in a row: N of them and the step is not tried on its own again.
+        const same = g.obs.state.failedStep === step.kind;
+        const attempts = same ? g.obs.state.attempts + 1 : 1;
         const failed: StateRecord = {
           ...g.obs.state,
+          failedStep: step.kind as NonNullable<StateRecord["failedStep"]>,
           attempts,
           nextAttemptAt: nextAttemptAt(this.deps.now(), attempts, undefined, this.deps.random?.() ?? 0),
           lastError: `${step.kind}: ${message}`,
@@ -486,6 +537,45 @@ export class RotationEngine {
     await this.saveState(ref, g.obs.state, "pending", signal);
   }
 
+  /**
+   * Records which version Key Vault issued for the certificate operation Rollover started: the
+   * newest version whose public key is the one in that operation's CSR. A run that died between
+   * starting the operation and recording it (its journal says `renew`, no operation recorded)
+   * takes the operation Key Vault still holds.
+   */
+  private async settleProvenance(
+    ref: BindingRef,
+    g: Gathered,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let state = g.obs.state;
+    let changed = false;
+    const op = g.operation;
+    const f = state.inFlight;
+    const known = (id: string) =>
+      state.provenance?.pending?.requestId === id ||
+      !!state.provenance?.issued.some((i) => i.requestId === id);
+    if (f?.kind === "renew" && op?.spkiSha256 && !known(op.requestId)) {
+      state = {
+        ...markRenewalRequested(state, { requestId: op.requestId, spkiSha256: op.spkiSha256 }, f.at),
+        renewRequestedAt: f.at,
+      };
+      changed = true;
+    }
+    const pending = state.provenance?.pending;
+    const newest = sortVersions(g.obs.versions).find((v) => v.enabled);
+    if (pending && newest && !isTrustedVersion(state, newest.version)) {
+      const m = await this.vault(ref.vaultName).material(ref.certificateName, newest.version);
+      if (m.spkiSha256 === pending.spkiSha256) {
+        state = markIssuedByRollover(state, newest.version, pending.requestId, this.deps.now());
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    g.obs.state = state;
+    if (!this.deps.dryRun) await this.saveState(ref, state, "pending", signal);
+  }
+
   private checkLease(signal: AbortSignal | undefined): void {
     if (signal?.aborted)
       throw new LeaseLostError("the binding's lease was lost; stopping before the next write");
@@ -510,29 +600,56 @@ export class RotationEngine {
     ref: BindingRef,
     g: Gathered,
     step: BindingStep,
+    phase: Phase,
     signal: AbortSignal | undefined,
   ): Promise<StateRecord> {
     const vault = this.vault(ref.vaultName);
     const target = g.obs.target!;
     const tenantId = g.binding.tenantId ?? this.deps.rollover.tenantId;
     const ok = (s: StateRecord): StateRecord => {
-      const { lastError: _e, nextAttemptAt: _n, inFlight: _f, ...rest } = s;
+      const { lastError: _e, nextAttemptAt: _n, inFlight: _f, failedStep: _s, ...rest } = s;
       return { ...rest, attempts: 0 };
     };
     switch (step.kind) {
       case "renew": {
         this.checkLease(signal);
         await this.boundary("before-renew");
-        const version = await vault.renew(ref.certificateName, g.tags, this.deps.renewWaitMs);
+        // Permission: certificates/create (see VaultEdge.beginRenew).
+        const op = await vault.beginRenew(ref.certificateName, g.tags);
+        await this.boundary("after-renew-request");
+        // At most one renewal per buffer window, counted from the moment Key Vault took the ask.
+        let state: StateRecord = {
+          ...g.obs.state,
+          renewRequestedFor: step.version,
+          renewRequestedAt: this.deps.now(),
+        };
+        // Record the operation at once: its CSR's public key is how the new version is known as
+        // Rollover's (a run that dies before this line is recovered from Key Vault's operation).
+        if (op.spkiSha256) {
+          state = markRenewalRequested(
+            state,
+            { requestId: op.requestId, spkiSha256: op.spkiSha256 },
+            this.deps.now(),
+          );
+        }
+        await this.saveState(ref, state, phase, signal);
+        const version = await op.wait(this.deps.renewWaitMs);
         await this.boundary("after-renew");
+        if (version && op.spkiSha256) {
+          const m = await vault.material(ref.certificateName, version);
+          if (m.spkiSha256 === op.spkiSha256)
+            state = markIssuedByRollover(state, version, op.requestId, this.deps.now());
+        }
         this.emit(ref, g.binding, target, {
           action: "renew",
           outcome: "succeeded",
           reason: step.reason,
-          message: version ? `Key Vault issued version ${version}` : "Key Vault is issuing a new version",
+          message: version
+            ? `Key Vault issued version ${version} (operation ${op.requestId})`
+            : `Key Vault is issuing a new version (operation ${op.requestId})`,
           certificateVersion: version ?? step.version,
         });
-        return ok({ ...g.obs.state, renewRequestedFor: step.version });
+        return ok(state);
       }
       case "attach": {
         const m = await vault.material(ref.certificateName, step.version);
@@ -541,6 +658,7 @@ export class RotationEngine {
         let keyId: string;
         if (step.mode === "self") {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
+          this.checkLease(signal); // right before the Graph write
           keyId = await this.deps.graph.addKey(
             client,
             g.binding.targetType,
@@ -555,6 +673,7 @@ export class RotationEngine {
           const b64 = Buffer.from(m.cer).toString("base64");
           // Matched by the certificate itself (the read carries each key), never by customKeyIdentifier.
           const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === m.thumbprintHex;
+          this.checkLease(signal); // right before the Graph write
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
@@ -611,11 +730,15 @@ export class RotationEngine {
           sign: vault.signer(m.kid),
           now: this.deps.now,
         });
+        // Verify retries for minutes while Entra replicates: a lost lease stops it at once.
         const r = await verifyCredential(
           cred,
           graphScope(this.deps.graph.graphBaseUrl),
           this.deps.verifyTimeoutMs,
+          undefined,
+          signal,
         );
+        this.checkLease(signal);
         if (!r.ok) throw new Error(`no token with version ${step.version}: ${r.message}`);
         await this.boundary("after-verify");
         this.emit(ref, g.binding, target, {
@@ -635,12 +758,14 @@ export class RotationEngine {
           const { client, proof } = await this.asTarget(vault, ref, tenantId, target, step.signWith!);
           // 404: the key is already gone (an earlier run removed it and a read did not show that
           // yet): the retirement is done, not failed.
+          this.checkLease(signal); // right before the Graph write
           await this.deps.graph
             .removeKey(client, g.binding.targetType, target.id, step.keyId, proof)
             .catch((e: unknown) => {
               if (!isGraphNotFound(e)) throw e;
             });
         } else {
+          this.checkLease(signal); // right before the Graph write
           await this.deps.graph.updateKeyCredentials(
             this.rolloverGraph(tenantId),
             g.binding.targetType,
@@ -817,20 +942,23 @@ function describe(step: BindingStep): string {
   }
 }
 
-/** A one-line, secret-free summary of an error: HTTP status, service code, AADSTS code. */
+/**
+ * A one-line, secret-free summary of an error: HTTP status, service code, and the service's own
+ * message (on one line, at most 300 characters, through the redaction guard), so a 403 says
+ * which permission was missing.
+ */
 export function errorSummary(e: unknown): string {
   const err = e as { statusCode?: number; code?: string; message?: string; name?: string };
   const parts: string[] = [];
   if (err.statusCode) parts.push(`HTTP ${err.statusCode}`);
   if (err.code && typeof err.code === "string") parts.push(err.code);
-  const aad = /AADSTS\d+/.exec(String(err.message ?? ""));
-  if (aad) parts.push(aad[0]);
-  if (parts.length === 0)
-    parts.push(
-      (err.message ?? String(e))
-        .split("\n")[0]!
-        .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "[jwt]")
-        .slice(0, 200),
-    );
-  return parts.join(" ");
+  // All lines, joined: Key Vault names the missing action on a later line of its 403.
+  const first = String(err.message ?? (parts.length ? "" : String(e)))
+    .replace(/\s*[\r\n]+\s*/g, " ")
+    .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "[jwt]")
+    .trim();
+  const message = redact(first, { counter: redactionCounter }).slice(0, 300);
+  const head = parts.join(" ");
+  if (!message || message === err.code) return head || "error";
+  return head ? `${head}: ${message}` : message;
 }

@@ -272,8 +272,22 @@ describe("Microsoft's Key Vault examples through VaultEdge (real SDK clients, re
         },
       ],
       // issuer "Unknown": a non-integrated CA; Key Vault cannot renew it by itself.
-      policy: { issuerName: "Unknown", renewable: false },
+      policy: {
+        issuerName: "Unknown",
+        renewable: false,
+        exportable: true,
+        lifetimeTriggers: [{ lifetimePercentage: 80 }],
+        // validity_months 297 from the policy example: checked against app management policies before renew.
+        validityMonths: 297,
+      },
       renewalPending: true,
+      // The sample's operation: its request id, and the public key of its CSR (read from the
+      // sample's PKCS#10), which is how Rollover knows the version that operation produces.
+      operation: {
+        requestId: "6faacd568ab049a2803861e8dd3ae21f",
+        status: "inProgress",
+        spkiSha256: "40168199c9cd5a0363c07700dfe0cc033c8be0fdb06b4897fc9317e2df1b5384",
+      },
       tags: {},
     });
   });

@@ -20,7 +20,8 @@ interface Case {
   path: (key: string) => string;
   headers?: Record<string, string>;
   body?: string;
-  key?: "header" | "none" | "wrong";
+  /** header: the function key; master: the master key (admin routes). */
+  key?: "header" | "master" | "none" | "wrong";
   status: number;
 }
 
@@ -151,23 +152,25 @@ const CASES: Case[] = [
   },
   { name: "alerts: GET", method: "GET", path: alerts, key: "header", status: 405 },
   // admin: run a function now
-  { name: "admin: empty body", path: adminReconcile, body: "", key: "header", status: 400 },
-  { name: "admin: invalid JSON", path: adminReconcile, body: "{", key: "header", status: 400 },
-  { name: "admin: wrong schema", path: adminReconcile, body: "[]", key: "header", status: 400 },
-  { name: "admin: 1 MB of junk", path: adminReconcile, body: JUNK, key: "header", status: 400 },
+  { name: "admin: empty body", path: adminReconcile, body: "", key: "master", status: 400 },
+  { name: "admin: invalid JSON", path: adminReconcile, body: "{", key: "master", status: 400 },
+  { name: "admin: wrong schema", path: adminReconcile, body: "[]", key: "master", status: 400 },
+  { name: "admin: 1 MB of junk", path: adminReconcile, body: JUNK, key: "master", status: 400 },
   { name: "admin: missing key", path: adminReconcile, body: "{}", key: "none", status: 401 },
+  // The admin API takes the master key only, as the Functions host does.
+  { name: "admin: the function key", path: adminReconcile, body: "{}", key: "header", status: 401 },
   {
     name: "admin: unknown function",
     path: () => "/admin/functions/nope",
     body: "{}",
-    key: "header",
+    key: "master",
     status: 404,
   },
   {
     name: "admin: queue function without input",
     path: () => "/admin/functions/sweepPage",
     body: "{}",
-    key: "header",
+    key: "master",
     status: 400,
   },
 ];
@@ -195,6 +198,7 @@ describe("bad input at every HTTP entry point → 4xx, one line, no change", () 
     const auditBefore = auditRecords(h).length;
     const headers: Record<string, string> = { ...(c.headers ?? { "Content-Type": "application/json" }) };
     if (c.key === "header") headers["x-functions-key"] = s.functionKey;
+    if (c.key === "master") headers["x-functions-key"] = s.masterKey;
     if (c.key === "wrong") headers["x-functions-key"] = `${s.functionKey}x`;
     const method = c.method ?? "POST";
     const res = await fetch(`${s.url}${c.path(s.functionKey)}`, {
@@ -207,6 +211,7 @@ describe("bad input at every HTTP entry point → 4xx, one line, no change", () 
     const body = JSON.parse(text) as { error: string };
     expect(body.error).toMatch(/^[^\n]{3,300}$/);
     expect(text).not.toContain(s.functionKey);
+    expect(text).not.toContain(s.masterKey);
     expect(fingerprint(h)).toBe(before);
     // Nothing was acted on (a rejected alert may leave its one `alert` record, nothing else).
     const added = auditRecords(h).slice(auditBefore);
@@ -219,7 +224,7 @@ describe("the admin route runs a function now", () => {
     const s = serve();
     const res = await fetch(`${s.url}/admin/functions/flushAudit`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "x-functions-key": s.functionKey },
+      headers: { "Content-Type": "application/json", "x-functions-key": s.masterKey },
       body: "{}",
     });
     expect(res.status).toBe(202);

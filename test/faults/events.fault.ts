@@ -125,7 +125,7 @@ describe("fault matrix: duplicate and shuffled deliveries, a timer run at the sa
               vaults: deps.vaults,
               allowedVaults: [h.urls.vaultResourceId],
               audit: writer,
-              reconcile: (ref, o) => engine.reconcile(ref, o),
+              reconcile: (ref) => engine.reconcile(ref),
             });
           } catch {
             retries += 1;

@@ -4,6 +4,7 @@
  */
 import { ManagedIdentityCredential } from "@azure/identity";
 import type { SandboxHandle } from "../../sandbox/index.js";
+import type { CertificatePolicyInit } from "../../sandbox/types.js";
 import { MemoryAuditSink } from "../../shared/audit/events.js";
 import { loadConfig } from "../../shared/config.js";
 import { policiesFrom } from "../../shared/core/plan.js";
@@ -64,13 +65,23 @@ export function makeEngine(
 const DAY_MS = 86_400_000;
 
 /**
+ * The policy of a binding as Rollover leaves it after a renewal: a non-exportable key, and Key
+ * Vault's 80 % lifetime action a notice (EmailContacts), not an AutoRenew that would issue
+ * versions Rollover did not ask for.
+ */
+export const ROLLOVER_POLICY: CertificatePolicyInit = {
+  exportable: false,
+  lifetimeActions: [{ trigger: { lifetime_percentage: 80 }, action: { action_type: "EmailContacts" } }],
+};
+
+/**
  * A binding that is due for renewal: an application whose only key is the first version of a
  * Key Vault certificate tagged with it, valid for 365 days and expiring in `expiresInDays`.
  */
 export async function seedDueBinding(
   sb: SandboxHandle,
   name: string,
-  opts: { expiresInDays?: number } = {},
+  opts: { expiresInDays?: number; policy?: CertificatePolicyInit } = {},
 ): Promise<{ app: { id: string; appId: string }; ref: { vaultName: string; certificateName: string } }> {
   const { ctx, urls } = sb;
   const t = urls.tenantId;
@@ -78,6 +89,7 @@ export async function seedDueBinding(
   const now = ctx.clock.now();
   const expires = now + (opts.expiresInDays ?? 25) * DAY_MS;
   const v1 = await ctx.vault.createCertificate(name, {
+    policy: opts.policy ?? ROLLOVER_POLICY,
     tags: { "rollover-target": app.id },
     notBefore: Math.floor((expires - 365 * DAY_MS) / 1000),
     expires: Math.floor(expires / 1000),

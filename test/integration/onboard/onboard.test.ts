@@ -123,7 +123,7 @@ describe("joining and leaving Rollover", () => {
     ).get(new URL(sb().urls.vaultUrl).host, unbound.displayName);
     expect(state).toMatchObject({
       verifiedVersion: latest.version,
-      issuedByBind: { version: latest.version, requestId: expect.stringMatching(/\w/) },
+      provenance: { issued: [{ version: latest.version, requestId: expect.stringMatching(/\w/) }] },
     });
     expect(stdout.join("")).toMatch(/keyVaultCertificate: \{ vaultUrl/);
 

@@ -34,7 +34,10 @@ describe("rotation under faults", () => {
         await ctx.clock.advance(DAY);
         out = await engine.reconcile(ref);
       }
-      expect(["waiting", "converged"]).toContain(out.result);
+      expect(
+        ["waiting", "converged"],
+        `${out.reason}: ${out.message} ${JSON.stringify(audit.events.map((e) => [e.action, e.outcome, e.reason, e.message]))}`,
+      ).toContain(out.result);
       expect(ctx.vault.versions(ref.certificateName)).toHaveLength(2);
       const keys = ctx.directory.get(sb().urls.tenantId, app.id)!.keyCredentials;
       expect(keys.length).toBeGreaterThanOrEqual(1);

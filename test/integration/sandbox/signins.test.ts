@@ -57,17 +57,27 @@ describe("credential sign-in activity report", () => {
     target = caller("activity-target", []);
     certKeyId = ctx.directory.addKeyCredential(t, target.app.id, { certificateDer: cert.der }).keyId;
     unusedKeyId = ctx.directory.addKeyCredential(t, target.app.id, { certificateDer: unusedCert.der }).keyId;
-    // The secret signs in now; the certificate now and again ten (virtual) days later.
-    firstUse = new Date(ctx.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+    // The secret signs in now; the certificate now and again ten (virtual) days later. The times
+    // expected are those the sign-in log recorded (the clock ticks between steps).
+    const loggedAt = (keyId: string) =>
+      ctx.signIns
+        .entries()
+        .filter((e) => e.keyId === keyId)
+        .map((e) => e.time)
+        .sort()
+        .at(-1) as string;
     await new ClientSecretCredential(t, target.app.appId, target.pw.secretText, opts()).getToken(GRAPH);
     await new ClientCertificateCredential(t, target.app.appId, { certificate: cert.pem }, opts()).getToken(
       GRAPH,
     );
+    firstUse = loggedAt(target.pw.keyId);
+    const before = loggedAt(certKeyId);
     await ctx.clock.advance(10 * DAY);
-    lastUse = new Date(ctx.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
     await new ClientCertificateCredential(t, target.app.appId, { certificate: cert.pem }, opts()).getToken(
       "https://vault.azure.net/.default",
     );
+    lastUse = loggedAt(certKeyId);
+    expect(Date.parse(lastUse) - Date.parse(before)).toBeGreaterThanOrEqual(10 * DAY);
   });
 
   it("lists the last sign-in of each credential that was used, in the documented shape", async () => {
@@ -94,6 +104,11 @@ describe("credential sign-in activity report", () => {
       signInActivity: { lastSignInDateTime: firstUse },
     });
     expect(byKey.has(unusedKeyId)).toBe(false);
+    const one2 = (await reader.client
+      .api(`/reports/appCredentialSignInActivities?$filter=keyId eq '${target.pw.keyId}'`)
+      .version("beta")
+      .get()) as { value: Array<Record<string, unknown>> };
+    expect(one2.value.map((v) => v.keyId)).toEqual([target.pw.keyId]);
 
     const one = await reader.client
       .api(`/reports/appCredentialSignInActivities/${byKey.get(certKeyId)?.id}`)

@@ -69,10 +69,10 @@ describe("the sweep removes only what it should, with the permission it holds", 
   it("removes a key Rollover attached and no version backs any more: on record and marked", async () => {
     const h = sb();
     const t = h.urls.tenantId;
-    const { app, ref } = await seedDueBinding(h, "rotated-app", { expiresInDays: 200 });
+    const { app, ref } = await seedDueBinding(h, "rotated-app");
     // The engine records what it attaches.
     const { engine, deps } = makeEngine(h);
-    await engine.reconcile(ref, { nearExpiryEvent: true });
+    await engine.reconcile(ref);
     const state = await deps.state.get(ref.vaultName, ref.certificateName);
     const newest = h.ctx.vault.latest("rotated-app")!;
     expect(state?.attached).toContain(newest.thumbprintHex);

@@ -44,7 +44,10 @@ const observation: fc.Arbitrary<BindingObservation> = fc
     verified: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
     verifiedAgo: fc.integer({ min: -10, max: 400 }),
     pending: fc.boolean(),
-    event: fc.boolean(),
+    // Key Vault's near-expiry window (a lifetime action's days before expiry), or its default.
+    kvWindow: fc.option(fc.integer({ min: 1, max: 90 }), { nil: undefined }),
+    // Rollover issued every version (else: the record predates provenance, the migration rule).
+    issued: fc.boolean(),
     mode: fc.constantFrom("auto" as const, "self" as const, "managed" as const),
     renewable: fc.boolean(),
   })
@@ -57,7 +60,8 @@ const observation: fc.Arbitrary<BindingObservation> = fc
       verified,
       verifiedAgo,
       pending,
-      event,
+      kvWindow,
+      issued,
       mode,
       renewable,
     }) => ({
@@ -69,7 +73,11 @@ const observation: fc.Arbitrary<BindingObservation> = fc
         mode,
       },
       versions,
-      policy: { issuerName: renewable ? "Self" : "Unknown", renewable },
+      policy: {
+        issuerName: renewable ? "Self" : "Unknown",
+        renewable,
+        ...(kvWindow ? { lifetimeTriggers: [{ daysBeforeExpiry: kvWindow }] } : {}),
+      },
       target: {
         tenantId: "t",
         id: TARGET,
@@ -92,21 +100,30 @@ const observation: fc.Arbitrary<BindingObservation> = fc
         ],
         passwordCredentials: [],
       },
-      state: verifiedNewest
-        ? {
-            attempts: 0,
-            verifiedVersion: sortVersions(versions)[0]!.version,
-            verifiedAt: NOW - verifiedAgo * DAY,
-          }
-        : verified === undefined || verified >= versions.length
-          ? { attempts: 0 }
-          : {
+      state: {
+        ...(issued
+          ? {
+              provenance: {
+                issued: versions.map((v) => ({ version: v.version, requestId: "r", at: 0 })),
+                adopted: [],
+              },
+            }
+          : {}),
+        ...(verifiedNewest
+          ? {
               attempts: 0,
-              verifiedVersion: versions[verified]!.version,
+              verifiedVersion: sortVersions(versions)[0]!.version,
               verifiedAt: NOW - verifiedAgo * DAY,
-            },
+            }
+          : verified === undefined || verified >= versions.length
+            ? { attempts: 0 }
+            : {
+                attempts: 0,
+                verifiedVersion: versions[verified]!.version,
+                verifiedAt: NOW - verifiedAgo * DAY,
+              }),
+      },
       renewalPending: pending,
-      nearExpiryEvent: event,
       selfIds: [],
     }),
   );
@@ -131,6 +148,35 @@ describe("binding plan, stated as laws", () => {
       { numRuns: 3000, seed: 42 },
     );
     expect([...seen].sort()).toEqual(["attach", "none", "refuse", "renew", "retire", "verify", "wait"]);
+  });
+
+  it("never asks for a second renewal within the buffer after the last ask, whatever the versions say", () => {
+    fc.assert(
+      fc.property(observation, policy, now, fc.integer({ min: 0, max: 48 }), (obs, pol, at, hoursAgo) => {
+        const askedAt = at - hoursAgo * HOUR;
+        const plan = planBinding({ ...obs, state: { ...obs.state, renewRequestedAt: askedAt } }, pol, at);
+        if (at - askedAt < pol.renewal.bufferMs) expect(plan.step.kind).not.toBe("renew");
+        return true;
+      }),
+      RUNS,
+    );
+  });
+
+  it("attaches only a version Rollover issued or a person adopted (never an imported one)", () => {
+    fc.assert(
+      fc.property(observation, policy, now, (obs, pol, at) => {
+        const plan = planBinding(obs, pol, at);
+        if (plan.step.kind !== "attach") return true;
+        const v = plan.step.version;
+        const p = obs.state.provenance;
+        const trusted = p
+          ? p.issued.some((i) => i.version === v) || p.adopted.some((a) => a.version === v)
+          : obs.state.verifiedVersion === v;
+        expect(trusted).toBe(true);
+        return true;
+      }),
+      RUNS,
+    );
   });
 
   it("retires only a previous key, only after verification of the current version and the grace window, never the last valid one", () => {
@@ -160,7 +206,7 @@ describe("binding plan, stated as laws", () => {
         if (plan.step.kind !== "renew") return true;
         const newest = sortVersions(obs.versions).find((v) => v.enabled && v.expires > v.notBefore)!;
         expect(plan.step.version).toBe(newest.version);
-        expect(renewalDue(newest, at, pol.renewal, obs.nearExpiryEvent).due).toBe(true);
+        expect(renewalDue(newest, at, pol.renewal, obs.policy.lifetimeTriggers).due).toBe(true);
         expect(obs.renewalPending).toBe(false);
         expect(obs.policy.renewable).toBe(true);
         return true;
@@ -226,7 +272,11 @@ describe("binding plan, stated as laws", () => {
             created: at,
             enabled: true,
           };
-          next = { ...obs, versions: [...obs.versions, v], nearExpiryEvent: false };
+          next = {
+            ...obs,
+            versions: [...obs.versions, v],
+            state: { ...obs.state, renewRequestedAt: at },
+          };
           const again = planBinding(next, pol, at).step;
           expect(again.kind === "renew").toBe(false);
         } else if (s.kind === "attach") {

@@ -3,6 +3,7 @@ import {
   DAY,
   DEFAULT_RENEWAL_POLICY,
   HOUR,
+  type LifetimeTrigger,
   Reason,
   renewAt,
   renewalDue,
@@ -26,7 +27,8 @@ describe("renewal policy at its boundaries", () => {
     now: number;
     due: boolean;
     reason: string;
-    event?: boolean;
+    /** The policy's lifetime-action triggers: Key Vault's own near-expiry window. */
+    window?: LifetimeTrigger[];
   }> = [
     {
       name: "exactly at 2/3 of the lifetime",
@@ -53,12 +55,28 @@ describe("renewal policy at its boundaries", () => {
     { name: "long expired", cert: oneYear, now: T0 + 2 * YEAR, due: true, reason: Reason.RenewExpired },
     { name: "fresh certificate", cert: oneYear, now: T0 + DAY, due: false, reason: Reason.UpToDate },
     {
-      name: "near-expiry event renews early",
+      name: "Key Vault's near-expiry window (a lifetime action at 80 %) renews early",
+      cert: { notBefore: T0, expires: T0 + YEAR, created: T0 },
+      now: T0 + Math.floor(YEAR * 0.8),
+      due: true,
+      reason: Reason.RenewLifetimeFraction,
+      window: [{ lifetimePercentage: 80 }],
+    },
+    {
+      name: "Key Vault's near-expiry window (300 days before expiry) comes before 2/3",
       cert: oneYear,
       now: T0 + 100 * DAY,
       due: true,
-      reason: Reason.RenewNearExpiryEvent,
-      event: true,
+      reason: Reason.RenewNearExpiryWindow,
+      window: [{ daysBeforeExpiry: 300 }],
+    },
+    {
+      name: "a fresh version is not due, whatever any event said (no window reached)",
+      cert: oneYear,
+      now: T0 + 100 * DAY,
+      due: false,
+      reason: Reason.UpToDate,
+      window: [{ daysBeforeExpiry: 30 }],
     },
     {
       name: "nbf in the future is not due",
@@ -73,7 +91,7 @@ describe("renewal policy at its boundaries", () => {
       now: T0 + 5 * DAY,
       due: false,
       reason: Reason.NotYetValid,
-      event: true,
+      window: [{ daysBeforeExpiry: 360 }],
     },
     // Short-lived (40-day) certificate: renewBeforeDays (30 d before expiry = day 10) comes before 2/3 (day 26.7).
     {
@@ -111,12 +129,12 @@ describe("renewal policy at its boundaries", () => {
       now: T0 + 200 * DAY + HOUR,
       due: false,
       reason: Reason.RecentlyRenewed,
-      event: true,
+      window: [{ daysBeforeExpiry: 360 }],
     },
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const d = renewalDue(c.cert, c.now, policy, c.event ?? false);
+      const d = renewalDue(c.cert, c.now, policy, c.window);
       expect({ due: d.due, reason: d.reason }).toEqual({ due: c.due, reason: c.reason });
     });
   }

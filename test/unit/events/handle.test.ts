@@ -16,13 +16,13 @@ const vault = new VaultEdge("https://contoso-kv.vault.azure.net", {
 
 function setup(result: BindingResult = "converged") {
   const audit = new MemoryAuditSink();
-  const calls: Array<{ ref: BindingRef; opts: { nearExpiryEvent?: boolean } }> = [];
+  const calls: Array<{ ref: BindingRef }> = [];
   const deps: EventDeps = {
     vaults: new Map([[vault.name, vault]]),
     allowedVaults: [ID],
     audit,
-    reconcile: async (ref, opts) => {
-      calls.push({ ref, opts });
+    reconcile: async (ref) => {
+      calls.push({ ref });
       return { ref, result, phase: "active", steps: [], reason: "UpToDate", message: "m" } as BindingOutcome;
     },
   };
@@ -53,14 +53,36 @@ function kvEvent(eventType: string, over: Record<string, unknown> = {}) {
 
 describe("keyVaultEvents handling", () => {
   it.each([
-    ["Microsoft.KeyVault.CertificateNearExpiry", { nearExpiryEvent: true }],
-    ["Microsoft.KeyVault.CertificateExpired", { nearExpiryEvent: true }],
-    ["Microsoft.KeyVault.CertificateNewVersionCreated", {}],
-  ])("%s → reconcile %j", async (type, opts) => {
+    "Microsoft.KeyVault.CertificateNearExpiry",
+    "Microsoft.KeyVault.CertificateExpired",
+    "Microsoft.KeyVault.CertificateNewVersionCreated",
+  ])("%s only wakes the reconcile of the binding it names (no signal passed on)", async (type) => {
     const { calls, deps } = setup();
     const out = await handleKeyVaultEvent(kvEvent(type), deps);
     expect(out.status).toBe("handled");
-    expect(calls).toEqual([{ ref: { vaultName: "contoso-kv", certificateName: "payments" }, opts }]);
+    expect(calls).toEqual([{ ref: { vaultName: "contoso-kv", certificateName: "payments" } }]);
+  });
+
+  it.each([
+    ["data.Id in another vault", { Id: "https://evil-kv.vault.azure.net/certificates/payments/v2" }],
+    ["data.VaultName of another vault", { VaultName: "evil-kv" }],
+  ])("refuses an allowed topic whose %s: no reconcile, audited", async (_n, data) => {
+    const { audit, calls, deps } = setup();
+    const evil = new VaultEdge("https://evil-kv.vault.azure.net", {
+      getToken: async () => null,
+    } as TokenCredential);
+    // Both vaults configured: the attack is an allowed topic steering Rollover to the other one.
+    deps.vaults = new Map([
+      [vault.name, vault],
+      [evil.name, evil],
+    ]);
+    const base = kvEvent("Microsoft.KeyVault.CertificateNearExpiry");
+    const out = await handleKeyVaultEvent({ ...base, data: { ...base.data, ...data } }, deps);
+    expect(out).toMatchObject({ status: "rejected", reason: "EventVaultMismatch" });
+    expect(calls).toEqual([]);
+    expect(audit.events).toEqual([
+      expect.objectContaining({ action: "eventRejected", outcome: "failed", reason: "EventVaultMismatch" }),
+    ]);
   });
 
   it("rejects a vault not on the allow list: acknowledged, no reconcile, audited", async () => {

@@ -162,10 +162,15 @@ const LEFT_TO_DEFAULTS: Partial<Record<SettingKey, string>> = {
   flushAuditSchedule: "how often spooled audit records are resent is an implementation detail",
   renewAtLifetimeFraction: "the default (2/3 of the lifetime) is the policy the docs describe",
   renewBufferHours: "hysteresis against flapping, not a policy knob",
+  maxStepFailures:
+    "how many failures in a row stop a step for a person: the default (5) is the documented policy",
   maxCredentialLifetimeDays: "defaults to the CA/Browser Forum's 397 days",
   expiringWithinDays: "defaults to the renewal window",
   requireCertificates: "off by default: reporting every client secret is opt-in",
   removeExpiredSecrets: "on by default; only acts in remove mode",
+  unusedAfterDays: "90 days, the issue's default; reporting only unless removeUnused",
+  removeUnused: "off by default: removing valid unused credentials is opt-in",
+  highPrivilegePermissions: "the four Graph permissions that let an application take over the tenant",
   concurrency: "sized for a Flex Consumption instance",
   verifyTimeoutSeconds: "Entra replication delay, not a deployment choice",
   fullSweepHours:

@@ -2,7 +2,7 @@
  * The secure-webhook check: tokens signed with a local key (the check takes the signing keys as
  * a JWKS), with the claims an Action Group's token carries.
  */
-import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from "jose";
+import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ACTION_GROUP_APP_ID,
@@ -17,9 +17,11 @@ const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
 let settings: SecureWebhookSettings;
 let sign: (claims: Record<string, unknown>, exp?: number) => Promise<string>;
 let otherSign: (claims: Record<string, unknown>) => Promise<string>;
+let custom: (alg: string, claims: Record<string, unknown>, withExp?: boolean) => Promise<string>;
 
 beforeAll(async () => {
-  const { publicKey, privateKey } = await generateKeyPair("RS256");
+  const { publicKey, privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const rs512Key = await importJWK(await exportJWK(privateKey), "RS512");
   const other = await generateKeyPair("RS256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" };
   settings = {
@@ -44,6 +46,18 @@ beforeAll(async () => {
       .setIssuedAt(NOW / 1000 - 60)
       .setExpirationTime(exp)
       .sign(privateKey);
+  // The same key pair, with another header algorithm (RS512), or no signature at all (`none`).
+  custom = async (alg, c, withExp = true) => {
+    // alg: "none" or "RS512"
+    const claims = { ...base(c), iat: NOW / 1000 - 60, ...(withExp ? { exp: NOW / 1000 + 3600 } : {}) };
+    if (alg === "none") {
+      const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+      return `${enc({ alg: "none", kid: "k1" })}.${enc(claims)}.`;
+    }
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg, kid: "k1" })
+      .sign(alg === "RS512" ? rs512Key : privateKey);
+  };
   otherSign = (c) =>
     new SignJWT(base(c))
       .setProtectedHeader({ alg: "RS256", kid: "k1" })
@@ -101,6 +115,28 @@ describe("secure webhook bearer check", () => {
       /not issued to the Azure Monitor Action Group/,
     ],
     ["no role", async () => `Bearer ${await sign({ roles: [] })}`, /no ActionGroupsSecureWebhook role/],
+    // Trust boundary: the algorithm is pinned, exp is required, nbf and tid are checked.
+    ["an RS512 token (same key)", async () => `Bearer ${await custom("RS512", {})}`, /not RS256/],
+    [
+      "an unsigned (alg none) token",
+      async () => `Bearer ${await custom("none", {})}`,
+      /not (RS256|a valid token)/,
+    ],
+    [
+      "a token without exp",
+      async () => `Bearer ${await custom("RS256", {}, false)}`,
+      /claim check failed \(exp\)/,
+    ],
+    [
+      "a token not valid yet (nbf)",
+      async () => `Bearer ${await sign({ nbf: NOW / 1000 + 3600 })}`,
+      /claim check failed \(nbf\)/,
+    ],
+    [
+      "a token of another tenant (tid)",
+      async () => `Bearer ${await sign({ tid: "00000000-0000-0000-0000-000000000000" })}`,
+      /another tenant/,
+    ],
   ])("rejects %s", async (_n, header, why) => {
     expect(await reason(await header())).toMatch(why);
   });
