@@ -11,6 +11,7 @@ import { renderPlan } from "./render.js";
 
 import { safeLine } from "../shared/log.js";
 import { UsageError } from "./errors.js";
+import { registerOnboardCommands } from "./onboard.js";
 import { adopt, apply, auditVerify, EXIT, rotate } from "./run.js";
 
 export { EXIT, UsageError };
@@ -161,6 +162,8 @@ export function buildProgram(): Command {
         ...(opts.json ? { json: true } : {}),
       });
     });
+
+  registerOnboardCommands(program);
 
   program
     .command("adopt")

@@ -50,14 +50,14 @@ function endProgress(stream: NodeJS.WriteStream = process.stderr): void {
   if (stream.isTTY) stream.write("\r\x1b[2K");
 }
 
-interface RunAudit {
+export interface RunAudit {
   sink: AuditSink;
   events: AuditEvent[];
   close(): Promise<string>;
 }
 
 /** The run's audit writer: Logs Ingestion when configured, else kept in memory (and said so). */
-function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, person?: string): RunAudit {
+export function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, person?: string): RunAudit {
   const events: AuditEvent[] = [];
   const runId = randomUUID();
   const actor = person ?? r.config.identityObjectId ?? r.config.clientId ?? "rollover-cli";
@@ -73,7 +73,9 @@ function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, person?: s
         flush: () => writer.flush(),
       },
       async close() {
-        const res = await writer.close();
+        await writer.close();
+        // Totals over the run: checkpoints send records before the close.
+        const res = writer.totals;
         return `audit: ${res.sent} records sent, ${res.spooled} stored to send later`;
       },
     };

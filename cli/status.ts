@@ -9,6 +9,7 @@ import { buildRollover, engineFor } from "../shared/app.js";
 import { type StatusRow, statusOf } from "../shared/core/status.js";
 import { iso } from "../shared/core/time.js";
 import { mapWithConcurrency } from "../shared/rotation/concurrency.js";
+import { describeMigration, secretMigrations } from "../shared/onboard/run.js";
 import { listBindingRefs } from "../shared/rotation/reconcile.js";
 import { EXIT } from "./run.js";
 
@@ -35,7 +36,12 @@ export async function readStatus(
   const engine = engineFor(r, { audit: new MemoryAuditSink(), dryRun: true, now: clock });
   const refs = await listBindingRefs(r.vaults.values());
   const inspected = await mapWithConcurrency(refs, r.config.concurrency, (ref) => engine.inspect(ref));
-  return { rows: statusOf(inspected, r.policies.binding), now: clock };
+  const secrets = await secretMigrations(r, inspected, clock());
+  const rows = statusOf(inspected, r.policies.binding).map((row) => {
+    const s = secrets.get(`${row.vault}/${row.certificate}`);
+    return s ? { ...row, secrets: s } : row;
+  });
+  return { rows, now: clock };
 }
 
 /** "in 3 d", "5 h ago", "now": rounded, so a few seconds either way read the same. */
@@ -111,6 +117,7 @@ export function renderStatus(
         lines.push(field("failed", `${r.lastError.attempts}× in a row${again}: ${r.lastError.message}`));
       }
     }
+    if (r.secrets) lines.push(field("secrets", `${describeMigration(r.secrets)}: ${r.secrets.detail}`));
     const until = r.next.until !== undefined ? ` (ends ${relative(r.next.until, now)})` : "";
     lines.push(field("next", `${r.next.action}${until} [${r.next.reason}] ${r.next.text}`));
   }

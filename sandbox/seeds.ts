@@ -350,6 +350,7 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
     }),
   ]);
   await seedDemoInsight(ctx);
+  seedOnboarding(ctx);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,6 +468,58 @@ async function seedDemoInsight(ctx: SandboxContext): Promise<void> {
   dir.addKeyCredential(home, inventory.id, {
     certificateDer: info.cerDer,
     displayName: `CN=${inventory.certificate}`,
+  });
+}
+
+// --- Onboarding (rollover bind / unbind / migrate-secret) --------------------------------------
+
+/** The `demo` seed's applications for joining Rollover: one to bind, one still on a client secret. */
+export const DEMO_ONBOARDING = {
+  /** Not bound, no credentials: `rollover bind inventory-api` in the README. */
+  unbound: {
+    displayName: "inventory-api",
+    id: "a1000000-0000-4000-8000-000000000016",
+    appId: "b1000000-0000-4000-8000-000000000016",
+  },
+  /** Signs in with a client secret (recently, per the sign-in log): `rollover migrate-secret`. */
+  secretUser: {
+    displayName: "shipping-service",
+    id: "a1000000-0000-4000-8000-000000000017",
+    appId: "b1000000-0000-4000-8000-000000000017",
+    secretKeyId: "d1000000-0000-4000-8000-000000000017",
+  },
+} as const;
+
+function seedOnboarding(ctx: SandboxContext): void {
+  const home = ctx.directory.defaultTenantId;
+  const dir = ctx.directory;
+  const now = ctx.clock.now();
+  const iso = (days: number) => new Date(now + days * DAY).toISOString();
+  const { unbound, secretUser } = DEMO_ONBOARDING;
+  dir.createApplication(home, { displayName: unbound.displayName, id: unbound.id, appId: unbound.appId });
+  dir.createApplication(home, {
+    displayName: secretUser.displayName,
+    id: secretUser.id,
+    appId: secretUser.appId,
+  });
+  dir.addPasswordCredential(home, secretUser.id, {
+    displayName: "service secret",
+    startDateTime: iso(-60),
+    endDateTime: iso(120),
+    keyId: secretUser.secretKeyId,
+  });
+  // The service signed in with its secret an hour ago (what the sign-in report shows).
+  const sp = dir.findByAppId(home, secretUser.appId, "servicePrincipal");
+  ctx.signIns.add({
+    time: new Date(now - 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    tenantId: home,
+    clientId: secretUser.appId,
+    ...(sp ? { objectId: sp.id } : {}),
+    credentialType: "secret",
+    credential: secretUser.secretKeyId,
+    keyId: secretUser.secretKeyId,
+    resource: "https://graph.microsoft.com",
+    success: true,
   });
 }
 

@@ -18,6 +18,7 @@ import { type AzuriteHandle, startAzurite } from "./azurite.js";
 import { VirtualClock } from "./clock.js";
 import { controlRoutes } from "./control/index.js";
 import { entraRoutes, createSignInLog, msiRoutes } from "./entra/index.js";
+import { createOperator } from "./entra/operator.js";
 import { serviceError } from "./errors.js";
 import { EventGridService } from "./eventgrid/index.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
@@ -75,6 +76,11 @@ export interface SandboxHandle {
     get(): Record<string, number>;
     reset(): void;
   };
+  /**
+   * The person at the keyboard (an application administrator): variables to lay over `env` for
+   * `rollover bind`, `unbind` and `migrate-secret`.
+   */
+  operatorEnv: Record<string, string>;
   /** The single JSON line `rollover sandbox` prints when ready. */
   readyLine(): string;
   close(): Promise<void>;
@@ -152,6 +158,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     logs: createLogsStore(),
     signIns: createSignInLog(),
     managedIdentity,
+    operator: createOperator(),
     log,
   };
   ctxRef = ctx;
@@ -196,6 +203,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // The demo seed grants what a deployment with managed mode on grants; run Rollover to match.
     ...(options.seed === "demo" ? { ROLLOVER_MANAGED_MODE: "true" } : {}),
     ...(azurite ? { AzureWebJobsStorage: azurite.connectionString } : {}),
+  };
+
+  // The person at the keyboard, for `rollover bind` and friends: DefaultAzureCredential picks
+  // these up through EnvironmentCredential (entra/operator.ts).
+  const operatorEnv: Record<string, string> = {
+    AZURE_TENANT_ID: tenantId,
+    AZURE_AUTHORITY_HOST: urls.authorityHost,
+    AZURE_CLIENT_ID: ctx.operator.clientId,
+    AZURE_CLIENT_SECRET: ctx.operator.secret,
   };
 
   const counts = new Map<string, number>();
@@ -310,7 +326,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       get: () => Object.fromEntries(counts),
       reset: () => counts.clear(),
     },
-    readyLine: () => JSON.stringify({ ...urls, env }),
+    operatorEnv,
+    readyLine: () => JSON.stringify({ ...urls, env, operator: { env: operatorEnv } }),
     async close() {
       await eventGrid.close();
       await new Promise<void>((resolve) => {

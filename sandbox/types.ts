@@ -4,6 +4,7 @@
  * directory's key credentials, Event Grid watches the vault, seeds fill both).
  */
 import type { VirtualClock } from "./clock.js";
+import type { OperatorIdentity } from "./entra/operator.js";
 import type { FaultInjector } from "./faults.js";
 import type { Route } from "./http.js";
 import type { TokenService } from "./tokens.js";
@@ -238,6 +239,8 @@ export interface SandboxContext {
   signIns: SignInLog;
   /** Rollover's own managed identity in the home tenant. */
   managedIdentity: { clientId: string; objectId: string; header: string };
+  /** The person at the keyboard (`rollover bind` and friends): see entra/operator.ts. */
+  operator: OperatorIdentity;
   log(message: string): void;
 }
 

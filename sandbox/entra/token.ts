@@ -15,6 +15,7 @@ import type { DirectoryObjectSnapshot, SandboxContext, SignInEntry, StoredKeyCre
 import { certInfo, hexToB64url } from "../graph/certs.js";
 import { Directory, staleView } from "../graph/directory.js";
 import { decodeJwt, numberClaim, timeWindowHolds, verifyRsaSignature } from "./jwt.js";
+import { operatorSecretMatches } from "./operator.js";
 import {
   canonicalResource,
   GRAPH_RESOURCE,
@@ -110,6 +111,9 @@ export function tokenHandler(ctx: SandboxContext) {
       const secret = form.get("client_secret") ?? basic?.secret;
       const assertion = form.get("client_assertion");
       const assertionType = form.get("client_assertion_type");
+
+      if (clientId === ctx.operator.clientId && tenantId === ctx.directory.defaultTenantId)
+        return await operatorToken(ctx, req, tenantId, resource, secret);
 
       const principal = ctx.directory.findByAppId(tenantId, clientId, "servicePrincipal");
       const app = ctx.directory.findByAppId(tenantId, clientId, "application");
@@ -221,6 +225,51 @@ export function tokenHandler(ctx: SandboxContext) {
         `The request body must contain the following parameter: '${name}'.`,
       );
     }
+  };
+}
+
+/**
+ * The person at the keyboard (see operator.ts): a delegated user token with the person's scopes
+ * and directory roles; the secret stands in for their interactive sign-in.
+ */
+async function operatorToken(
+  ctx: SandboxContext,
+  req: SandboxRequest,
+  tenantId: string,
+  resource: string,
+  secret: string | undefined,
+): Promise<SandboxResponse> {
+  const op = ctx.operator;
+  if (secret === undefined || !operatorSecretMatches(op, secret))
+    return oauthError(
+      ctx,
+      req,
+      401,
+      "invalid_client",
+      `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${op.clientId}'.`,
+    );
+  const graph = resource === GRAPH_RESOURCE;
+  const issued = await ctx.tokens.issue({
+    aud: resource,
+    iss: `https://sts.windows.net/${tenantId}/`,
+    tid: tenantId,
+    oid: op.objectId,
+    sub: op.objectId,
+    appid: op.clientId,
+    idtyp: "user",
+    upn: op.upn,
+    name: op.displayName,
+    ...(graph ? { scp: op.scopes.join(" "), wids: [...op.roles] } : {}),
+  });
+  return {
+    status: 200,
+    headers: { "Cache-Control": "no-store, no-cache", Pragma: "no-cache", "x-ms-request-id": req.requestId },
+    body: {
+      token_type: "Bearer",
+      expires_in: issued.expiresIn,
+      ext_expires_in: issued.expiresIn,
+      access_token: issued.token,
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import { serviceError } from "../errors.js";
 import { BodyError, bearerToken, safeDecode, type SandboxRequest, type SandboxResponse } from "../http.js";
 import { TokenError } from "../tokens.js";
 import type { SandboxContext } from "../types.js";
+import { effectiveDelegatedRoles } from "../entra/operator.js";
 import { GRAPH_RESOURCE, verifySandboxToken } from "../entra/resources.js";
 import {
   type DirObject,
@@ -170,7 +171,19 @@ export async function authenticate(ctx: SandboxContext, g: GraphRequest): Promis
       "Access token validation failure. Invalid tenant.",
       challenge,
     );
-  const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : [];
+  // App-only tokens carry application permissions in `roles`; a person's delegated token carries
+  // `scp` and their directory roles in `wids`, which together decide what they may do (operator.ts).
+  const roles =
+    claims.idtyp === "user"
+      ? effectiveDelegatedRoles(
+          String(claims.scp ?? "")
+            .split(" ")
+            .filter(Boolean),
+          Array.isArray(claims.wids) ? claims.wids.map(String) : [],
+        )
+      : Array.isArray(claims.roles)
+        ? claims.roles.map(String)
+        : [];
   return {
     tenantId,
     tenant,

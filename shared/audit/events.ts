@@ -22,7 +22,12 @@ export type AuditAction =
   | "eventRejected"
   | "eventIgnored"
   | "alert"
-  | "error";
+  | "error"
+  // Joining and leaving (rollover bind, unbind, migrate-secret), run by a person
+  | "bind"
+  | "unbind"
+  | "migrateSecret"
+  | "removeSecret";
 
 export interface AuditEvent {
   action: AuditAction;

@@ -22,7 +22,7 @@ export interface EntraSettings {
   clientId?: string | undefined;
 }
 
-function authorityOptions(authorityHost: string): {
+export function authorityOptions(authorityHost: string): {
   authorityHost: string;
   disableInstanceDiscovery?: boolean;
 } {

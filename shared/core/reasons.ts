@@ -94,6 +94,13 @@ export const Reason = {
   StepFailureLimit: "StepFailureLimit",
   VersionAdopted: "VersionAdopted",
   EventVaultMismatch: "EventVaultMismatch",
+  // Joining and leaving (rollover bind, unbind, migrate-secret)
+  Bind: "Bind",
+  AlreadyBound: "AlreadyBound",
+  Unbind: "Unbind",
+  SecretStillInUse: "SecretStillInUse",
+  SwitchedToCertificate: "SwitchedToCertificate",
+  SecretOnBoundTarget: "SecretOnBoundTarget",
 } as const;
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
@@ -199,6 +206,17 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
     "A person adopted a certificate version on purpose (`rollover adopt`); Rollover may attach it.",
   EventVaultMismatch:
     "The event's data.Id (or data.VaultName) names another vault than its topic/source; refused, nothing changed.",
+  Bind: "A person bound a certificate to a target with rollover bind: a new non-exportable certificate, its key on the target.",
+  AlreadyBound:
+    "rollover bind found the binding in place (certificate tagged, key on the target) and changed nothing.",
+  Unbind:
+    "A person unbound a certificate with rollover unbind: its keys left the target, its versions were untagged and disabled.",
+  SecretStillInUse:
+    "A service moving off client secrets has not switched to its certificate yet (or whether it has is unknown).",
+  SwitchedToCertificate:
+    "A service moving off client secrets signs in with its certificate and no longer with a secret; its secrets may go.",
+  SecretOnBoundTarget:
+    "A valid client secret on a target that has a certificate binding: the service is moving off it (rollover migrate-secret). Reported every sweep; never removed by the sweep.",
 };
 
 /**
@@ -285,6 +303,12 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   StepFailureLimit: "needsPerson",
   VersionAdopted: "fine",
   EventVaultMismatch: "needsPerson",
+  Bind: "fine",
+  AlreadyBound: "fine",
+  Unbind: "fine",
+  SecretStillInUse: "needsPerson",
+  SwitchedToCertificate: "needsPerson",
+  SecretOnBoundTarget: "needsPerson",
 };
 
 /** One entry of the registry. */

@@ -49,6 +49,11 @@ export interface StatusRow {
     until?: EpochMs;
   };
   needsPerson: boolean;
+  /**
+   * The target still holds a valid client secret: has its service moved to the certificate
+   * (`rollover migrate-secret`)? From sign-in data where readable.
+   */
+  secrets?: { state: "unknown" | "notSwitched" | "switched" | "done"; detail: string };
 }
 
 const CLASS_ORDER: Record<ReasonClass, number> = { needsPerson: 0, transient: 1, fine: 2 };

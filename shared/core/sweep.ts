@@ -301,6 +301,16 @@ export function findingsFor(
     if (c.kind === "secret" && policy.requireCertificates) {
       out.push(f(Reason.SecretNotAllowed, "a client secret; policy requires certificates"));
     }
+    // A bound target that still holds a valid secret is moving off it (rollover migrate-secret):
+    // reported every run until its secrets are gone; never removed by the sweep.
+    if (c.kind === "secret" && backed && now < c.end) {
+      out.push(
+        f(
+          Reason.SecretOnBoundTarget,
+          "a client secret on a target that has a certificate binding; `rollover migrate-secret` says whether the service has switched and removes the secret once it has",
+        ),
+      );
+    }
   }
   return out;
 }
