@@ -2,7 +2,7 @@
  * The `rollover` command. Exit codes (EXIT in cli/run.ts): 0 done, 1 failed or refused, 2 bad
  * usage or settings, 3 partial (done, but removals were deferred by the cap), 4 locked.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { clockFor } from "../shared/clock.js";
 import { isConfigError, loadConfig, renderConfigTable } from "../shared/config.js";
@@ -234,6 +234,45 @@ export function buildProgram(): Command {
     .action(async () => {
       const { demoMain } = await import("./demo.js");
       process.exitCode = await demoMain(process.argv.slice(2));
+    });
+
+  program
+    .command("report")
+    .description(
+      "A picture of every credential: validity windows, rotations and removals from the audit trail, grace windows and findings.",
+    )
+    .option("--html <file>", "write one self-contained HTML page (no network; opens from disk; prints)")
+    .option("--json", "print the same data as JSON")
+    .option("--since <iso>", "only audit records from this time on")
+    .option(
+      "--all",
+      "every target with credentials, not only those with a finding, a binding or a recorded change",
+    )
+    .action(async (opts: { html?: string; json?: boolean; since?: string; all?: boolean }) => {
+      if (!opts.html && !opts.json)
+        throw new UsageError("say where the report goes: --html <file>, --json, or both");
+      let since: Date | undefined;
+      if (opts.since !== undefined) {
+        since = new Date(opts.since);
+        if (Number.isNaN(since.getTime()))
+          throw new UsageError(
+            `--since "${opts.since}" is not a date; use ISO 8601, e.g. 2026-01-01T00:00:00Z`,
+          );
+      }
+      const { gatherReport } = await import("./report/gather.js");
+      const { renderReportHtml } = await import("./report/html.js");
+      const report = await gatherReport({
+        env: process.env,
+        ...(since ? { since } : {}),
+        ...(opts.all ? { all: true } : {}),
+      });
+      if (opts.html) {
+        writeFileSync(opts.html, renderReportHtml(report));
+        process.stderr.write(
+          `report: ${report.totals.targets} targets, ${report.totals.findings} findings, written to ${opts.html}\n`,
+        );
+      }
+      if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     });
 
   const audit = program.command("audit").description("The audit trail.");

@@ -19,6 +19,8 @@ import { Reason } from "../shared/core/reasons.js";
 import { type BindingOutcome, bindingKey } from "../shared/rotation/engine.js";
 import { listBindingRefs, reconcileAll } from "../shared/rotation/reconcile.js";
 import { runSweep, type SweepSummary } from "../shared/sweep/run.js";
+import { orderFindings } from "../shared/core/insight.js";
+import type { ReasonCode } from "../shared/core/reasons.js";
 import { UsageError } from "./errors.js";
 
 /**
@@ -94,9 +96,10 @@ export function renderOutcomes(outcomes: readonly BindingOutcome[]): string {
 }
 
 export function renderSweep(s: SweepSummary): string {
+  // The most severe findings first (HighPrivilegeCredential), the rest as found.
   const kv = (o: Partial<Record<string, number>>) =>
-    Object.entries(o)
-      .map(([k, v]) => `${k} ${v}`)
+    orderFindings(Object.entries(o).map(([reason, n]) => ({ reason: reason as ReasonCode, n })))
+      .map(({ reason, n }) => `${reason} ${n}`)
       .join(", ") || "none";
   return [
     `  pages ${s.pages}, objects ${s.targets}`,

@@ -21,13 +21,21 @@ export interface StatusOptions {
   out?: (text: string) => void;
 }
 
-/** Reads every binding and plans it, changing nothing. */
-export async function readStatus(env: NodeJS.ProcessEnv, now: () => number): Promise<StatusRow[]> {
+/**
+ * Reads every binding and plans it, changing nothing. The time is `now` when given, else the
+ * settings' clock (the sandbox's against the sandbox, shared/clock.ts), read now.
+ */
+export async function readStatus(
+  env: NodeJS.ProcessEnv,
+  now?: () => number,
+): Promise<{ rows: StatusRow[]; now: () => number }> {
   const r = buildRollover(env);
-  const engine = engineFor(r, { audit: new MemoryAuditSink(), dryRun: true, now });
+  await r.clock.sync();
+  const clock = now ?? r.clock.now;
+  const engine = engineFor(r, { audit: new MemoryAuditSink(), dryRun: true, now: clock });
   const refs = await listBindingRefs(r.vaults.values());
   const inspected = await mapWithConcurrency(refs, r.config.concurrency, (ref) => engine.inspect(ref));
-  return statusOf(inspected, r.policies.binding);
+  return { rows: statusOf(inspected, r.policies.binding), now: clock };
 }
 
 /** "in 3 d", "5 h ago", "now": rounded, so a few seconds either way read the same. */
@@ -129,9 +137,8 @@ export function statusJson(rows: readonly StatusRow[], now: number): unknown {
 
 /** Exit code: 0 when nothing needs a person, 1 when something does (a refusal, a read that failed). */
 export async function status(opts: StatusOptions = {}): Promise<number> {
-  const now = opts.now ?? Date.now;
   const out = opts.out ?? ((t: string) => process.stdout.write(t));
-  const rows = await readStatus(opts.env ?? process.env, now);
+  const { rows, now } = await readStatus(opts.env ?? process.env, opts.now);
   const at = now();
   if (opts.json) out(`${JSON.stringify(statusJson(rows, at), null, 2)}\n`);
   else out(renderStatus(rows, at, { color: opts.color ?? (!opts.out && process.stdout.isTTY === true) }));

@@ -11,6 +11,7 @@
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import { addAppManagementPolicy, setDefaultAppManagementPolicy } from "./graph/policies.js";
 import type { CertificatePolicyInit, CertificateVersionInfo, SandboxContext } from "./types.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -348,6 +349,125 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
       });
     }),
   ]);
+  await seedDemoInsight(ctx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Demo: insight (unused, never-used and powerful credentials; app management policy). Kept in
+// one block so the rest of the demo seed stays as it was.
+
+/** Well-known names and ids of the demo's insight additions. */
+export const DEMO_INSIGHT = {
+  /** A client secret last used 120 days ago (CredentialUnused). */
+  billing: {
+    displayName: "billing-export",
+    id: "a1000000-0000-4000-8000-000000000006",
+    appId: "b1000000-0000-4000-8000-000000000006",
+    unusedSecretKeyId: "d1000000-0000-4000-8000-000000000006",
+    lastSignInDaysAgo: 120,
+  },
+  /**
+   * Bound to a Key Vault certificate whose policy issues 24-month certificates, longer than the
+   * tenant policy allows (PolicyWouldRefuse at renewal, due in 10 days); its certificate was never
+   * used to sign in (CredentialNeverUsed).
+   */
+  inventory: {
+    displayName: "inventory-sync",
+    id: "a1000000-0000-4000-8000-000000000007",
+    appId: "b1000000-0000-4000-8000-000000000007",
+    certificate: "inventory-sync",
+    expiresInDays: 10,
+    validityInMonths: 24,
+  },
+  /** Holds Application.ReadWrite.All and a client secret (HighPrivilegeCredential). */
+  directorySync: {
+    displayName: "directory-sync",
+    id: "a1000000-0000-4000-8000-000000000008",
+    appId: "b1000000-0000-4000-8000-000000000008",
+    secretKeyId: "d1000000-0000-4000-8000-000000000008",
+    permission: "Application.ReadWrite.All",
+  },
+  /** The tenant's default app management policy: certificates at most 397 days, secrets 180. */
+  tenantPolicy: { keyMaxLifetime: "P397D", passwordMaxLifetime: "P180D" },
+  /** A policy of its own for directory-sync: no new secrets at all. */
+  noSecretsPolicyId: "e1000000-0000-4000-8000-000000000001",
+  /** The optional grants the insight findings read with (docs/permissions.md). */
+  managedIdentityRoles: ["AuditLog.Read.All", "Policy.Read.All"],
+} as const;
+
+async function seedDemoInsight(ctx: SandboxContext): Promise<void> {
+  const home = ctx.directory.defaultTenantId;
+  const dir = ctx.directory;
+  const now = ctx.clock.now();
+  const iso = (days: number) => new Date(now + days * DAY).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const { billing, inventory, directorySync } = DEMO_INSIGHT;
+  for (const role of DEMO_INSIGHT.managedIdentityRoles)
+    dir.grantAppRole(home, ctx.managedIdentity.objectId, role);
+  for (const app of [billing, inventory, directorySync])
+    dir.createApplication(home, { displayName: app.displayName, id: app.id, appId: app.appId });
+
+  dir.addPasswordCredential(home, billing.id, {
+    displayName: "nightly export",
+    startDateTime: iso(-200),
+    endDateTime: iso(160),
+    keyId: billing.unusedSecretKeyId,
+  });
+  dir.addPasswordCredential(home, directorySync.id, {
+    displayName: "sync job",
+    startDateTime: iso(-15),
+    endDateTime: iso(165),
+    keyId: directorySync.secretKeyId,
+  });
+  const syncSp = dir.findByAppId(home, directorySync.appId, "servicePrincipal");
+  if (syncSp) dir.grantAppRole(home, syncSp.id, directorySync.permission);
+
+  // The sign-in log: billing-export's secret last signed in 120 days ago, directory-sync's today.
+  const signIn = (appId: string, keyId: string, daysAgo: number) =>
+    ctx.signIns.add({
+      time: iso(-daysAgo),
+      tenantId: home,
+      clientId: appId,
+      credentialType: "secret",
+      credential: keyId,
+      keyId,
+      resource: "https://graph.microsoft.com",
+      success: true,
+    });
+  signIn(billing.appId, billing.unusedSecretKeyId, billing.lastSignInDaysAgo);
+  signIn(directorySync.appId, directorySync.secretKeyId, 0);
+
+  setDefaultAppManagementPolicy(ctx, home, {
+    applicationRestrictions: {
+      keyCredentials: [
+        { restrictionType: "asymmetricKeyLifetime", maxLifetime: DEMO_INSIGHT.tenantPolicy.keyMaxLifetime },
+      ],
+      passwordCredentials: [
+        { restrictionType: "passwordLifetime", maxLifetime: DEMO_INSIGHT.tenantPolicy.passwordMaxLifetime },
+      ],
+    },
+  });
+  addAppManagementPolicy(ctx, home, {
+    id: DEMO_INSIGHT.noSecretsPolicyId,
+    displayName: "No new secrets",
+    restrictions: { passwordCredentials: [{ restrictionType: "passwordAddition" }] },
+    appliesTo: [directorySync.id],
+  });
+
+  // inventory-sync: a bound certificate whose Key Vault policy asks for more than the tenant allows.
+  const expires = Math.floor((now + inventory.expiresInDays * DAY) / 1000);
+  const info = await ctx.vault.createCertificate(inventory.certificate, {
+    policy: {
+      ...boundPolicy(`CN=${inventory.certificate}`, false),
+      validityInMonths: inventory.validityInMonths,
+    },
+    tags: { "rollover-target": inventory.id, "rollover-target-type": "application" },
+    notBefore: expires - 365 * 86_400,
+    expires,
+  });
+  dir.addKeyCredential(home, inventory.id, {
+    certificateDer: info.cerDer,
+    displayName: `CN=${inventory.certificate}`,
+  });
 }
 
 /** The number of applications `scale:N` binds to Key Vault certificates. */

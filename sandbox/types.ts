@@ -195,6 +195,10 @@ export interface SignInEntry {
   credentialType: "certificate" | "secret" | "managedIdentity" | "federated" | "agentExchange";
   /** SHA-1 thumbprint (hex, upper-case) of the certificate used, or the password credential's keyId. */
   credential?: string;
+  /** keyId of the directory credential the client presented, when it matched one. */
+  keyId?: string;
+  /** The token request's id (the sign-in's `lastSignInRequestId` in Graph's reports). */
+  requestId?: string;
   resource: string;
   success: boolean;
   errorCode?: number;

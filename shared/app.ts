@@ -11,6 +11,8 @@ import { GraphEdge } from "./azure/graph.js";
 import { VaultEdge } from "./azure/keyvault.js";
 import { LeaseManager, STATE_TABLE, StateStore, type StorageSettings, tableClient } from "./azure/storage.js";
 import { type Config, loadConfig, type SettingKey } from "./config.js";
+import { type PolicyFacts, restrictionsFor } from "./core/insight.js";
+import type { Target } from "./core/model.js";
 import { type Policies, policiesFrom } from "./core/plan.js";
 import { type EngineDeps, RotationEngine as RotationEngineCtor } from "./rotation/engine.js";
 import { DeltaStore, SWEEP_DELTA_TABLE } from "./sweep/delta.js";
@@ -18,6 +20,10 @@ import { RemovalBudget, SWEEP_BUDGET_TABLE } from "./sweep/budget.js";
 import { RemovalJournal, SWEEP_JOURNAL_TABLE } from "./sweep/journal.js";
 import { FirstSeenStore, SWEEP_SEEN_TABLE } from "./sweep/seen.js";
 import type { SweepDeps } from "./sweep/run.js";
+import type { InsightReaders } from "./sweep/insight.js";
+import { readCredentialSignIns } from "./azure/signins.js";
+import { readAppManagementPolicies } from "./azure/policies.js";
+import { readPrivileges } from "./azure/privileges.js";
 
 /** Settings the engine cannot run without. */
 export const REQUIRED_FOR_ROTATION: readonly SettingKey[] = ["tenantId", "vaultUrls", "storage"];
@@ -107,7 +113,25 @@ export function engineFor(
     random: opts.random ?? Math.random,
     ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.onBoundary ? { onBoundary: opts.onBoundary } : {}),
+    keyLifetimeLimit: keyLifetimeLimitReader(r.graph.client(r.credential)),
   });
+}
+
+/**
+ * The target's certificate lifetime limit from the app management policies (Policy.Read.All,
+ * optional), read once per engine; unknown when the policies cannot be read.
+ */
+export function keyLifetimeLimitReader(
+  client: ReturnType<GraphEdge["client"]>,
+): (t: Target) => Promise<number | undefined> {
+  let facts: Promise<PolicyFacts> | undefined;
+  return async (t) => {
+    facts ??= readAppManagementPolicies(client).catch((e) => ({
+      available: false as const,
+      detail: String(e),
+    }));
+    return restrictionsFor(t, await facts)?.keyLifetimeMs;
+  };
 }
 
 /** Sweep dependencies for one run. */
@@ -122,9 +146,11 @@ export function sweepDepsFor(
     incremental?: boolean;
   },
 ): SweepDeps {
+  const client = r.graph.client(r.credential);
   return {
     graph: r.graph,
-    client: r.graph.client(r.credential),
+    client,
+    insight: insightReaders(r, client),
     tenantId: r.config.tenantId!,
     vaults: [...r.vaults.values()],
     selfIds: r.selfIds,
@@ -157,5 +183,17 @@ export function sweepDepsFor(
           fullEveryMs: r.config.fullSweepHours * 3_600_000,
         }
       : {}),
+  };
+}
+
+/** The insight readers (optional permissions: AuditLog.Read.All, Policy.Read.All). */
+export function insightReaders(r: Rollover, client: ReturnType<GraphEdge["client"]>): InsightReaders {
+  return {
+    signIns: async () => {
+      const s = await readCredentialSignIns(client, r.config.graphBaseUrl);
+      return s.available ? s : { available: false, detail: s.detail };
+    },
+    policies: () => readAppManagementPolicies(client),
+    privileges: () => readPrivileges(client, r.policies.sweep.insight?.highPrivilegePermissions ?? []),
   };
 }

@@ -283,6 +283,35 @@ export const SETTINGS = {
     example: "33333333-…",
     parse: list,
   }),
+  unusedAfterDays: spec({
+    env: "ROLLOVER_UNUSED_AFTER_DAYS",
+    kind: "integer",
+    description:
+      "A credential with no sign-in for this many days is reported as unused (needs AuditLog.Read.All; global cloud only).",
+    default: 90,
+    parse: integer(1, 3650),
+  }),
+  removeUnused: spec({
+    env: "ROLLOVER_REMOVE_UNUSED",
+    kind: "boolean",
+    description:
+      "In `remove` mode, also remove valid credentials reported unused, through every guardrail (never the last valid one, never a binding's current key).",
+    default: false,
+    parse: boolean,
+  }),
+  highPrivilegePermissions: spec({
+    env: "ROLLOVER_HIGH_PRIVILEGE_PERMISSIONS",
+    kind: "list",
+    description:
+      "Microsoft Graph application permissions that make a secret or a long-lived credential a HighPrivilegeCredential finding.",
+    default: [
+      "Application.ReadWrite.All",
+      "AppRoleAssignment.ReadWrite.All",
+      "Directory.ReadWrite.All",
+      "RoleManagement.ReadWrite.Directory",
+    ] as string[],
+    parse: list,
+  }),
   managedMode: spec({
     env: "ROLLOVER_MANAGED_MODE",
     kind: "boolean",

@@ -142,12 +142,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
       }
-      // Node 22: the LTS the Flex Consumption runtime supports (Node 20's expected end of support
-      // in Functions was April 30, 2026, the upstream end of life). Microsoft's table:
-      // https://learn.microsoft.com/azure/azure-functions/supported-languages?pivots=programming-language-javascript;
-      // the Flex Consumption stack data (what `az functionapp list-flexconsumption-runtimes`
-      // returns; Az.Functions 4.3.0 custom/FunctionsStackFlexData/<region>/node.json) lists
-      // "Node.js 22", value "22 LTS", runtimeVersion Node|22, isDefault true, Functions ~4.
+      // Node 22, the LTS Flex Consumption runs (Node 20's support in Functions ended April 30,
+      // 2026): https://learn.microsoft.com/azure/azure-functions/supported-languages?pivots=programming-language-javascript
+      // and the Flex stack list (az functionapp list-flexconsumption-runtimes; Az.Functions 4.3.0
+      // custom/FunctionsStackFlexData/*/node.json: Node.js 22, 22 LTS, default, Functions ~4).
       runtime: {
         name: 'node'
         version: '22'

@@ -41,7 +41,7 @@ class OAuthError extends Error {
 }
 
 interface Outcome {
-  entry: Pick<SignInEntry, "credentialType" | "credential">;
+  entry: Pick<SignInEntry, "credentialType" | "credential" | "keyId">;
 }
 
 export function oauthError(
@@ -79,6 +79,7 @@ export function tokenHandler(ctx: SandboxContext) {
         clientId,
         credentialType: "certificate",
         resource,
+        requestId: req.requestId,
         ...entry,
         success,
         ...(errorCode !== undefined ? { errorCode } : {}),
@@ -295,7 +296,7 @@ function checkSecret(ctx: SandboxContext, holder: DirectoryObjectSnapshot, secre
       7000215,
       `Invalid client secret provided. The secret for app '${holder.appId}' is not valid yet.`,
     );
-  return { entry: { credentialType: "secret", credential: match.keyId } };
+  return { entry: { credentialType: "secret", credential: match.keyId, keyId: match.keyId } };
 }
 
 /**
@@ -365,7 +366,11 @@ function checkCertificateAssertion(
   if (s1) clientThumb = Buffer.from(s1, "base64url").toString("hex").toUpperCase();
   else if (s256) clientThumb = Buffer.from(s256, "base64url").toString("hex").toUpperCase();
   const credential = match ? certInfo(match.key).sha1Hex : clientThumb || undefined;
-  const entry = { credentialType: "certificate" as const, ...(credential ? { credential } : {}) };
+  const entry = {
+    credentialType: "certificate" as const,
+    ...(credential ? { credential } : {}),
+    ...(match ? { keyId: match.keyId } : {}),
+  };
   const fail = (aadsts: number, status: number, error: string, message: string) => {
     const e = new OAuthError(status, error, aadsts, message);
     e.entry = entry;

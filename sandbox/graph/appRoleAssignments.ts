@@ -44,6 +44,8 @@ export const GRAPH_APP_ROLE_IDS: Readonly<Record<string, string>> = {
   "Application.ReadWrite.OwnedBy": "18a4783c-866b-4cc7-a460-3d5e5662c884",
   "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
   "Directory.ReadWrite.All": "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
+  "AppRoleAssignment.ReadWrite.All": "06b708a9-e830-4db3-a914-8e69da51d44f",
+  "RoleManagement.ReadWrite.Directory": "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8",
 };
 
 /** A GUID-shaped value derived from text (stable across runs). */

@@ -1,13 +1,23 @@
 /** Microsoft Graph: applications, service principals, agent identity blueprints and agent identities. */
 import type { VirtualClock } from "../clock.js";
-import type { Route } from "../http.js";
+import type { Route, SandboxRequest, SandboxResponse } from "../http.js";
 import type { DirectoryStore, SandboxContext } from "../types.js";
 import { runBatch } from "./batch.js";
 import { Directory } from "./directory.js";
 import type { GraphThrottleLimits } from "./throttle.js";
-import { graphState, handleGraph, toGraphRequest } from "./routes.js";
+import { GraphError } from "./graph-error.js";
+import { graphAppRoleAssignedTo } from "./appRoleAssignedTo.js";
+import { appManagementPolicyRoutes } from "./policies.js";
+import { credentialActivityReport } from "./reports.js";
+import { errorResponse, graphState, handleGraph, toGraphRequest } from "./routes.js";
 
 export { Directory } from "./directory.js";
+export {
+  addAppManagementPolicy,
+  type AppPolicyInit,
+  type DefaultPolicyInit,
+  setDefaultAppManagementPolicy,
+} from "./policies.js";
 export { DEFAULT_GRAPH_THROTTLE_LIMITS, type GraphThrottleLimits } from "./throttle.js";
 export { PROOF_AUDIENCE } from "./proof.js";
 
@@ -31,7 +41,25 @@ export function graphThrottlingLimits(ctx: SandboxContext): GraphThrottleLimits 
 }
 
 export function graphRoutes(ctx: SandboxContext): Route[] {
+  const wrap =
+    (handler: (ctx: SandboxContext, g: ReturnType<typeof toGraphRequest>) => Promise<SandboxResponse>) =>
+    async (req: SandboxRequest) => {
+      const g = toGraphRequest(req);
+      try {
+        return await handler(ctx, g);
+      } catch (e) {
+        if (e instanceof GraphError) return errorResponse(e, g.requestId);
+        throw e;
+      }
+    };
   return [
+    {
+      // Grants of Microsoft Graph's app roles, from the resource's side (appRoleAssignedTo.ts).
+      service: "graph",
+      method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+      path: /^\/(?:v1\.0|beta)\/servicePrincipals\(appId='00000003-0000-0000-c000-000000000000'\)\/appRoleAssignedTo$/i,
+      handler: wrap(graphAppRoleAssignedTo),
+    },
     {
       service: "graph",
       method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
@@ -42,6 +70,20 @@ export function graphRoutes(ctx: SandboxContext): Route[] {
         if (g.segments.length === 1 && g.segments[0] === "$batch") return runBatch(ctx, g);
         return handleGraph(ctx, g);
       },
+    },
+    {
+      // App management policies (policies.ts).
+      service: "graph",
+      method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+      path: /^\/(?:v1\.0|beta)\/policies\/(?:defaultAppManagementPolicy|appManagementPolicies)(?:\/.*)?$/i,
+      handler: wrap(appManagementPolicyRoutes),
+    },
+    {
+      // The application credential activity report (reports.ts).
+      service: "graph",
+      method: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+      path: /^\/(?:v1\.0|beta)\/reports\/appCredentialSignInActivities(?:\/.*)?$/i,
+      handler: wrap(credentialActivityReport),
     },
   ];
 }

@@ -42,6 +42,7 @@ import {
 import { GraphError } from "./graph-error.js";
 import { checkProof } from "./proof.js";
 import { GraphThrottle } from "./throttle.js";
+import { enforceKeyCredential, enforcePasswordCredential } from "./policies.js";
 import { certInfo } from "./certs.js";
 import { appRoleAssignments } from "./appRoleAssignments.js";
 
@@ -134,7 +135,7 @@ export async function handleGraph(ctx: SandboxContext, g: GraphRequest): Promise
   }
 }
 
-async function authenticate(ctx: SandboxContext, g: GraphRequest): Promise<Caller> {
+export async function authenticate(ctx: SandboxContext, g: GraphRequest): Promise<Caller> {
   const header = g.headers.authorization;
   const token = bearerToken({ headers: g.headers } as SandboxRequest);
   const challenge = {
@@ -795,6 +796,10 @@ function patch(ctx: SandboxContext, g: GraphRequest, c: Caller, o: DirObject): S
         "Agent identities hold no credentials of their own; set keyCredentials on the agent identity blueprint.",
       );
     keyCredentials = parseKeyCredentials(dir, o, body.keyCredentials);
+    // Only credentials the PATCH adds are checked; kept ones were allowed when they were added.
+    for (const k of keyCredentials)
+      if (!o.keyCredentials.some((x) => x.keyId === k.keyId))
+        enforceKeyCredential(ctx, o, k.startDateTime, k.endDateTime);
   }
   const replicated = writeLag(ctx, o);
   if (keyCredentials) o.keyCredentials = keyCredentials;
@@ -945,8 +950,11 @@ function create(
     });
     // The creating principal becomes an owner (Application.ReadWrite.OwnedBy semantics).
     dir.addOwner(c.tenantId, o.id, c.oid);
-    if (body.keyCredentials !== undefined)
-      o.keyCredentials = parseKeyCredentials(dir, o, body.keyCredentials);
+    if (body.keyCredentials !== undefined) {
+      const next = parseKeyCredentials(dir, o, body.keyCredentials);
+      for (const k of next) enforceKeyCredential(ctx, o, k.startDateTime, k.endDateTime);
+      o.keyCredentials = next;
+    }
     const castPath = blueprint ? "/microsoft.graph.agentIdentityBlueprint" : "";
     return ok(
       {
@@ -1066,6 +1074,7 @@ async function credentialAction(
         ...(typeof k.displayName === "string" ? { displayName: k.displayName } : {}),
         ...(typeof k.customKeyIdentifier === "string" ? { customKeyIdentifier: k.customKeyIdentifier } : {}),
       });
+      enforceKeyCredential(ctx, o, kc.startDateTime, kc.endDateTime);
       const replicated = writeLag(ctx, o);
       o.keyCredentials.push(kc);
       dir.touch(o, ["keyCredentials"]);
@@ -1108,6 +1117,7 @@ async function credentialAction(
         "Request_BadRequest",
         "Invalid value specified for property 'endDateTime' of resource 'PasswordCredential'.",
       );
+    enforcePasswordCredential(ctx, o, start, end);
     const replicated = writeLag(ctx, o);
     const pc = dir.addPasswordCredential(c.tenantId, o.id, {
       ...(typeof pcRaw.displayName === "string" ? { displayName: pcRaw.displayName } : {}),

@@ -185,6 +185,7 @@ export class VaultEdge {
         renewable: isRenewableIssuer(issuerName),
         exportable: policy.exportable === true,
         lifetimeTriggers: lifetimeTriggers(policy),
+        ...(policy.validityInMonths ? { validityMonths: policy.validityInMonths } : {}),
       },
       renewalPending,
       ...(operation ? { operation } : {}),

@@ -23,6 +23,7 @@ import { TARGET_TYPES } from "./model.js";
 import { OWN_WRITE_TRUST_MS, withOwnWrites } from "./own-writes.js";
 import { isTrustedVersion } from "./provenance.js";
 import { Reason, type ReasonCode } from "./reasons.js";
+import { renewalPolicyRefusal } from "./insight.js";
 import { type RenewalPolicy, renewalDue } from "./renewal.js";
 import type { EpochMs } from "./time.js";
 
@@ -113,6 +114,8 @@ export interface BindingObservation {
    * (Rollover's identity has no standing there).
    */
   foreignTenant?: boolean;
+  /** The target's app management policy limit on certificate lifetime (asymmetricKeyLifetime), when known. */
+  keyLifetimeLimitMs?: number;
 }
 
 export interface BindingPolicy {
@@ -316,6 +319,14 @@ function planSeen(obs: BindingObservation, policy: BindingPolicy, now: EpochMs):
         phase: phaseOf(obs, current),
         current,
         step: { kind: "wait", reason: Reason.RecentlyRenewed, until: last + policy.renewal.bufferMs },
+      };
+    }
+    const wouldRefuse = renewalPolicyRefusal(obs.policy.validityMonths, obs.keyLifetimeLimitMs, now);
+    if (wouldRefuse) {
+      return {
+        phase: phaseOf(obs, current),
+        current,
+        step: { kind: "refuse", reason: Reason.PolicyWouldRefuse, message: wouldRefuse },
       };
     }
     return {

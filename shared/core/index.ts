@@ -3,6 +3,7 @@ export * from "./backoff.js";
 export * from "./binding.js";
 export * from "./budget.js";
 export * from "./bound.js";
+export * from "./insight.js";
 export * from "./model.js";
 export * from "./own-writes.js";
 export * from "./plan.js";

@@ -70,6 +70,8 @@ export interface CertificatePolicySummary {
   issuerName: string;
   /** False for `Unknown` issuers (manual CSR merge): Rollover cannot renew those. */
   renewable: boolean;
+  /** The validity of the versions Key Vault issues (x509 `validityInMonths`), when read. */
+  validityMonths?: number;
   /** The policy lets the private key be exported (`key_props.exportable`). */
   exportable?: boolean;
   /**

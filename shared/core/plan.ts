@@ -3,6 +3,7 @@
  */
 import { type BindingPlan, type BindingPolicy, planBinding } from "./binding.js";
 import type { BindingLike } from "./bound.js";
+import { DEFAULT_HIGH_PRIVILEGE_PERMISSIONS } from "./insight.js";
 import { EMPTY_STATE } from "./model.js";
 import type { ReasonCode } from "./reasons.js";
 import type { RenewalPolicy } from "./renewal.js";
@@ -48,6 +49,9 @@ export function policiesFrom(s: {
   removeExpiredSecrets: boolean;
   allowList?: readonly string[] | undefined;
   denyList?: readonly string[] | undefined;
+  unusedAfterDays?: number;
+  removeUnused?: boolean;
+  highPrivilegePermissions?: readonly string[];
 }): Policies {
   const renewal: RenewalPolicy = {
     renewBeforeDays: s.renewBeforeDays,
@@ -72,6 +76,12 @@ export function policiesFrom(s: {
       removeExpiredSecrets: s.removeExpiredSecrets,
       allowList: s.allowList ?? [],
       denyList: s.denyList ?? [],
+      insight: {
+        unusedAfterMs: (s.unusedAfterDays ?? 90) * DAY,
+        removeUnused: s.removeUnused ?? false,
+        highPrivilegePermissions: s.highPrivilegePermissions ?? DEFAULT_HIGH_PRIVILEGE_PERMISSIONS,
+        maxLifetimeMs: s.maxCredentialLifetimeDays * DAY,
+      },
     },
   };
 }

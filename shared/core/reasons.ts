@@ -34,6 +34,7 @@ export const Reason = {
   TargetIsSelf: "TargetIsSelf",
   NoUsableVersion: "NoUsableVersion",
   NoSigningKey: "NoSigningKey",
+  PolicyWouldRefuse: "PolicyWouldRefuse",
   // Sweep findings
   CredentialExpired: "CredentialExpired",
   KeyOrphaned: "KeyOrphaned",
@@ -44,9 +45,17 @@ export const Reason = {
   DuplicateKeyId: "DuplicateKeyId",
   InvalidCredentialDates: "InvalidCredentialDates",
   UnknownTargetType: "UnknownTargetType",
+  // Insight findings (shared/core/insight.ts)
+  HighPrivilegeCredential: "HighPrivilegeCredential",
+  CredentialUnused: "CredentialUnused",
+  CredentialNeverUsed: "CredentialNeverUsed",
+  SecretRestrictedByPolicy: "SecretRestrictedByPolicy",
+  SignInDataUnavailable: "SignInDataUnavailable",
+  PolicyDataUnavailable: "PolicyDataUnavailable",
   // Sweep removals and the guardrails that hold them back
   RemoveExpired: "RemoveExpired",
   RemoveOrphaned: "RemoveOrphaned",
+  RemoveUnused: "RemoveUnused",
   GuardSelfIdentity: "GuardSelfIdentity",
   GuardDenyList: "GuardDenyList",
   GuardNotAllowListed: "GuardNotAllowListed",
@@ -116,6 +125,8 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   NoUsableVersion: "Key Vault holds no enabled, valid version of the certificate.",
   NoSigningKey:
     "Self mode needs a valid certificate on the target whose key is in Key Vault; managed mode is not enabled.",
+  PolicyWouldRefuse:
+    "Not renewed: the Key Vault policy's validity exceeds the target's app management policy (asymmetricKeyLifetime); Graph would refuse the new key.",
   CredentialExpired: "The credential's endDateTime has passed.",
   KeyOrphaned:
     "A key Rollover attached to a bound target (on record, and marked rollover:) that no Key Vault version of its bindings backs any more.",
@@ -127,8 +138,21 @@ export const REASON_TEXT: Record<ReasonCode, string> = {
   DuplicateKeyId: "Two credentials on the same target share a keyId.",
   InvalidCredentialDates: "The credential's dates are malformed or end before they start.",
   UnknownTargetType: "The object is of a type Rollover does not handle.",
+  HighPrivilegeCredential:
+    "An identity holding a high-privilege application permission has a client secret or a long-lived credential.",
+  CredentialUnused: "No sign-in with this credential for ROLLOVER_UNUSED_AFTER_DAYS.",
+  CredentialNeverUsed:
+    "No sign-in with this credential is recorded, and it is older than ROLLOVER_UNUSED_AFTER_DAYS.",
+  SecretRestrictedByPolicy:
+    "A client secret on an object whose app management policy blocks secrets or allows shorter-lived ones.",
+  SignInDataUnavailable:
+    "Sign-in activity could not be read (no AuditLog.Read.All, or not the global cloud); unused credentials are not reported.",
+  PolicyDataUnavailable:
+    "App management policies could not be read (no Policy.Read.All); their restrictions are not applied.",
   RemoveExpired: "Remove an expired credential.",
   RemoveOrphaned: "Remove a key that no Key Vault version backs.",
+  RemoveUnused:
+    "Remove a valid credential nobody signed in with for ROLLOVER_UNUSED_AFTER_DAYS (ROLLOVER_REMOVE_UNUSED).",
   GuardSelfIdentity: "Held back: Rollover never changes its own identity.",
   GuardDenyList: "Held back: the target is on the deny list.",
   GuardNotAllowListed: "Held back: an allow list is set and the target is not on it.",
@@ -208,6 +232,7 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   TargetIsSelf: "needsPerson",
   NoUsableVersion: "needsPerson",
   NoSigningKey: "needsPerson",
+  PolicyWouldRefuse: "needsPerson",
   CredentialExpired: "fine",
   KeyOrphaned: "fine",
   CredentialOverLongLived: "needsPerson",
@@ -216,8 +241,16 @@ export const REASON_CLASS: Record<ReasonCode, ReasonClass> = {
   DuplicateKeyId: "needsPerson",
   InvalidCredentialDates: "needsPerson",
   UnknownTargetType: "fine",
+  HighPrivilegeCredential: "needsPerson",
+  CredentialUnused: "needsPerson",
+  CredentialNeverUsed: "needsPerson",
+  SecretRestrictedByPolicy: "needsPerson",
+  // An optional permission not granted is a deployment's choice: said once per run, not alerted.
+  SignInDataUnavailable: "fine",
+  PolicyDataUnavailable: "fine",
   RemoveExpired: "fine",
   RemoveOrphaned: "fine",
+  RemoveUnused: "fine",
   GuardSelfIdentity: "fine",
   GuardDenyList: "fine",
   GuardNotAllowListed: "fine",

@@ -15,6 +15,13 @@
  */
 import { sortVersions } from "./binding.js";
 import { type BindingLike, currentThumbprints } from "./bound.js";
+import {
+  type InsightFacts,
+  type InsightPolicy,
+  insightFindings,
+  isUnusedFinding,
+  orderFindings,
+} from "./insight.js";
 import type { Target } from "./model.js";
 import { Reason, type ReasonCode } from "./reasons.js";
 import type { EpochMs } from "./time.js";
@@ -29,6 +36,8 @@ export interface SweepPolicy {
   removeExpiredSecrets: boolean;
   allowList: readonly string[];
   denyList: readonly string[];
+  /** Unused, powerful and policy-restricted credentials (insight.ts); off when absent. */
+  insight?: InsightPolicy;
 }
 
 export interface SweepInput {
@@ -49,6 +58,8 @@ export interface SweepInput {
   runStartedAt?: EpochMs;
   /** What Rollover's identity may change: managed mode on, and the targets it owns (lower-case ids). */
   access?: { managedMode: boolean; owned: ReadonlySet<string> };
+  /** Sign-ins, app management policies and privileges, as far as they could be read. */
+  insight?: InsightFacts;
 }
 
 /** The key of a credential in `SweepInput.firstSeen`. */
@@ -89,7 +100,7 @@ export interface Finding {
 }
 
 export interface Removal {
-  reason: typeof Reason.RemoveExpired | typeof Reason.RemoveOrphaned;
+  reason: typeof Reason.RemoveExpired | typeof Reason.RemoveOrphaned | typeof Reason.RemoveUnused;
   finding: Finding;
   /** How it would be removed; undefined when no permission Rollover holds allows it. */
   path?: RemovalPath;
@@ -310,6 +321,16 @@ export function planSweep(input: SweepInput, policy: SweepPolicy, now: EpochMs):
       attachedByTarget.get(id),
       input.protectedThumbprints,
     );
+    if (policy.insight && input.insight) {
+      const base = {
+        tenantId: target.tenantId,
+        targetId: target.id,
+        appId: target.appId,
+        targetType: target.type,
+        displayName: target.displayName,
+      };
+      for (const f of insightFindings(target, input.insight, policy.insight, now)) fs.push({ ...base, ...f });
+    }
     findings.push(...fs);
     const duplicated = new Set(fs.filter((f) => f.reason === Reason.DuplicateKeyId).map((f) => f.keyId));
     for (const f of fs) {
@@ -318,6 +339,12 @@ export function planSweep(input: SweepInput, policy: SweepPolicy, now: EpochMs):
         candidates.push({ removal: { reason: Reason.RemoveExpired, finding: f }, target });
       } else if (f.reason === Reason.KeyOrphaned && now < f.end) {
         candidates.push({ removal: { reason: Reason.RemoveOrphaned, finding: f }, target });
+      } else if (
+        isUnusedFinding(f.reason) &&
+        policy.insight?.removeUnused &&
+        !candidates.some((c) => c.target === target && c.removal.finding.keyId === f.keyId) // orphaned too
+      ) {
+        candidates.push({ removal: { reason: Reason.RemoveUnused, finding: f }, target });
       }
     }
   }
@@ -364,7 +391,7 @@ export function planSweep(input: SweepInput, policy: SweepPolicy, now: EpochMs):
     removals.push({ ...removal, path: path as RemovalPath });
     if (isValid(removal.finding, now)) validLeft.set(target.id, (validLeft.get(target.id) ?? 0) - 1);
   }
-  return { findings, removals, held };
+  return { findings: orderFindings(findings), removals, held };
 }
 
 /**

@@ -78,6 +78,8 @@ export interface EngineDeps {
   onBoundary?: (b: Boundary) => void | Promise<void>;
   /** Credential of a target in another tenant (multi-tenant bindings); default: Rollover's own. */
   readCredentialFor?: (tenantId: string) => TokenCredential | undefined;
+  /** The target's app management policy limit on certificate lifetime (checked before renew). */
+  keyLifetimeLimit?: (target: Target) => Promise<number | undefined>;
 }
 
 export interface BindingRef {
@@ -270,8 +272,15 @@ export class RotationEngine {
         renewalPending: kv.renewalPending,
         selfIds: this.deps.rollover.selfIds,
         foreignTenant,
+        ...(await this.keyLifetimeLimitFor(target, foreignTenant)),
       },
     };
+  }
+
+  private async keyLifetimeLimitFor(target: Target | undefined, foreignTenant: boolean) {
+    if (!target || foreignTenant || !this.deps.keyLifetimeLimit) return {};
+    const limit = await this.deps.keyLifetimeLimit(target);
+    return limit === undefined ? {} : { keyLifetimeLimitMs: limit };
   }
 
   /** Reads a target as itself, trying this binding's valid versions newest first. */

@@ -31,6 +31,8 @@ import {
   type SweepSummary,
   sweepPage,
 } from "./run.js";
+import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
+import type { InsightFacts } from "../core/insight.js";
 
 export const SWEEP_RUNS_TABLE = "RolloverSweepRuns";
 const RUN_ROW = "run";
@@ -283,6 +285,19 @@ function bindingsFor(runId: string, deps: SweepDeps): Promise<SweepBindings> {
   return p;
 }
 
+const factsCache = new Map<string, Promise<InsightFacts>>();
+
+/** Sign-ins and app management policies, read once per run on each instance. */
+function tenantFactsFor(runId: string, readers: InsightReaders): Promise<InsightFacts> {
+  let p = factsCache.get(runId);
+  if (!p) {
+    p = gatherTenantFacts(readers);
+    factsCache.set(runId, p);
+    while (factsCache.size > 8) factsCache.delete(factsCache.keys().next().value!);
+  }
+  return p;
+}
+
 function add(a: Partial<Record<string, number>>, b: Partial<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const src of [a, b]) for (const [k, v] of Object.entries(src)) out[k] = (out[k] ?? 0) + (v ?? 0);
@@ -355,18 +370,31 @@ export async function runSweepPage(
   const bindings = await bindingsFor(m.runId, deps);
   const targets = await completeTargets(deps, page, bindings.bindings);
   await deps.onPage?.({ collection: m.collection, page: m.page, targets: targets.length });
+  // Insight: sign-ins, policies and privileges, read once per run on each instance.
+  const insight =
+    deps.insight && deps.policy.insight ? await tenantFactsFor(m.runId, deps.insight) : undefined;
   // The page's share of the run's cap is taken under the run record's ETag once the page is
   // planned, before anything is removed, so the cap holds however many instances work at once.
   const summary = emptySummary();
-  await sweepPage(deps, bindings, targets, summary, async (want) => {
-    if (want === 0) return 0;
-    let share = 0;
-    await updateRun(st, m.runId, (r) => {
-      share = Math.min(want, Math.max(0, r.maxRemovals - r.reserved));
-      return { reserved: r.reserved + share };
-    });
-    return share;
-  });
+  // The run's own findings (e.g. sign-in data unavailable) once per run: with its first page.
+  if (insight && m.collection === "applications" && m.page === 1)
+    recordRunFindings(insight, deps.audit, summary.findings, deps.dryRun);
+  await sweepPage(
+    deps,
+    bindings,
+    targets,
+    summary,
+    async (want) => {
+      if (want === 0) return 0;
+      let share = 0;
+      await updateRun(st, m.runId, (r) => {
+        share = Math.min(want, Math.max(0, r.maxRemovals - r.reserved));
+        return { reserved: r.reserved + share };
+      });
+      return share;
+    },
+    insight,
+  );
   const after = await updateRun(st, m.runId, (r) => ({
     pagesDone: r.pagesDone + 1,
     targets: r.targets + summary.targets,

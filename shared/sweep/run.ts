@@ -48,6 +48,8 @@ import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journ
 import { completeTargets } from "./complete.js";
 import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
 import type { FirstSeenStore } from "./seen.js";
+import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
+import type { InsightFacts } from "../core/insight.js";
 
 export interface SweepDeps {
   graph: GraphEdge;
@@ -84,6 +86,8 @@ export interface SweepDeps {
   owner?: string;
   /** When the run started: a credential first seen in this run is never removed in it. */
   runStartedAt?: number;
+  /** Sign-ins, policies and privileges for the insight findings (sweep/insight.ts). */
+  insight?: InsightReaders;
 }
 
 export interface SweepSummary {
@@ -171,6 +175,8 @@ export async function sweepPage(
   targets: readonly Target[],
   summary: SweepSummary,
   reserve?: (want: number) => Promise<number>,
+  /** Sign-ins, policies and privileges for the insight findings (read once per run). */
+  insight?: InsightFacts,
 ): Promise<SweepPlan> {
   const act = deps.policy.mode === "remove" && !deps.dryRun;
   if (act && !(deps.firstSeen && deps.budget)) {
@@ -185,6 +191,7 @@ export async function sweepPage(
     selfIds: deps.selfIds,
     protectedThumbprints: gathered.protectedThumbprints,
     runStartedAt: deps.runStartedAt ?? now,
+    ...(insight && deps.policy.insight ? { insight } : {}),
   };
   const candidates = removalCandidates(base, deps.policy, now);
   const firstSeen = deps.firstSeen ? await deps.firstSeen.observe(candidates, now, !deps.dryRun) : new Map();
@@ -435,6 +442,8 @@ export async function runSweep(input: SweepDeps): Promise<SweepSummary> {
   if (deps.journal) await recoverRemovals({ ...deps, journal: deps.journal, owner: deps.owner! });
   const bindings = await gatherBindings(deps.vaults, deps.state);
   const summary = emptySummary();
+  const tenantFacts = deps.insight && deps.policy.insight ? await gatherTenantFacts(deps.insight) : undefined;
+  if (tenantFacts) recordRunFindings(tenantFacts, deps.audit, summary.findings, deps.dryRun);
   for (const [collection, type] of [
     ["applications", "application"],
     ["servicePrincipals", "servicePrincipal"],
@@ -466,7 +475,7 @@ export async function runSweep(input: SweepDeps): Promise<SweepSummary> {
       page += 1;
       const targets = await completeTargets(deps, p, bindings.bindings);
       await deps.onPage?.({ collection, page, targets: targets.length });
-      await sweepPage(deps, bindings, targets, summary);
+      await sweepPage(deps, bindings, targets, summary, undefined, tenantFacts);
       if (p.deltaLink && deps.delta) await deps.delta.setLink(collection, p.deltaLink);
       url = p.nextLink;
     }

@@ -277,6 +277,8 @@ describe("Microsoft's Key Vault examples through VaultEdge (real SDK clients, re
         renewable: false,
         exportable: true,
         lifetimeTriggers: [{ lifetimePercentage: 80 }],
+        // validity_months 297 from the policy example: checked against app management policies before renew.
+        validityMonths: 297,
       },
       renewalPending: true,
       // The sample's operation: its request id, and the public key of its CSR (read from the

@@ -71,6 +71,10 @@ describe("sweep fan-out over the queue", () => {
     expect(run.removed).toBe(CAP);
     expect(run.reserved).toBe(CAP);
     expect(run.deferred).toBeGreaterThan(0);
+    // Rollover's identity here lacks the optional AuditLog.Read.All and Policy.Read.All: one
+    // finding each for the whole run, however many pages and instances.
+    expect(run.findings.SignInDataUnavailable).toBe(1);
+    expect(run.findings.PolicyDataUnavailable).toBe(1);
     // Both instances must have finished (and flushed their audit records) before counting.
     await Promise.all([a.idle(), b.idle()]);
     const records = auditRecords(h).filter((r) => r.RunId === sweepRunId);

@@ -88,7 +88,7 @@ function edgeCases(label: string, edge: () => VaultEdge) {
     const o = await edge().observe(name);
     expect(o).toBeDefined();
     expect(o!.versions.map((v) => v.version)).toEqual([first]);
-    expect(o!.policy).toEqual({ issuerName: "Self", renewable: true });
+    expect(o!.policy).toMatchObject({ issuerName: "Self", renewable: true });
     expect(o!.renewalPending).toBe(false);
     expect(o!.tags).toEqual(tags);
     const v = o!.versions[0]!;

@@ -23,7 +23,7 @@ async function run(e: Record<string, string>) {
 
 describe("rollover config --for apply: Microsoft Graph grants", () => {
   it("in place: Application.Read.All (and OwnedBy in managed mode, as the demo grants)", async () => {
-    const plain = await run(env());
+    const plain = await run(env({ ROLLOVER_MANAGED_MODE: "false" }));
     expect(plain.code).toBe(0);
     expect(plain.text).toContain("Microsoft Graph grants: in place (Application.Read.All).");
     const managed = await run(env({ ROLLOVER_MANAGED_MODE: "true" }));

@@ -38,6 +38,27 @@ describe("audit queries and workbook", () => {
     }
   });
 
+  it("the workbook shows the credential timeline from the audit table, deduplicated, on known columns", () => {
+    const item = workbook.items.find((i) => i.name === "credential-timeline");
+    const q = item?.content.query ?? "";
+    expect(q).toContain("summarize arg_min(_Ingested, *) by RecordId, Hash");
+    for (const col of ["NotBefore", "NotAfter", "KeyId", "sweepRemoval", "retire", "verify"])
+      expect(q).toContain(col);
+    const defined = [
+      "ValidFrom",
+      "ValidUntil",
+      "Renewed",
+      "Attached",
+      "Verified",
+      "Removed",
+      "Findings",
+      "Target",
+      "DaysValid",
+      "DaysLeft",
+    ];
+    expect(unknownColumns(q).filter((c) => !defined.includes(c))).toEqual([]);
+  });
+
   it("the workbook runs every query as it is in infra/queries", () => {
     expect(workbook.version).toBe("Notebook/1.0");
     const inBook = workbook.items.filter((i) => i.type === 3).map((i) => i.content.query);

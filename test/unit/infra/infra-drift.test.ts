@@ -168,6 +168,9 @@ const LEFT_TO_DEFAULTS: Partial<Record<SettingKey, string>> = {
   expiringWithinDays: "defaults to the renewal window",
   requireCertificates: "off by default: reporting every client secret is opt-in",
   removeExpiredSecrets: "on by default; only acts in remove mode",
+  unusedAfterDays: "90 days, the issue's default; reporting only unless removeUnused",
+  removeUnused: "off by default: removing valid unused credentials is opt-in",
+  highPrivilegePermissions: "the four Graph permissions that let an application take over the tenant",
   concurrency: "sized for a Flex Consumption instance",
   verifyTimeoutSeconds: "Entra replication delay, not a deployment choice",
   fullSweepHours:
