@@ -876,7 +876,7 @@ function permissionHint(e: unknown, binding: Binding, step: BindingStep): string
   const status = (e as { statusCode?: number }).statusCode;
   if (status !== 403 || binding.targetType !== "agentIdentityBlueprint") return "";
   if (step.kind !== "attach" && step.kind !== "retire") return "";
-  return ": grant the blueprint's principal AgentIdentityBlueprint.AddRemoveCreds.All so it can roll its own key";
+  return "; grant the blueprint's principal AgentIdentityBlueprint.AddRemoveCreds.All so it can roll its own key";
 }
 
 type SelfModeDeps = Pick<EngineDeps, "graph" | "authorityHost" | "now">;

@@ -100,7 +100,8 @@ describe("rotation engine: managed mode, blueprints, locking, lost state", () =>
     expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach"]);
     expect(out.result).toBe("failed");
     expect(out.message).toMatch(
-      /HTTP 403 Authorization_RequestDenied: grant the blueprint's principal AgentIdentityBlueprint\.AddRemoveCreds\.All/,
+      // The service's own message (errorSummary keeps it), then the grant that fixes it.
+      /^HTTP 403 Authorization_RequestDenied: [^;]+; grant the blueprint's principal AgentIdentityBlueprint\.AddRemoveCreds\.All/,
     );
     expect(ctx.directory.get(t, bp.id)!.keyCredentials).toHaveLength(1);
     expect(audit.events.filter((e) => e.certificateName === "ungranted-blueprint").at(-1)).toMatchObject({
