@@ -35,8 +35,14 @@ describe("seeds", () => {
       const home = ctx.urls.tenantId;
       const mi = ctx.directory.get(home, ctx.managedIdentity.objectId)!;
       expect(mi.kind).toBe("managedIdentity");
-      // docs/permissions.md: Application.Read.All always; OwnedBy only with managedMode on.
-      expect([...mi.appRoles].sort()).toEqual(["Application.Read.All", "Application.ReadWrite.OwnedBy"]);
+      // docs/permissions.md: Application.Read.All always; OwnedBy only with managedMode on; and the
+      // two optional read-only grants ("Optional grants"), so the demo shows the insight findings.
+      expect([...mi.appRoles].sort()).toEqual([
+        "Application.Read.All",
+        "Application.ReadWrite.OwnedBy",
+        "AuditLog.Read.All",
+        "Policy.Read.All",
+      ]);
       expect(env.ROLLOVER_MANAGED_MODE).toBe("true");
       // The blueprint's own principal may roll the blueprint's key (no permission-free self-roll).
       const bpPrincipal = ctx.directory.findByAppId(home, DEMO.blueprint.appId, "servicePrincipal")!;
