@@ -6,6 +6,8 @@
  * on from there, or says the binding exists and changes nothing; unbind on a certificate that is
  * no binding any more changes nothing.
  */
+import { readAppManagementPolicies } from "../azure/policies.js";
+import { restrictionsFor } from "../core/insight.js";
 import { randomUUID } from "node:crypto";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import type { AuditSink } from "../audit/events.js";
@@ -185,6 +187,12 @@ export async function bind(
     const writes = (await ctx.r.state.get(vault.name, c.name))?.writes;
     target = withOwnWrites(target, writes, ctx.now(), OWN_WRITE_TRUST_MS).target ?? target;
   }
+  // The tenant's app management policy, where the person may read it (Policy.Read.All): a
+  // validity Graph would refuse at addKey is bad input, found before anything is created.
+  const keyLifetimeMs = restrictionsFor(
+    target,
+    await readAppManagementPolicies(operatorGraph(ctx, tenantId)),
+  )?.keyLifetimeMs;
   const plan = planBind({
     request: req,
     target,
@@ -192,6 +200,9 @@ export async function bind(
     homeTenantId: ctx.r.config.tenantId!,
     certificates,
     selfIds: ctx.r.selfIds,
+    ...(keyLifetimeMs !== undefined
+      ? { maxCertificateLifetimeDays: Math.floor(keyLifetimeMs / 86_400_000) }
+      : {}),
     now: ctx.now(),
   });
   const base = targetFields(target, vault, plan.certificateName);

@@ -3,6 +3,7 @@
  * (something needs a person), 2 bad usage or settings, 3 partial, 4 locked. Rows run in order
  * against one sandbox (demo seed), as a user runs `rollover`.
  */
+import type { SandboxVault } from "../../sandbox/keyvault/store.js";
 import { describe, expect, it } from "vitest";
 import { DEMO } from "../../sandbox/seeds.js";
 import { LeaseManager } from "../../shared/azure/storage.js";
@@ -59,7 +60,7 @@ describe("exit codes of every command", () => {
       before: async () => {
         // The demo's inventory-sync binding is refused by design (PolicyWouldRefuse, needs a
         // person): set its tags aside for this row only.
-        const entry = sb().ctx.vault.get("inventory-sync")!;
+        const entry = (sb().ctx.vault as SandboxVault).get("inventory-sync")!;
         const saved = entry.versions.map((v) => v.tags);
         for (const v of entry.versions) v.tags = {};
         return async () => {

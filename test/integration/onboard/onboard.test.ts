@@ -178,6 +178,8 @@ describe("joining and leaving Rollover", () => {
     [[DEMO_ONBOARDING.secretUser.displayName, "--name", DEMO.apps.payments.certificate], "--name"],
     [[DEMO_ONBOARDING.secretUser.displayName, "--validity-months", "0"], "--validity-months"],
     [[DEMO_ONBOARDING.secretUser.displayName, "--validity-months", "1201"], "--validity-months"],
+    // The demo tenant's app management policy allows certificates of at most 397 days.
+    [[DEMO_ONBOARDING.secretUser.displayName, "--validity-months", "24"], "--validity-months"],
     [[DEMO_ONBOARDING.secretUser.displayName, "--key-size", "1024"], "--key-size"],
     [[DEMO_ONBOARDING.secretUser.displayName, "--key-type", "EC"], "--key-type"],
     [[DEMO_ONBOARDING.secretUser.displayName, "--mode", "sometimes"], "--mode"],
