@@ -15,7 +15,7 @@ import type { SandboxContext } from "../types.js";
 import { graphAppRoleId, graphResourceId } from "./appRoleAssignments.js";
 import { GraphError } from "./graph-error.js";
 import { decodeToken, encodeToken } from "./model.js";
-import { authenticate, type GraphRequest } from "./routes.js";
+import { authorizeRead, type GraphRequest } from "./routes.js";
 
 export const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
 
@@ -28,19 +28,7 @@ const READ_ROLES = [
 ];
 
 export async function graphAppRoleAssignedTo(ctx: SandboxContext, g: GraphRequest): Promise<SandboxResponse> {
-  if (g.method.toUpperCase() !== "GET")
-    throw new GraphError(
-      405,
-      "Request_BadRequest",
-      "Specified HTTP method is not allowed for the request uri.",
-    );
-  const caller = await authenticate(ctx, g);
-  if (!READ_ROLES.some((r) => caller.roles.has(r)))
-    throw new GraphError(
-      403,
-      "Authorization_RequestDenied",
-      "Insufficient privileges to complete the operation.",
-    );
+  const caller = await authorizeRead(ctx, g, READ_ROLES);
   for (const q of ["$filter", "$orderby", "$search", "$expand"])
     if (g.query.has(q))
       throw new GraphError(

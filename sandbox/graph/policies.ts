@@ -24,7 +24,7 @@ import type { SandboxContext } from "../types.js";
 import { APPLICATION_KINDS, type DirObject, type Tenant } from "./directory.js";
 import { GraphError } from "./graph-error.js";
 import { decodeToken, encodeToken } from "./model.js";
-import { authenticate, type GraphRequest, graphState } from "./routes.js";
+import { authorizeRead, type GraphRequest, graphState } from "./routes.js";
 import type { SandboxResponse } from "../http.js";
 
 export interface CredentialRestriction {
@@ -256,19 +256,7 @@ export async function appManagementPolicyRoutes(
   ctx: SandboxContext,
   g: GraphRequest,
 ): Promise<SandboxResponse> {
-  if (g.method.toUpperCase() !== "GET")
-    throw new GraphError(
-      405,
-      "Request_BadRequest",
-      "Specified HTTP method is not allowed for the request uri.",
-    );
-  const caller = await authenticate(ctx, g);
-  if (!READ_ROLES.some((r) => caller.roles.has(r)))
-    throw new GraphError(
-      403,
-      "Authorization_RequestDenied",
-      "Insufficient privileges to complete the operation.",
-    );
+  const caller = await authorizeRead(ctx, g, READ_ROLES);
   const s = state(caller.tenant);
   const base = `${ctx.urls.graphBaseUrl.replace(/\/$/, "")}/${g.version}`;
   const headers = { "OData-Version": "4.0" };

@@ -21,7 +21,7 @@ import { GRAPH_APP_ID, GRAPH_RESOURCE } from "../entra/resources.js";
 import { APPLICATION_KINDS, type DirObject } from "./directory.js";
 import { GraphError } from "./graph-error.js";
 import { decodeToken, encodeToken } from "./model.js";
-import { authenticate, type GraphRequest } from "./routes.js";
+import { authorizeRead, type GraphRequest } from "./routes.js";
 
 const REPORT_ROLES = ["AuditLog.Read.All", "Directory.Read.All"];
 const DEFAULT_PAGE = 100;
@@ -45,19 +45,7 @@ export async function credentialActivityReport(
   // segments: ["reports", "appCredentialSignInActivities", id?]
   if (g.version !== "beta")
     throw new GraphError(400, "BadRequest", `Resource not found for the segment '${g.segments[1] ?? ""}'.`);
-  if (g.method.toUpperCase() !== "GET")
-    throw new GraphError(
-      405,
-      "Request_BadRequest",
-      "Specified HTTP method is not allowed for the request uri.",
-    );
-  const caller = await authenticate(ctx, g);
-  if (!REPORT_ROLES.some((r) => caller.roles.has(r)))
-    throw new GraphError(
-      403,
-      "Authorization_RequestDenied",
-      "Insufficient privileges to complete the operation.",
-    );
+  const caller = await authorizeRead(ctx, g, REPORT_ROLES);
   const all = activities(ctx, caller.tenantId, caller.tenant.objects.values());
   const base = `${ctx.urls.graphBaseUrl.replace(/\/$/, "")}/beta`;
   const headers = { "OData-Version": "4.0" };

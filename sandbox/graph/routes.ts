@@ -201,6 +201,31 @@ export function denied(): GraphError {
   );
 }
 
+/**
+ * A read-only route: GET only (405 otherwise, as Graph answers), and a caller holding one of
+ * `roles` (403 Authorization_RequestDenied otherwise).
+ */
+export async function authorizeRead(
+  ctx: SandboxContext,
+  g: GraphRequest,
+  roles: readonly string[],
+): Promise<Caller> {
+  if (g.method.toUpperCase() !== "GET")
+    throw new GraphError(
+      405,
+      "Request_BadRequest",
+      "Specified HTTP method is not allowed for the request uri.",
+    );
+  const caller = await authenticate(ctx, g);
+  if (!roles.some((r) => caller.roles.has(r)))
+    throw new GraphError(
+      403,
+      "Authorization_RequestDenied",
+      "Insufficient privileges to complete the operation.",
+    );
+  return caller;
+}
+
 function hasAny(c: Caller, roles: string[]): boolean {
   return roles.some((r) => c.roles.has(r));
 }
