@@ -36,7 +36,8 @@ export interface KeyMaterial {
   e: string;
 }
 
-async function generate(size: number): Promise<KeyMaterial> {
+/** A new RSA key pair of `size` bits (RS256 on WebCrypto), with its PKCS#8 form and public JWK parts. */
+export async function generate(size: number): Promise<KeyMaterial> {
   const pair = (await webcrypto.subtle.generateKey(
     { ...SIGNING, modulusLength: size, publicExponent: new Uint8Array([1, 0, 1]) },
     true,

@@ -9,9 +9,9 @@
  *
  * Rollover uses one for the audit trail's signed chain heads (`rollover-audit-signing`).
  */
-import { createPrivateKey, randomUUID, webcrypto } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { VirtualClock } from "../clock.js";
-import type { KeyMaterial } from "./crypto.js";
+import { generate, type KeyMaterial } from "./crypto.js";
 import { badParameter, KvError } from "./policy.js";
 
 export interface StandaloneKeyVersion {
@@ -30,30 +30,6 @@ export interface StandaloneKeyVersion {
 
 /** The key operations Key Vault allows on an RSA key. */
 const RSA_KEY_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"];
-
-async function generateRsa(size: number): Promise<KeyMaterial> {
-  const pair = (await webcrypto.subtle.generateKey(
-    {
-      name: "RSASSA-PKCS1-v1_5",
-      hash: "SHA-256",
-      modulusLength: size,
-      publicExponent: new Uint8Array([1, 0, 1]),
-    },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", pair.privateKey));
-  const jwk = await webcrypto.subtle.exportKey("jwk", pair.publicKey);
-  return {
-    size,
-    privateKey: pair.privateKey,
-    publicKey: pair.publicKey,
-    keyObject: createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }),
-    pkcs8,
-    n: jwk.n as string,
-    e: jwk.e as string,
-  };
-}
 
 export class StandaloneKeys {
   private readonly keys = new Map<string, StandaloneKeyVersion[]>();
@@ -83,7 +59,7 @@ export class StandaloneKeys {
       version: randomUUID().replace(/-/g, ""),
       kty,
       keyOps: [...(ops as string[])],
-      key: await generateRsa(size as number),
+      key: await generate(size as number),
       enabled: attributes.enabled !== false,
       ...(typeof attributes.nbf === "number" ? { nbf: attributes.nbf } : {}),
       ...(typeof attributes.exp === "number" ? { exp: attributes.exp } : {}),
