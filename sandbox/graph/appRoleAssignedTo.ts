@@ -14,8 +14,8 @@ import type { SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import { graphAppRoleId, graphResourceId } from "./appRoleAssignments.js";
 import { GraphError } from "./graph-error.js";
-import { decodeToken, encodeToken } from "./model.js";
-import { authorizeRead, type GraphRequest } from "./routes.js";
+import { encodeToken } from "./model.js";
+import { authorizeRead, type GraphRequest, skipTokenStart } from "./routes.js";
 
 export const GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000";
 
@@ -44,14 +44,7 @@ export async function graphAppRoleAssignedTo(ctx: SandboxContext, g: GraphReques
       "Request_BadRequest",
       `Invalid page size specified: '${topRaw}'. Must be between 1 and 999 inclusive.`,
     );
-  const skip = g.query.get("$skiptoken");
-  const start = skip === undefined ? 0 : (decodeToken<{ i?: number }>(skip)?.i ?? -1);
-  if (!Number.isInteger(start) || start < 0)
-    throw new GraphError(
-      400,
-      "Directory_ExpiredPageToken",
-      "The specified page token value has expired and can no longer be included in your request.",
-    );
+  const start = skipTokenStart(g);
   const resourceId = graphResourceId(caller.tenantId);
   const all: Record<string, unknown>[] = [];
   for (const o of caller.tenant.servicePrincipals) {

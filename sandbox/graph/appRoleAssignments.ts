@@ -23,7 +23,7 @@ import type { SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import type { DirObject } from "./directory.js";
 import { GraphError } from "./graph-error.js";
-import { decodeToken, encodeToken } from "./model.js";
+import { encodeToken } from "./model.js";
 import {
   type Caller,
   canRead,
@@ -35,6 +35,7 @@ import {
   methodNotAllowed,
   ok,
   pageSize,
+  skipTokenStart,
 } from "./routes.js";
 
 /** Microsoft Graph's application (app role) ids, from the permissions reference. */
@@ -134,18 +135,7 @@ export function appRoleAssignments(
   const select = selectOf(g);
   const size = pageSize(g, 100);
   const headers = charge(ctx, g, c, { list: true });
-  let start = 0;
-  const skip = g.query.get("$skiptoken");
-  if (skip !== undefined) {
-    const t = decodeToken<{ i: number }>(skip);
-    if (!t || typeof t.i !== "number" || t.i < 0)
-      throw new GraphError(
-        400,
-        "Directory_ExpiredPageToken",
-        "The specified page token value has expired and can no longer be included in your request.",
-      );
-    start = t.i;
-  }
+  const start = skipTokenStart(g);
   const roles = o.appRoles.slice(start, start + size);
   const value = roles.map((r) => {
     const full = assignmentJson(o, r);

@@ -518,6 +518,20 @@ function candidates(
   return { items: all, predicate: f.predicate };
 }
 
+/** Where a page starts: `$skiptoken` decoded, 0 without one; a token that does not decode is 400. */
+export function skipTokenStart(g: GraphRequest): number {
+  const skip = g.query.get("$skiptoken");
+  if (skip === undefined) return 0;
+  const i = decodeToken<{ i?: number }>(skip)?.i;
+  if (i === undefined || !Number.isInteger(i) || i < 0)
+    throw new GraphError(
+      400,
+      "Directory_ExpiredPageToken",
+      "The specified page token value has expired and can no longer be included in your request.",
+    );
+  return i;
+}
+
 export function pageSize(g: GraphRequest, fallback: number, max = 999): number {
   const top = g.query.get("$top");
   if (top !== undefined) {
@@ -568,18 +582,7 @@ function list(
   const headers = charge(ctx, g, c, { list: true, keySelect });
   const resource = collection === "applications" ? "Application" : "ServicePrincipal";
   const { items, predicate } = candidates(c.tenant, collection, g.query.get("$filter"), resource);
-  let start = 0;
-  const skip = g.query.get("$skiptoken");
-  if (skip !== undefined) {
-    const t = decodeToken<{ i: number }>(skip);
-    if (!t || typeof t.i !== "number" || t.i < 0)
-      throw new GraphError(
-        400,
-        "Directory_ExpiredPageToken",
-        "The specified page token value has expired and can no longer be included in your request.",
-      );
-    start = t.i;
-  }
+  const start = skipTokenStart(g);
   const value: Record<string, unknown>[] = [];
   const seen = readLag(ctx, g);
   let i = start;
