@@ -4,6 +4,11 @@
  * wire it on the sandbox's clock, and the Graph writes the sandbox counted.
  */
 import type { RestError } from "@azure/data-tables";
+import { ManagedIdentityCredential } from "@azure/identity";
+import { GraphEdge } from "../../../shared/azure/graph.js";
+import { VaultEdge } from "../../../shared/azure/keyvault.js";
+import { loadConfig } from "../../../shared/config.js";
+import { policiesFrom } from "../../../shared/core/plan.js";
 import type { SandboxHandle } from "../../../sandbox/index.js";
 import { MemoryAuditSink } from "../../../shared/audit/events.js";
 import { tableClient } from "../../../shared/azure/storage.js";
@@ -36,6 +41,35 @@ export async function freshTenant(h: SandboxHandle): Promise<void> {
       });
   }
   useSandboxIdentity(h);
+}
+
+/**
+ * Sweep dependencies built by hand from the sandbox's env (no storage: no journal, first sight
+ * or budget), as Rollover's managed identity, on the sandbox's clock.
+ */
+export function sandboxSweepDeps(
+  h: SandboxHandle,
+  settings: Record<string, string>,
+): { deps: SweepDeps; audit: MemoryAuditSink } {
+  useSandboxIdentity(h);
+  const config = loadConfig({ ...h.env, ...settings });
+  const credential = new ManagedIdentityCredential({ clientId: h.ctx.managedIdentity.clientId });
+  const graph = new GraphEdge(config.graphBaseUrl);
+  const audit = new MemoryAuditSink();
+  return {
+    audit,
+    deps: {
+      graph,
+      client: graph.client(credential),
+      tenantId: h.urls.tenantId,
+      vaults: [new VaultEdge(h.urls.vaultUrl, credential)],
+      selfIds: [h.ctx.managedIdentity.objectId, h.ctx.managedIdentity.clientId],
+      policy: policiesFrom(config).sweep,
+      audit,
+      now: () => h.ctx.clock.now(),
+      dryRun: false,
+    },
+  };
 }
 
 /** One sweep in remove mode (grace 1 h) as the CLI and the timer wire it, on the sandbox's clock. */

@@ -1,51 +1,19 @@
-/**
- * The sweep against the stricter Graph: replication lag on (`graph=stale/60000`: every read sees
- * the directory as it was a virtual minute ago) and keys whose customKeyIdentifier is not their
- * thumbprint. A removal is made once and a read that does not show it yet is not taken for a
- * failure; a key is judged by its certificate, never by the label a writer gave it.
- */
-import { ManagedIdentityCredential } from "@azure/identity";
 import { describe, expect, it } from "vitest";
 import { customIdentifier, DEMO } from "../../../sandbox/seeds.js";
 import { buildRollover, sweepDepsFor } from "../../../shared/app.js";
 import { MemoryAuditSink } from "../../../shared/audit/events.js";
-import { GraphEdge } from "../../../shared/azure/graph.js";
-import { VaultEdge } from "../../../shared/azure/keyvault.js";
-import { loadConfig } from "../../../shared/config.js";
-import { policiesFrom } from "../../../shared/core/plan.js";
 import { Reason } from "../../../shared/core/reasons.js";
-import { runSweep, type SweepDeps } from "../../../shared/sweep/run.js";
+import { runSweep } from "../../../shared/sweep/run.js";
 import { makeCert } from "../../helpers/certs.js";
-import { useSandboxIdentity } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
+import { sandboxSweepDeps } from "./helpers.js";
 
 const DAY = 86_400_000;
 
 describe("sweep under replication lag (graph=stale) with non-thumbprint identifiers", () => {
   const sb = useSandbox({ seed: "demo", faults: "graph=stale/60000", azurite: true });
 
-  function deps(settings: Record<string, string>): { deps: SweepDeps; audit: MemoryAuditSink } {
-    const h = sb();
-    useSandboxIdentity(h);
-    const config = loadConfig({ ...h.env, ...settings });
-    const credential = new ManagedIdentityCredential({ clientId: h.ctx.managedIdentity.clientId });
-    const graph = new GraphEdge(config.graphBaseUrl);
-    const audit = new MemoryAuditSink();
-    return {
-      audit,
-      deps: {
-        graph,
-        client: graph.client(credential),
-        tenantId: h.urls.tenantId,
-        vaults: [new VaultEdge(h.urls.vaultUrl, credential)],
-        selfIds: [h.ctx.managedIdentity.objectId, h.ctx.managedIdentity.clientId],
-        policy: policiesFrom(config).sweep,
-        audit,
-        now: () => h.ctx.clock.now(),
-        dryRun: false,
-      },
-    };
-  }
+  const deps = (settings: Record<string, string>) => sandboxSweepDeps(sb(), settings);
 
   it("judges keys by their certificate: a key labelled with a bound version's thumbprint is a person's (unmanaged, kept); a bound key with a label is not", async () => {
     const h = sb();

@@ -1,40 +1,13 @@
-import { ManagedIdentityCredential } from "@azure/identity";
 import { describe, expect, it } from "vitest";
-import { MemoryAuditSink } from "../../../shared/audit/events.js";
-import { GraphEdge } from "../../../shared/azure/graph.js";
-import { VaultEdge } from "../../../shared/azure/keyvault.js";
-import { loadConfig } from "../../../shared/config.js";
-import { policiesFrom } from "../../../shared/core/plan.js";
 import { Reason } from "../../../shared/core/reasons.js";
 import { runSweep } from "../../../shared/sweep/run.js";
-import { useSandboxIdentity } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
+import { sandboxSweepDeps } from "./helpers.js";
 
 describe("sweep against the sandbox", () => {
   const sb = useSandbox({ seed: "demo" });
 
-  function deps(settings: Record<string, string>) {
-    const h = sb();
-    useSandboxIdentity(h);
-    const config = loadConfig({ ...h.env, ...settings });
-    const credential = new ManagedIdentityCredential({ clientId: h.ctx.managedIdentity.clientId });
-    const graph = new GraphEdge(config.graphBaseUrl);
-    const audit = new MemoryAuditSink();
-    return {
-      audit,
-      deps: {
-        graph,
-        client: graph.client(credential),
-        tenantId: h.urls.tenantId,
-        vaults: [new VaultEdge(h.urls.vaultUrl, credential)],
-        selfIds: [h.ctx.managedIdentity.objectId, h.ctx.managedIdentity.clientId],
-        policy: policiesFrom(config).sweep,
-        audit,
-        now: () => h.ctx.clock.now(),
-        dryRun: false,
-      },
-    };
-  }
+  const deps = (settings: Record<string, string>) => sandboxSweepDeps(sb(), settings);
 
   it("report mode lists findings and changes nothing", async () => {
     const h = sb();
