@@ -5,7 +5,8 @@
  *       the Event Grid trigger's webhook: subscription validation answered, the CloudEvents
  *       OPTIONS handshake, one invocation per event (at most ROLLOVER_CONCURRENCY at once), 202
  *       when all succeeded, 500 when any failed (Event Grid delivers the batch again), 400 when
- *       an event was refused (its vault does not match its topic, or is not allowed)
+ *       an event was refused (its vault does not match its topic); an event for a vault not on
+ *       the allow list is acknowledged
  *   /api/<route>               HTTP functions, with the function key (`x-functions-key` or `code`)
  *   POST /admin/functions/<name>   runs a timer (or a queue function with `{"input": …}`) now,
  *                              with the master key only (`x-functions-key`), as the host's admin API
