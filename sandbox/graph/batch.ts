@@ -9,7 +9,8 @@ import { serviceError } from "../errors.js";
 import { parseQuery, safeDecode, type SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import { GraphError } from "./graph-error.js";
-import { errorResponse, type GraphRequest, handleGraph } from "./routes.js";
+import { errorResponse, type GraphRequest } from "./odata.js";
+import { handleGraph } from "./routes.js";
 
 interface InnerRequest {
   id: string;

@@ -9,7 +9,9 @@ import { GraphError } from "./graph-error.js";
 import { graphAppRoleAssignedTo } from "./appRoleAssignedTo.js";
 import { appManagementPolicyRoutes } from "./policies.js";
 import { credentialActivityReport } from "./reports.js";
-import { errorResponse, graphState, handleGraph, toGraphRequest } from "./routes.js";
+import { errorResponse, type GraphRequest, toGraphRequest } from "./odata.js";
+import { handleGraph } from "./routes.js";
+import { graphState } from "./state.js";
 
 export { Directory } from "./directory.js";
 export {
@@ -42,7 +44,7 @@ export function graphThrottlingLimits(ctx: SandboxContext): GraphThrottleLimits 
 
 export function graphRoutes(ctx: SandboxContext): Route[] {
   const wrap =
-    (handler: (ctx: SandboxContext, g: ReturnType<typeof toGraphRequest>) => Promise<SandboxResponse>) =>
+    (handler: (ctx: SandboxContext, g: GraphRequest) => Promise<SandboxResponse>) =>
     async (req: SandboxRequest) => {
       const g = toGraphRequest(req);
       try {
