@@ -85,7 +85,7 @@ export function assignmentJson(o: DirObject, role: string): Record<string, unkno
   };
 }
 
-function selectOf(g: GraphRequest): string[] | undefined {
+function assignmentSelect(g: GraphRequest): string[] | undefined {
   const names = selectedNames(g);
   if (names === undefined) return undefined;
   for (const n of names) {
@@ -105,7 +105,7 @@ export const appRoleAssignments: ObjectRoute = (ctx, g, c, o, tail) => {
   if (g.method.toUpperCase() !== "GET") throw methodNotAllowed();
   if (!canRead(c, o)) throw denied();
   refuseQueries(g, "appRoleAssignments");
-  const select = selectOf(g);
+  const select = assignmentSelect(g);
   const size = pageSize(g, 100);
   const headers = charge(ctx, g, c, { list: true });
   const page = offsetPage(ctx, g, o.appRoles, skipTokenStart(g), size);

@@ -74,23 +74,23 @@ interface PolicyState {
 }
 
 export const DEFAULT_POLICY_ID = "00000000-0000-0000-0000-000000000000";
-const READ_ROLES = ["Policy.Read.All", "Policy.ReadWrite.ApplicationConfiguration"];
+const POLICY_READ_ROLES = ["Policy.Read.All", "Policy.ReadWrite.ApplicationConfiguration"];
 const DIRECTORY_READ_ROLES = [
   "Application.Read.All",
   "Application.ReadWrite.All",
   "Directory.Read.All",
   "Directory.ReadWrite.All",
 ];
-const states = new WeakMap<Tenant, PolicyState>();
+const policyStates = new WeakMap<Tenant, PolicyState>();
 
 function state(tenant: Tenant): PolicyState {
-  let s = states.get(tenant);
+  let s = policyStates.get(tenant);
   if (!s) {
     s = {
       default: { isEnabled: true, applicationRestrictions: {}, servicePrincipalRestrictions: {} },
       policies: [],
     };
-    states.set(tenant, s);
+    policyStates.set(tenant, s);
   }
   return s;
 }
@@ -155,7 +155,7 @@ export function durationMs(d: string | null | undefined): number | undefined {
 function effective(ctx: SandboxContext, o: DirObject): { id: string; set: RestrictionSet } | undefined {
   const t = graphState(ctx).dir.tenant(o.tenantId);
   if (!t) return undefined;
-  const s = states.get(t);
+  const s = policyStates.get(t);
   if (!s) return undefined;
   const own = s.policies.find((p) => p.isEnabled && p.appliesTo.includes(o.id));
   if (own) return { id: own.id, set: own.restrictions };
@@ -250,7 +250,7 @@ export async function appManagementPolicyRoutes(
   ctx: SandboxContext,
   g: GraphRequest,
 ): Promise<SandboxResponse> {
-  const caller = await authorizeRead(ctx, g, READ_ROLES);
+  const caller = await authorizeRead(ctx, g, POLICY_READ_ROLES);
   const s = state(caller.tenant);
   const [, what, id, rel, ...more] = g.segments; // ["policies", what, id?, "appliesTo"?]
   if (what === "defaultAppManagementPolicy" && id === undefined) {

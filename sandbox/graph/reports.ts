@@ -72,7 +72,7 @@ export async function credentialActivityReport(
       "BadRequest",
       "$orderby is not supported by this sandbox (see docs/sandbox.md).",
     );
-  const predicate = parseFilter(g.query.get("$filter"));
+  const predicate = parseReportFilter(g.query.get("$filter"));
   const size = topOf(g, DEFAULT_PAGE, MAX_PAGE, "BadRequest");
   const start = skipTokenStart(g, badSkipToken);
   const page = offsetPage(ctx, g, all.filter(predicate), start, size, `/${REPORT}`);
@@ -83,7 +83,7 @@ export async function credentialActivityReport(
 }
 
 /** `keyId eq '…'` and `appId eq '…'`, joined by `and` (the filters the documentation shows). */
-function parseFilter(raw: string | undefined): (a: Activity) => boolean {
+function parseReportFilter(raw: string | undefined): (a: Activity) => boolean {
   if (raw === undefined || raw.trim() === "") return () => true;
   const clauses = raw.trim().split(/\s+and\s+/i);
   const tests: Array<(a: Activity) => boolean> = [];
