@@ -9,7 +9,7 @@ import { serviceError } from "../errors.js";
 import { parseQuery, safeDecode, type SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import { GraphError } from "./graph-error.js";
-import { errorResponse, type GraphRequest } from "./odata.js";
+import { errorResponse, type GraphRequest, methodNotAllowed } from "./odata.js";
 import { handleGraph } from "./routes.js";
 
 interface InnerRequest {
@@ -89,11 +89,7 @@ function parseBatch(g: GraphRequest): InnerRequest[] {
 }
 
 export async function runBatch(ctx: SandboxContext, g: GraphRequest): Promise<SandboxResponse> {
-  if (g.method.toUpperCase() !== "POST")
-    return errorResponse(
-      new GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri."),
-      g.requestId,
-    );
+  if (g.method.toUpperCase() !== "POST") return errorResponse(methodNotAllowed(), g.requestId);
   let requests: InnerRequest[];
   try {
     requests = parseBatch(g);

@@ -5,11 +5,10 @@ import type { DirectoryStore, SandboxContext } from "../types.js";
 import { runBatch } from "./batch.js";
 import { Directory } from "./directory.js";
 import type { GraphThrottleLimits } from "./throttle.js";
-import { GraphError } from "./graph-error.js";
 import { graphAppRoleAssignedTo } from "./appRoleAssignedTo.js";
 import { appManagementPolicyRoutes } from "./policies.js";
 import { credentialActivityReport } from "./reports.js";
-import { errorResponse, type GraphRequest, toGraphRequest } from "./odata.js";
+import { answered, type GraphRequest, toGraphRequest } from "./odata.js";
 import { handleGraph } from "./routes.js";
 import { graphState } from "./state.js";
 
@@ -45,14 +44,9 @@ export function graphThrottlingLimits(ctx: SandboxContext): GraphThrottleLimits 
 export function graphRoutes(ctx: SandboxContext): Route[] {
   const wrap =
     (handler: (ctx: SandboxContext, g: GraphRequest) => Promise<SandboxResponse>) =>
-    async (req: SandboxRequest) => {
+    (req: SandboxRequest) => {
       const g = toGraphRequest(req);
-      try {
-        return await handler(ctx, g);
-      } catch (e) {
-        if (e instanceof GraphError) return errorResponse(e, g.requestId);
-        throw e;
-      }
+      return answered(g.requestId, () => handler(ctx, g));
     };
   return [
     {

@@ -5,9 +5,9 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { serviceError } from "../errors.js";
-import { safeDecode, type SandboxRequest, type SandboxResponse } from "../http.js";
+import { BodyError, safeDecode, type SandboxRequest, type SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
-import { APPLICATION_KINDS, type DirObject } from "./directory.js";
+import { APPLICATION_KINDS, type DirObject, DirectoryError } from "./directory.js";
 import { GraphError } from "./graph-error.js";
 import { type Collection, parseSelect, SelectError } from "./model.js";
 
@@ -42,6 +42,22 @@ export function toGraphRequest(req: SandboxRequest): GraphRequest {
 
 export function errorResponse(e: GraphError, requestId: string): SandboxResponse {
   return serviceError("graph", e.status, e.code, e.message, requestId, e.headers);
+}
+
+/** Runs a Graph handler; what it refuses (a GraphError, DirectoryError or BodyError) is answered in Graph's envelope. */
+export async function answered(
+  requestId: string,
+  handler: () => Promise<SandboxResponse>,
+): Promise<SandboxResponse> {
+  try {
+    return await handler();
+  } catch (e) {
+    if (e instanceof GraphError) return errorResponse(e, requestId);
+    if (e instanceof DirectoryError)
+      return errorResponse(new GraphError(e.status, e.code, e.message), requestId);
+    if (e instanceof BodyError) return errorResponse(new GraphError(400, "BadRequest", e.message), requestId);
+    throw e;
+  }
 }
 
 export function ok(body: unknown, headers: Record<string, string>, status = 200): SandboxResponse {

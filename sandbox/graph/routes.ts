@@ -17,17 +17,17 @@
  *   appRoleAssignments.ts   a service principal's grants
  *   odata.ts, consistency.ts, state.ts   the request and reply, stale reads, per-sandbox state
  */
-import { BodyError, type SandboxResponse } from "../http.js";
+import type { SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import { appRoleAssignments } from "./appRoleAssignments.js";
 import { authenticate, type Caller } from "./auth.js";
 import { CREDENTIAL_ACTIONS, credentialAction } from "./credentials.js";
-import { type DirObject, DirectoryError } from "./directory.js";
+import type { DirObject } from "./directory.js";
 import { GraphError } from "./graph-error.js";
 import type { Collection } from "./model.js";
 import { create, getOne, patch, remove } from "./objects.js";
 import {
-  errorResponse,
+  answered,
   GUID,
   type GraphRequest,
   inCollection,
@@ -66,17 +66,8 @@ const BELOW_OBJECT = new Map<string, { collections: readonly Collection[]; handl
 const CAST =
   /^(?:microsoft\.)?graph\.(agentIdentityBlueprintPrincipal|agentIdentityBlueprint|agentIdentity|application|servicePrincipal)$/i;
 
-export async function handleGraph(ctx: SandboxContext, g: GraphRequest): Promise<SandboxResponse> {
-  try {
-    return await route(ctx, g);
-  } catch (e) {
-    if (e instanceof GraphError) return errorResponse(e, g.requestId);
-    if (e instanceof DirectoryError)
-      return errorResponse(new GraphError(e.status, e.code, e.message), g.requestId);
-    if (e instanceof BodyError)
-      return errorResponse(new GraphError(400, "BadRequest", e.message), g.requestId);
-    throw e;
-  }
+export function handleGraph(ctx: SandboxContext, g: GraphRequest): Promise<SandboxResponse> {
+  return answered(g.requestId, () => route(ctx, g));
 }
 
 function collectionOf(seg: string): { collection: Collection; appIdKey?: string } | undefined {
