@@ -12,10 +12,10 @@
 import type { SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import { GRAPH_APP_ID } from "../entra/resources.js";
-import { assignmentJson, pick } from "./appRoleAssignments.js";
+import { assignmentJson } from "./appRoleAssignments.js";
 import { authorizeRead, READ_ROLES } from "./auth.js";
 import type { DirObject } from "./directory.js";
-import { contextUrl, type GraphRequest, ok, selectedNames } from "./odata.js";
+import { contextUrl, type GraphRequest, ok, pick, selectedNames } from "./odata.js";
 import { offsetPage, refuseQueries, skipTokenStart, topOf } from "./paging.js";
 
 export async function graphAppRoleAssignedTo(ctx: SandboxContext, g: GraphRequest): Promise<SandboxResponse> {

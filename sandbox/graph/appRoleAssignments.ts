@@ -22,7 +22,15 @@ import { createHash } from "node:crypto";
 import { canRead, charge, denied } from "./auth.js";
 import type { DirObject } from "./directory.js";
 import { GraphError } from "./graph-error.js";
-import { contextUrl, type GraphRequest, methodNotAllowed, ok, selectedNames, withSelect } from "./odata.js";
+import {
+  contextUrl,
+  type GraphRequest,
+  methodNotAllowed,
+  ok,
+  pick,
+  selectedNames,
+  withSelect,
+} from "./odata.js";
 import { offsetPage, pageSize, refuseQueries, skipTokenStart } from "./paging.js";
 import type { ObjectRoute } from "./routes.js";
 
@@ -120,11 +128,3 @@ export const appRoleAssignments: ObjectRoute = (ctx, g, c, o, tail) => {
   body.value = page.items.map((r) => pick(assignmentJson(o, r), select));
   return ok(body, headers);
 };
-
-/** A record narrowed to the `$select`ed properties (all of them without `$select`). */
-export function pick(
-  full: Record<string, unknown>,
-  select: readonly string[] | undefined,
-): Record<string, unknown> {
-  return select ? Object.fromEntries(select.map((k) => [k, full[k]])) : full;
-}

@@ -100,6 +100,14 @@ export function selectedNames(g: GraphRequest): string[] | undefined {
     .filter(Boolean);
 }
 
+/** A record narrowed to the `$select`ed properties (all of them without `$select`). */
+export function pick(
+  full: Record<string, unknown>,
+  select: readonly string[] | undefined,
+): Record<string, unknown> {
+  return select ? Object.fromEntries(select.map((k) => [k, full[k]])) : full;
+}
+
 /** `$select` of a collection's properties (`raw`: the request's own, or one a delta token carries). */
 export function selectOf(collection: Collection, raw: string | undefined): string[] | undefined {
   try {
