@@ -19,7 +19,9 @@ export interface TokenCredentialLike {
 
 /**
  * Where EntraAgentId sets its timers (auto refresh). Node's `setTimeout`/`clearTimeout` shape; a
- * test passes a virtual clock's timers so that refreshes happen when the test moves time.
+ * test passes a virtual clock's timers so that refreshes happen when the test moves time. The
+ * callback returns a promise that settles (never rejects) once the refreshes it started are done;
+ * a virtual clock may wait for it.
  */
 export interface Scheduler {
   setTimeout(callback: () => void, ms: number): unknown;

@@ -4,9 +4,10 @@
  * the process clock (`Date.now`), so an acquired token's remaining lifetime is carried over into
  * the `now()` frame when it is stored.
  *
- * Auto refresh runs on one timer, set on the injected `scheduler` (default: Node's, unref'd). A background failure is never thrown into the void: it
- * is kept on the scope set's entry, passed to `onBackgroundError`, and surfaced by the next
- * `get` for those scopes, which retries in the foreground and throws if the retry fails too.
+ * Auto refresh runs on one timer, set on the injected `scheduler` (default: Node's, unref'd). A
+ * background failure is never thrown into the void: it is kept on the scope set's entry, passed
+ * to `onBackgroundError`, and surfaced by the next `get` for those scopes, which retries in the
+ * foreground and throws if the retry fails too.
  */
 import { describe, EntraAgentIdError } from "./errors.js";
 import type { Scheduler } from "./options.js";
