@@ -30,7 +30,7 @@ import { CronExpressionParser } from "cron-parser";
 import { type FunctionDefinition, functionDefinitions } from "../functions/definitions.js";
 import { rolloverFor, type Runtime, runClock } from "../functions/runtime.js";
 import { decodeMessage, queueClient } from "../shared/azure/queue.js";
-import { oneLine } from "../shared/events/handle.js";
+import { oneLine } from "../shared/text.js";
 import { EventParseError, eventsOf, parseEvent, validationCodeOf } from "../shared/events/parse.js";
 import { safeLine } from "../shared/log.js";
 import { mapWithConcurrency } from "../shared/rotation/concurrency.js";

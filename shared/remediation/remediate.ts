@@ -17,7 +17,7 @@ import type { VaultEdge } from "../azure/keyvault.js";
 import { bindingFromTags } from "../core/binding.js";
 import type { Binding, Target, TargetType } from "../core/model.js";
 import { Reason } from "../core/reasons.js";
-import { oneLine } from "../events/handle.js";
+import { oneLine } from "../text.js";
 import type { BindingOutcome, BindingRef } from "../rotation/engine.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "../sweep/run.js";
 import type { ParsedAlert } from "./alert.js";
