@@ -25,10 +25,10 @@ import {
   removePassword,
   type TargetPage,
 } from "../azure/graph.js";
+import { listBindings } from "../azure/bindings.js";
 import type { VaultEdge } from "../azure/keyvault.js";
 import type { StateStore } from "../azure/storage.js";
 import type { BindingLike } from "../core/bound.js";
-import { bindingFromTags } from "../core/binding.js";
 import type { ReasonCode } from "../core/reasons.js";
 import { Reason } from "../core/reasons.js";
 import {
@@ -119,19 +119,15 @@ export async function gatherBindings(
 ): Promise<SweepBindings> {
   const bindings: BindingLike[] = [];
   const protectedThumbprints = new Set<string>();
-  for (const vault of vaults) {
-    for await (const c of vault.listCertificates()) {
-      const parsed = bindingFromTags(vault.name, c.name, c.tags);
-      if (!parsed) continue;
-      const obs = await vault.observe(c.name);
-      if (!obs) continue;
-      if (!parsed.ok) {
-        for (const v of obs.versions) protectedThumbprints.add(v.thumbprint);
-        continue;
-      }
-      const attached = (await state?.get(vault.name, c.name))?.attached;
-      bindings.push({ binding: parsed.binding, versions: obs.versions, ...(attached ? { attached } : {}) });
+  for await (const { vault, certificateName, parsed } of listBindings(vaults)) {
+    const obs = await vault.observe(certificateName);
+    if (!obs) continue;
+    if (!parsed.ok) {
+      for (const v of obs.versions) protectedThumbprints.add(v.thumbprint);
+      continue;
     }
+    const attached = (await state?.get(vault.name, certificateName))?.attached;
+    bindings.push({ binding: parsed.binding, versions: obs.versions, ...(attached ? { attached } : {}) });
   }
   return { bindings, protectedThumbprints };
 }
