@@ -43,11 +43,13 @@ import {
 } from "../core/sweep.js";
 import type { Target } from "../core/model.js";
 import { asTarget, errorSummary } from "../rotation/engine.js";
-import type { RemovalBudget } from "./budget.js";
-import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journal.js";
+import type { RemovalBudget } from "../azure/sweep-budget.js";
+import type { JournalEntry, RemovalJournal } from "../azure/sweep-journal.js";
+import { recoverRemovals } from "./recover.js";
 import { completeTargets } from "./complete.js";
-import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
-import type { FirstSeenStore } from "./seen.js";
+import type { DeltaStore, SweepCollection } from "../azure/sweep-delta.js";
+import { type SweepKind, sweepStart } from "./delta.js";
+import type { FirstSeenStore } from "../azure/sweep-seen.js";
 import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
 import type { InsightFacts } from "../core/insight.js";
 
