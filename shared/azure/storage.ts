@@ -22,7 +22,8 @@ export interface StorageSettings {
   credential?: TokenCredential | undefined;
 }
 
-const NO_STORAGE = "no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)";
+export const NO_STORAGE =
+  "no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)";
 
 /** `https://{account}.{service}.{suffix}` for an account reached by name. */
 export function storageEndpoint(s: StorageSettings, service: "blob" | "queue" | "table"): string {
