@@ -4,7 +4,7 @@
  * the Action Group's secure-webhook bearer token is checked first.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { oneLine } from "../shared/events/handle.js";
+import { oneLine } from "../shared/text.js";
 import { AlertParseError, parseCommonAlert } from "../shared/remediation/alert.js";
 import { checkSecureWebhook, WebhookAuthError } from "../shared/remediation/auth.js";
 import { remediate } from "../shared/remediation/remediate.js";

@@ -16,7 +16,7 @@ import azureFunctions, { type HttpResponseInit } from "@azure/functions";
 import { HttpError, parseJsonBody } from "../../functions/http-body.js";
 import { isEventRefusal } from "../../functions/keyVaultEvents.js";
 import { decodeMessage } from "../../shared/azure/queue.js";
-import { oneLine } from "../../shared/events/handle.js";
+import { oneLine } from "../../shared/text.js";
 import { EventParseError, eventsOf, parseEvent, validationCodeOf } from "../../shared/events/parse.js";
 import { mapWithConcurrency } from "../../shared/rotation/concurrency.js";
 import { errorSummary } from "../../shared/rotation/engine.js";
