@@ -34,7 +34,7 @@ import { oneLine } from "../shared/events/handle.js";
 import { EventParseError, eventsOf, parseEvent, validationCodeOf } from "../shared/events/parse.js";
 import { safeLine } from "../shared/log.js";
 import { mapWithConcurrency } from "../shared/rotation/concurrency.js";
-import { errorSummary } from "../shared/rotation/engine.js";
+import { errorSummary } from "../shared/errors.js";
 
 /**
  * What keyVaultEvents returns for an event it refused outright: its `data.Id` names another vault

@@ -42,7 +42,8 @@ import {
   type SweepPolicy,
 } from "../core/sweep.js";
 import type { Target } from "../core/model.js";
-import { asTarget, errorSummary } from "../rotation/engine.js";
+import { asTarget } from "../azure/target-clients.js";
+import { errorSummary } from "../errors.js";
 import type { RemovalBudget } from "./budget.js";
 import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journal.js";
 import { completeTargets } from "./complete.js";
