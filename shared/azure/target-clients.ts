@@ -26,9 +26,16 @@ export interface TargetClientDeps extends SelfModeDeps {
   readCredentialFor?: (tenantId: string) => TokenCredential | undefined;
 }
 
-/** Graph clients of one rotation engine: Rollover's own per tenant (kept), and the target's own. */
+/**
+ * Graph clients of one rotation engine: Rollover's own per tenant, and the target's own per
+ * signing key. Both are kept, so a token is requested once and used for its lifetime: the
+ * credential behind a client keeps the token it got and asks Entra again only when it is near
+ * expiry (@azure/identity's MSAL token cache, which reads `expires_in` of the token response).
+ * Tokens stay inside the credential; nothing here logs or returns them.
+ */
 export class TargetClients {
   private readonly graphClients = new Map<string, Client>();
+  private readonly targetClients = new Map<string, Client>();
 
   constructor(private readonly deps: TargetClientDeps) {}
 
@@ -46,20 +53,31 @@ export class TargetClients {
     return c;
   }
 
-  /** A Graph client signed in as the target (`clientId`) with the key of `signer`. */
+  /** A Graph client signed in as the target (`clientId`) with the key of `signer` (kept). */
   asTargetWith(tenantId: string, clientId: string, signer: VersionMaterial, vault: VaultEdge): Client {
-    return targetGraph(this.deps, tenantId, clientId, signer, vault);
+    const key = `${tenantId}/${clientId}/${signer.kid}`.toLowerCase();
+    let c = this.targetClients.get(key);
+    if (!c) {
+      c = targetGraph(this.deps, tenantId, clientId, signer, vault);
+      this.targetClients.set(key, c);
+      if (this.targetClients.size > 1024) this.targetClients.delete(this.targetClients.keys().next().value!);
+    }
+    return c;
   }
 
-  /** Self mode: see `asTarget`. */
-  asTarget(
+  /** Self mode: see `asTarget`; the client (and its token) is kept, the proof is made anew. */
+  async asTarget(
     vault: VaultEdge,
     certificateName: string,
     tenantId: string,
     target: Pick<Target, "id" | "appId">,
     signWith: string,
   ): Promise<{ client: Client; proof: string }> {
-    return asTarget(this.deps, vault, certificateName, tenantId, target, signWith);
+    const signer = await vault.material(certificateName, signWith);
+    return {
+      client: this.asTargetWith(tenantId, target.appId, signer, vault),
+      proof: await proofFor(this.deps, vault, target, signer),
+    };
   }
 }
 
@@ -77,13 +95,23 @@ export async function asTarget(
   signWith: string,
 ): Promise<{ client: Client; proof: string }> {
   const signer = await vault.material(certificateName, signWith);
-  const proof = await proofOfPossession({
+  const proof = await proofFor(deps, vault, target, signer);
+  return { client: targetGraph(deps, tenantId, target.appId, signer, vault), proof };
+}
+
+/** Graph's proof-of-possession for `addKey`/`removeKey` on `target`, signed in Key Vault. */
+function proofFor(
+  deps: SelfModeDeps,
+  vault: VaultEdge,
+  target: Pick<Target, "id">,
+  signer: VersionMaterial,
+): Promise<string> {
+  return proofOfPossession({
     objectId: target.id,
     certificate: signer,
     sign: vault.signer(signer.kid),
     now: deps.now(),
   });
-  return { client: targetGraph(deps, tenantId, target.appId, signer, vault), proof };
 }
 
 function targetGraph(

@@ -26,7 +26,7 @@ import type { LeaseManager, StateStore } from "../azure/storage.js";
 import { permissionHint } from "../azure/target-clients.js";
 import { errorSummary } from "../errors.js";
 import { LeaseLostError, RotationContext } from "./context.js";
-import { type Gathered, type GatherRefusal, gather } from "./gather.js";
+import { type Gathered, type GatherRefusal, gather, refreshTarget } from "./gather.js";
 import { checkpoint, describe, recordIntent, settled, settleInFlight, settleProvenance } from "./journal.js";
 import { attach, renew, retire, type StepInput, verify } from "./steps.js";
 
@@ -115,6 +115,18 @@ function isRefusal(g: Gathered | GatherRefusal): g is GatherRefusal {
   return "reason" in g;
 }
 
+/**
+ * Steps decided on Graph's view of the target that must see it as it is now: a change of its
+ * keys, and the wait for Graph to show Rollover's own last change (managed mode).
+ */
+function dependsOnFreshTarget(step: BindingStep): boolean {
+  return (
+    step.kind === "attach" ||
+    step.kind === "retire" ||
+    (step.kind === "wait" && step.reason === Reason.ReplicationPending)
+  );
+}
+
 export class RotationEngine {
   private readonly ctx: RotationContext;
 
@@ -192,21 +204,18 @@ export class RotationEngine {
     const ctx = this.ctx;
     const steps: BindingStep[] = [];
     let phase: Phase = "pending";
+    // One observation for the run: gathered on the first pass, kept current by each step with what
+    // it did (the state it saved, the version Key Vault issued), and read again only where a read
+    // decides: after a step whose result only a read shows, and Graph's view of the target before
+    // a Graph change that follows one of Rollover's own in this run.
+    let kept: Gathered | undefined;
+    let wroteGraph = false;
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       let g: Gathered | GatherRefusal;
       try {
-        g = await gather(ctx, ref);
+        g = kept && !kept.stale ? kept : await gather(ctx, ref);
       } catch (e) {
-        // Reading failed (throttled past the SDK's retries, an outage): nothing was changed in this
-        // pass, so stop cleanly; the next run (or Event Grid's retry) starts again from what it reads.
-        const message = `could not read the binding's state: ${errorSummary(e)}`;
-        ctx.emit(ref, undefined, undefined, {
-          action: "error",
-          outcome: "failed",
-          reason: Reason.ReadFailed,
-          message,
-        });
-        return this.stop(ref, "failed", phase, steps, Reason.ReadFailed, message);
+        return this.readFailed(ref, e, phase, steps);
       }
       if (isRefusal(g)) {
         ctx.emit(ref, undefined, undefined, {
@@ -217,19 +226,17 @@ export class RotationEngine {
         });
         return this.stop(ref, "refused", "pending", steps, g.reason, g.message);
       }
-      // Provenance is settled in a dry run too (in memory), so a plan shows what a run would do.
-      await settleProvenance(ctx, ref, g, signal);
-      if (!this.deps.dryRun) {
-        await settleInFlight(ctx, ref, g, signal);
-        // A person asked (`rollover rotate`): the failures counted so far no longer hold it back.
-        if (resetFailures && pass === 0 && (g.obs.state.failedStep || g.obs.state.nextAttemptAt)) {
-          const { failedStep: _s, nextAttemptAt: _n, ...rest } = g.obs.state;
-          g.obs.state = { ...rest, attempts: 0 };
-          await ctx.saveState(ref, g.obs.state, "pending", signal);
+      kept = g;
+      let plan = await this.settleAndPlan(ref, g, signal, resetFailures && pass === 0);
+      if (wroteGraph && dependsOnFreshTarget(plan.step)) {
+        try {
+          await refreshTarget(ctx, ref, g);
+        } catch (e) {
+          return this.readFailed(ref, e, phase, steps);
         }
+        wroteGraph = false;
+        plan = planBinding(g.obs, this.deps.policy, this.deps.now());
       }
-      const now = this.deps.now();
-      const plan = planBinding(g.obs, this.deps.policy, now);
       phase = plan.phase;
       const step = plan.step;
       steps.push(step);
@@ -290,6 +297,8 @@ export class RotationEngine {
         const state = await this.act({ ctx, ref, g, phase: plan.phase, signal }, step);
         await checkpoint(ctx);
         await ctx.saveState(ref, state, plan.phase, signal);
+        g.obs.state = state;
+        if (step.kind === "attach" || step.kind === "retire") wroteGraph = true;
       } catch (e) {
         if (e instanceof LeaseLostError || signal?.aborted) {
           throw e instanceof LeaseLostError
@@ -326,6 +335,46 @@ export class RotationEngine {
       Reason.PassLimit,
       `stopped after ${MAX_PASSES} steps; the next run continues`,
     );
+  }
+
+  /**
+   * Reading failed (throttled past the SDK's retries, an outage): nothing was changed by this
+   * pass, so stop cleanly; the next run (or Event Grid's retry) starts again from what it reads.
+   */
+  private readFailed(ref: BindingRef, e: unknown, phase: Phase, steps: BindingStep[]): BindingOutcome {
+    const message = `could not read the binding's state: ${errorSummary(e)}`;
+    this.ctx.emit(ref, undefined, undefined, {
+      action: "error",
+      outcome: "failed",
+      reason: Reason.ReadFailed,
+      message,
+    });
+    return this.stop(ref, "failed", phase, steps, Reason.ReadFailed, message);
+  }
+
+  /**
+   * Settles what an earlier run left (provenance of a version, an unfinished change), clears the
+   * failure count when a person asked, and plans the next step.
+   */
+  private async settleAndPlan(
+    ref: BindingRef,
+    g: Gathered,
+    signal: AbortSignal | undefined,
+    resetFailures: boolean,
+  ): Promise<BindingPlan> {
+    const ctx = this.ctx;
+    // Provenance is settled in a dry run too (in memory), so a plan shows what a run would do.
+    await settleProvenance(ctx, ref, g, signal);
+    if (!this.deps.dryRun) {
+      await settleInFlight(ctx, ref, g, signal);
+      // A person asked (`rollover rotate`): the failures counted so far no longer hold it back.
+      if (resetFailures && (g.obs.state.failedStep || g.obs.state.nextAttemptAt)) {
+        const { failedStep: _s, nextAttemptAt: _n, ...rest } = g.obs.state;
+        g.obs.state = { ...rest, attempts: 0 };
+        await ctx.saveState(ref, g.obs.state, "pending", signal);
+      }
+    }
+    return planBinding(g.obs, this.deps.policy, this.deps.now());
   }
 
   /** Carries out one step; returns the state record to save. */

@@ -1,9 +1,11 @@
 /**
- * Gathering one binding's observation: Key Vault (versions, policy, pending operation, tags),
- * Graph (the target's keyCredentials, read as Rollover or, in another tenant, as the target),
- * and the state record, into plain values the core plans from.
+ * Gathering one binding's observation: Key Vault (versions, policy, tags, and the pending
+ * operation when the plan depends on it), Graph (the target's keyCredentials, read as Rollover
+ * or, in another tenant, as the target), and the state record, into plain values the core plans
+ * from. A run gathers once; its steps keep the observation current with what they did
+ * (engine.ts), and `refreshTarget` reads the target again where a decision needs a fresh read.
  */
-import { type BindingObservation, bindingFromTags } from "../core/binding.js";
+import { type BindingObservation, bindingFromTags, operationMatters } from "../core/binding.js";
 import { sameTenant } from "../core/ids.js";
 import { type Binding, type CertificateVersion, EMPTY_STATE, type Target } from "../core/model.js";
 import { Reason, type ReasonCode } from "../core/reasons.js";
@@ -15,8 +17,10 @@ export interface Gathered {
   binding: Binding;
   obs: BindingObservation;
   tags: Record<string, string>;
-  /** Key Vault's certificate operation, if it still holds one. */
+  /** Key Vault's certificate operation, if it still holds one (read only when it matters). */
   operation?: OperationInfo;
+  /** A step left Key Vault in a state only a new read shows (a version still being issued). */
+  stale?: boolean;
 }
 
 /** Why a binding cannot be observed as one (no certificate, no or bad tags): refused as is. */
@@ -36,7 +40,8 @@ export async function gather(
 ): Promise<Gathered | GatherRefusal> {
   const { deps } = ctx;
   const vault = ctx.vault(ref.vaultName);
-  const kv = await vault.observe(ref.certificateName);
+  // The pending operation is read below, only when the plan depends on it.
+  const kv = await vault.observe(ref.certificateName, { operation: false });
   if (!kv) {
     return {
       reason: Reason.NoUsableVersion,
@@ -52,45 +57,71 @@ export async function gather(
   const binding = parsed.binding;
   const tenantId = ctx.tenantOf(binding);
   const foreignTenant = !sameTenant(tenantId, deps.rollover.tenantId);
-  let target: Target | undefined;
-  if (foreignTenant) {
-    // Rollover's identity has no standing in another tenant: it reads (and changes) the target
-    // as the target itself, signing in with a certificate of this binding that is still valid.
-    if (!binding.clientId) {
-      return {
-        reason: Reason.BindingTagsInvalid,
-        message: "a target in another tenant needs the rollover-client-id tag (its application's client id)",
-      };
-    }
-    target = await readAsTarget(ctx, vault, ref, tenantId, binding, kv.versions);
-  } else {
-    target = await deps.graph.getTarget(
-      ctx.clients.rollover(tenantId),
-      tenantId,
-      binding.targetType,
-      binding.targetId,
-    );
+  // Rollover's identity has no standing in another tenant: it reads (and changes) the target as
+  // the target itself, signing in with a certificate of this binding that is still valid.
+  if (foreignTenant && !binding.clientId) {
+    return {
+      reason: Reason.BindingTagsInvalid,
+      message: "a target in another tenant needs the rollover-client-id tag (its application's client id)",
+    };
   }
+  const target = await readTarget(ctx, ref, binding, kv.versions);
   const state =
     (readOnly
       ? await deps.state.peek(ref.vaultName, ref.certificateName)
       : await deps.state.get(ref.vaultName, ref.certificateName)) ?? EMPTY_STATE;
-  return {
+  const g: Gathered = {
     binding,
     tags: kv.tags,
-    ...(kv.operation ? { operation: kv.operation } : {}),
     obs: {
       binding,
       versions: kv.versions,
       policy: kv.policy,
       target,
       state,
-      renewalPending: kv.renewalPending,
+      renewalPending: false,
       selfIds: deps.rollover.selfIds,
       foreignTenant,
       ...(await keyLifetimeLimitFor(ctx, target, foreignTenant)),
     },
   };
+  // Key Vault's operation: while Rollover's own renewal is on record as started (its journal), or
+  // when the plan turns on it (a renewal due, no usable version). Otherwise no operation can
+  // change what is done, and it is not read.
+  if (state.inFlight?.kind === "renew" || operationMatters(g.obs, deps.policy, deps.now())) {
+    const op = await vault.operation(ref.certificateName);
+    g.obs.renewalPending = op.renewalPending;
+    if (op.operation) g.operation = op.operation;
+  }
+  return g;
+}
+
+/**
+ * Reads the target again (and its key lifetime limit): where a decision needs Graph's view as
+ * it is now, not as the run first read it.
+ */
+export async function refreshTarget(ctx: RotationContext, ref: BindingRef, g: Gathered): Promise<void> {
+  const target = await readTarget(ctx, ref, g.binding, g.obs.versions);
+  const { keyLifetimeLimitMs: _l, ...rest } = g.obs;
+  g.obs = { ...rest, target, ...(await keyLifetimeLimitFor(ctx, target, g.obs.foreignTenant === true)) };
+}
+
+function readTarget(
+  ctx: RotationContext,
+  ref: BindingRef,
+  binding: Binding,
+  versions: readonly CertificateVersion[],
+): Promise<Target | undefined> {
+  const tenantId = ctx.tenantOf(binding);
+  if (!sameTenant(tenantId, ctx.deps.rollover.tenantId)) {
+    return readAsTarget(ctx, ctx.vault(ref.vaultName), ref, tenantId, binding, versions);
+  }
+  return ctx.deps.graph.getTarget(
+    ctx.clients.rollover(tenantId),
+    tenantId,
+    binding.targetType,
+    binding.targetId,
+  );
 }
 
 async function keyLifetimeLimitFor(ctx: RotationContext, target: Target | undefined, foreignTenant: boolean) {

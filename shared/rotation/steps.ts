@@ -46,7 +46,8 @@ export async function renew(
   ctx.checkLease(signal);
   await ctx.boundary("before-renew");
   // Permission: certificates/create (see VaultEdge.beginRenew).
-  const op = await vault.beginRenew(ref.certificateName, g.tags);
+  // The policy this pass read is sent back with the create (not read again).
+  const op = await vault.beginRenew(ref.certificateName, g.tags, undefined, g.obs.policy);
   await ctx.boundary("after-renew-request");
   // At most one renewal per buffer window, counted from the moment Key Vault took the ask.
   let state: StateRecord = {
@@ -64,12 +65,27 @@ export async function renew(
     );
   }
   await ctx.saveState(ref, state, phase, signal);
-  const version = await op.wait(ctx.deps.renewWaitMs);
+  const issued = await op.wait(ctx.deps.renewWaitMs);
+  const version = issued?.version;
   await ctx.boundary("after-renew");
   if (version && op.spkiSha256) {
     const m = await vault.material(ref.certificateName, version);
     if (m.spkiSha256 === op.spkiSha256)
       state = markIssuedByRollover(state, version, op.requestId, ctx.deps.now());
+  }
+  // What the next pass would read from Key Vault, known from Key Vault's own answer: the new
+  // version, and the operation done. Still issuing: the next pass reads Key Vault again.
+  g.obs.policy = op.policy;
+  if (issued) {
+    g.obs.versions = [...g.obs.versions, issued];
+    g.obs.renewalPending = false;
+    g.operation = {
+      requestId: op.requestId,
+      status: "completed",
+      ...(op.spkiSha256 ? { spkiSha256: op.spkiSha256 } : {}),
+    };
+  } else {
+    g.stale = true;
   }
   ctx.emit(ref, g.binding, g.obs.target, {
     action: "renew",
