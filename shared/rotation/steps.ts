@@ -74,9 +74,10 @@ export async function renew(
       state = markIssuedByRollover(state, version, op.requestId, ctx.deps.now());
   }
   // What the next pass would read from Key Vault, known from Key Vault's own answer: the new
-  // version, and the operation done. Still issuing: the next pass reads Key Vault again.
+  // version, and the operation done. Still issuing, or an answer that names no new version (an
+  // operation that failed answers with the certificate as it was): the next pass reads again.
   g.obs.policy = op.policy;
-  if (issued) {
+  if (issued && !g.obs.versions.some((v) => v.version === issued.version)) {
     g.obs.versions = [...g.obs.versions, issued];
     g.obs.renewalPending = false;
     g.operation = {
