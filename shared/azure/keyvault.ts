@@ -174,6 +174,29 @@ export class VaultEdge {
     name: string,
     opts: { operation?: boolean } = {},
   ): Promise<CertificateObservation | undefined> {
+    const listed = await this.listVersions(name);
+    if (!listed) return undefined;
+    const { versions, newest } = listed;
+    const policy = await this.client.getCertificatePolicy(name);
+    const { renewalPending, operation } =
+      opts.operation === false ? { renewalPending: false, operation: undefined } : await this.operation(name);
+    return {
+      versions,
+      policy: this.summarize(policy),
+      renewalPending,
+      ...(operation ? { operation } : {}),
+      tags: { ...(newest?.tags ?? {}) },
+    };
+  }
+
+  /** The certificate's versions (`GET …/versions`); `undefined` if it does not exist. */
+  async versions(name: string): Promise<CertificateVersion[] | undefined> {
+    return (await this.listVersions(name))?.versions;
+  }
+
+  private async listVersions(
+    name: string,
+  ): Promise<{ versions: CertificateVersion[]; newest?: CertificateProperties } | undefined> {
     const versions: CertificateVersion[] = [];
     let newest: CertificateProperties | undefined;
     try {
@@ -187,16 +210,7 @@ export class VaultEdge {
       throw e;
     }
     if (versions.length === 0 && !newest) return undefined;
-    const policy = await this.client.getCertificatePolicy(name);
-    const { renewalPending, operation } =
-      opts.operation === false ? { renewalPending: false, operation: undefined } : await this.operation(name);
-    return {
-      versions,
-      policy: this.summarize(policy),
-      renewalPending,
-      ...(operation ? { operation } : {}),
-      tags: { ...(newest?.tags ?? {}) },
-    };
+    return newest ? { versions, newest } : { versions };
   }
 
   /** The core's view of a policy; the policy itself is kept behind it for `beginRenew`. */

@@ -92,6 +92,12 @@ export async function gather(
     const op = await vault.operation(ref.certificateName);
     g.obs.renewalPending = op.renewalPending;
     if (op.operation) g.operation = op.operation;
+    // Rollover's own renewal, no longer running: it may have finished after the versions were
+    // listed above, so they are listed again (the operation first, then the versions, is the
+    // order that sees a finished renewal's version).
+    if (!op.renewalPending && (state.inFlight?.kind === "renew" || state.provenance?.pending)) {
+      g.obs.versions = (await vault.versions(ref.certificateName)) ?? g.obs.versions;
+    }
   }
   return g;
 }
