@@ -26,7 +26,13 @@ import type { LeaseManager, StateStore } from "../azure/storage.js";
 import { permissionHint } from "../azure/target-clients.js";
 import { errorSummary } from "../errors.js";
 import { LeaseLostError, RotationContext } from "./context.js";
-import { type Gathered, type GatherRefusal, gather, refreshTarget } from "./gather.js";
+import {
+  type Gathered,
+  type GatherRefusal,
+  gather,
+  readOperationWhenItMatters,
+  refreshTarget,
+} from "./gather.js";
 import { checkpoint, describe, recordIntent, settled, settleInFlight, settleProvenance } from "./journal.js";
 import { attach, renew, retire, type StepInput, verify } from "./steps.js";
 
@@ -213,7 +219,12 @@ export class RotationEngine {
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       let g: Gathered | GatherRefusal;
       try {
-        g = kept && !kept.stale ? kept : await gather(ctx, ref);
+        if (kept && !kept.stale) {
+          g = kept;
+          await readOperationWhenItMatters(ctx, ref, g);
+        } else {
+          g = await gather(ctx, ref);
+        }
       } catch (e) {
         return this.readFailed(ref, e, phase, steps);
       }

@@ -21,6 +21,8 @@ export interface Gathered {
   operation?: OperationInfo;
   /** A step left Key Vault in a state only a new read shows (a version still being issued). */
   stale?: boolean;
+  /** Key Vault's operation was read (or is known from Key Vault's answer to a create). */
+  operationKnown?: boolean;
 }
 
 /** Why a binding cannot be observed as one (no certificate, no or bad tags): refused as is. */
@@ -85,21 +87,35 @@ export async function gather(
       ...(await keyLifetimeLimitFor(ctx, target, foreignTenant)),
     },
   };
-  // Key Vault's operation: while Rollover's own renewal is on record as started (its journal), or
-  // when the plan turns on it (a renewal due, no usable version). Otherwise no operation can
-  // change what is done, and it is not read.
-  if (state.inFlight?.kind === "renew" || operationMatters(g.obs, deps.policy, deps.now())) {
-    const op = await vault.operation(ref.certificateName);
-    g.obs.renewalPending = op.renewalPending;
-    if (op.operation) g.operation = op.operation;
-    // Rollover's own renewal, no longer running: it may have finished after the versions were
-    // listed above, so they are listed again (the operation first, then the versions, is the
-    // order that sees a finished renewal's version).
-    if (!op.renewalPending && (state.inFlight?.kind === "renew" || state.provenance?.pending)) {
-      g.obs.versions = (await vault.versions(ref.certificateName)) ?? g.obs.versions;
-    }
-  }
+  await readOperationWhenItMatters(ctx, ref, g);
   return g;
+}
+
+/**
+ * Key Vault's operation, read while Rollover's own renewal is on record as started (its journal)
+ * or when the plan turns on it (a renewal due, no usable version); otherwise no operation can
+ * change what is done, and it is not read. Called again on an observation a run keeps, so a
+ * renewal that falls due during the run is not started over an operation Key Vault still runs.
+ */
+export async function readOperationWhenItMatters(
+  ctx: RotationContext,
+  ref: BindingRef,
+  g: Gathered,
+): Promise<void> {
+  const state = g.obs.state;
+  if (g.operationKnown) return;
+  if (state.inFlight?.kind !== "renew" && !operationMatters(g.obs, ctx.deps.policy, ctx.deps.now())) return;
+  const vault = ctx.vault(ref.vaultName);
+  const op = await vault.operation(ref.certificateName);
+  g.operationKnown = true;
+  g.obs.renewalPending = op.renewalPending;
+  if (op.operation) g.operation = op.operation;
+  // Rollover's own renewal, no longer running: it may have finished after the versions were
+  // listed, so they are listed again (the operation first, then the versions, is the order that
+  // sees a finished renewal's version).
+  if (!op.renewalPending && (state.inFlight?.kind === "renew" || state.provenance?.pending)) {
+    g.obs.versions = (await vault.versions(ref.certificateName)) ?? g.obs.versions;
+  }
 }
 
 /**

@@ -80,6 +80,7 @@ export async function renew(
   if (issued && !g.obs.versions.some((v) => v.version === issued.version)) {
     g.obs.versions = [...g.obs.versions, issued];
     g.obs.renewalPending = false;
+    g.operationKnown = true;
     g.operation = {
       requestId: op.requestId,
       status: "completed",
