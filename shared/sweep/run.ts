@@ -44,7 +44,8 @@ import {
   type SweepPolicy,
 } from "../core/sweep.js";
 import type { Target } from "../core/model.js";
-import { asTarget, errorSummary } from "../rotation/engine.js";
+import { asTarget } from "../azure/target-clients.js";
+import { errorSummary } from "../errors.js";
 import type { RemovalBudget } from "../azure/sweep-budget.js";
 import type { JournalEntry, RemovalJournal } from "../azure/sweep-journal.js";
 import { recoverRemovals } from "./recover.js";
