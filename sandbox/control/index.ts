@@ -303,7 +303,9 @@ function parseIndex(raw: string | undefined): number {
 }
 
 function clockView(ctx: SandboxContext): { now: string; epochMs: number; offsetMs: number } {
-  return { now: ctx.clock.nowDate().toISOString(), epochMs: ctx.clock.now(), offsetMs: ctx.clock.offset };
+  // One reading of the clock, so `now` and `epochMs` name the same instant.
+  const epochMs = ctx.clock.now();
+  return { now: new Date(epochMs).toISOString(), epochMs, offsetMs: ctx.clock.offset };
 }
 
 function formatRule(r: FaultRule): string {
