@@ -297,6 +297,26 @@ export function stepsOf(kinds: string[]): string[] {
   });
 }
 
+/** The longest stretch with no request in flight, named by the exchanges on either side. */
+function longestGap(
+  exchanges: ExchangeLog[],
+  from: number,
+  sb: SandboxHandle,
+): { ms: number; between: string } {
+  let best = { ms: 0, between: "" };
+  let end = from;
+  let before = "the delivery";
+  for (const e of [...exchanges].sort((a, b) => a.start - b.start)) {
+    const kind = exchangeKind(e, sb);
+    if (e.start - end > best.ms) best = { ms: e.start - end, between: `${before} and ${kind}` };
+    if (e.end! > end) {
+      end = e.end!;
+      before = `${kind} (${e.status ?? "?"})`;
+    }
+  }
+  return best;
+}
+
 function report(sb: SandboxHandle, all: EventSample[], o: EventBenchOptions, rssKiB: number): string {
   const [warm, ...samples] = all;
   const lat = samples.map((s) => s.attached - s.delivered);
@@ -379,7 +399,8 @@ function report(sb: SandboxHandle, all: EventSample[], o: EventBenchOptions, rss
           s.delivered,
           s.attached,
         );
-        return `${ms(s.attached - s.delivered)} (${inWindow.length} requests, ${ms(busy)} in requests, ${ms(s.attached - s.delivered - busy)} with none in flight)`;
+        const gap = longestGap(inWindow, s.delivered, sb);
+        return `${ms(s.attached - s.delivered)} (${inWindow.length} requests, ${ms(busy)} in requests, ${ms(s.attached - s.delivered - busy)} with none in flight, the longest ${ms(gap.ms)} between ${gap.between})`;
       })
       .join("; ")}.`,
   ].join("\n");

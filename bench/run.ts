@@ -21,6 +21,7 @@ import { type SandboxHandle, startSandbox } from "../sandbox/index.js";
 import type { SandboxVault } from "../sandbox/keyvault/store.js";
 import { parseSeedName, scaleObjectId, seedTenant } from "../sandbox/seeds.js";
 import { eventLatency } from "./events.js";
+import { mergeSections, PARTS as SECTIONS } from "./sections.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number);
@@ -287,7 +288,7 @@ const START = "<!-- bench:run.ts:start -->";
 const END = "<!-- bench:run.ts:end -->";
 
 /** The parts BENCH_ONLY can name, in the order they run. */
-const PARTS = ["sweep", "cold", "rotation", "events"];
+const PARTS: string[] = SECTIONS.map((p) => p.name);
 
 async function main(): Promise<void> {
   const unknown = (process.env.BENCH_ONLY ?? "")
@@ -321,9 +322,20 @@ async function main(): Promise<void> {
       `Reproduce: \`npm run bench\` (Node ${process.version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${started.toISOString().slice(0, 10)}). The sandbox runs in the benchmark process with ${"`"}${LATENCY}${"`"} (20 ms added to every Graph and Key Vault request); what is measured runs in its own child process. Requests are counted at the sandbox.`,
       "",
     ];
-    const body = [...header, ...parts, END].join("\n");
     const file = join(ROOT, "BENCHMARKS.md");
     const text = readFileSync(file, "utf8");
+    // A run of some parts replaces their sections and keeps the others as they were.
+    const partial = PARTS.some((p) => !only.includes(p));
+    const kept =
+      partial && text.includes(START) && text.includes(END)
+        ? mergeSections(text.slice(text.indexOf(START), text.indexOf(END)), parts.join("\n"), only)
+        : parts.join("\n");
+    if (partial)
+      header.push(
+        `This run: ${only.join(", ")} (BENCH_ONLY); the other sections are kept from an earlier run.`,
+        "",
+      );
+    const body = [...header, kept, END].join("\n");
     const next =
       text.includes(START) && text.includes(END)
         ? text.slice(0, text.indexOf(START)) + body + text.slice(text.indexOf(END) + END.length)
