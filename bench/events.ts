@@ -228,7 +228,9 @@ export async function eventLatency(sb: SandboxHandle, o: EventBenchOptions): Pro
       dir.touch = touch;
       sb.eventGrid.unsubscribe("rollover-bench");
     }
-    const failed = sb.eventGrid.deliveries().filter((d) => d.outcome !== "delivered");
+    const failed = sb.eventGrid
+      .deliveries({ subscription: "rollover-bench" })
+      .filter((d) => d.outcome !== "delivered");
     if (failed.length)
       throw new Error(`${failed.length} delivery attempt(s) failed: ${JSON.stringify(failed[0])}`);
     const out = await serve.stop();
