@@ -111,6 +111,8 @@ process.stdin.on("data", (c: string) => {
   input += c;
   if (input.includes("stop")) void stop();
 });
+// The runner went away: stop too.
+process.stdin.on("end", () => void stop());
 let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
