@@ -55,44 +55,20 @@ export function certificateCredential(opts: {
   now: () => number;
 }): TokenCredential {
   const endpoint = tokenEndpoint(opts.authorityHost, opts.tenantId);
-  let last: { at: number; uses: number; assertion: Promise<string> } | undefined;
-  const assertion = (): Promise<string> => {
-    const now = opts.now();
-    // At most the pair of calls of one token request, and only moments apart.
-    if (last && last.uses < 2 && now >= last.at && now - last.at < ASSERTION_REUSE_MS) {
-      last.uses += 1;
-      return last.assertion;
-    }
-    const made = clientAssertion({
-      clientId: opts.clientId,
-      tokenEndpoint: endpoint,
-      certificate: opts.certificate,
-      sign: opts.sign,
-      now,
-    });
-    const entry = { at: now, uses: 1, assertion: made };
-    last = entry;
-    made.catch(() => {
-      if (last === entry) last = undefined;
-    });
-    return made;
-  };
   return new ClientAssertionCredential(
     opts.tenantId,
     opts.clientId,
-    assertion,
+    () =>
+      clientAssertion({
+        clientId: opts.clientId,
+        tokenEndpoint: endpoint,
+        certificate: opts.certificate,
+        sign: opts.sign,
+        now: opts.now(),
+      }),
     authorityOptions(opts.authorityHost),
   );
 }
-
-/**
- * How long a client assertion is handed out again. @azure/identity gives MSAL the callback twice
- * per token request (the client's configuration and the request; MSAL calls both and sends the
- * request's), so without this Key Vault signs twice for one token. A later token request (verify
- * retries a second apart or more) gets a new assertion with its own `jti`. (MSAL's own
- * certificate credential reuses its assertion until it expires: msal-node `ClientAssertion.getJwt`.)
- */
-export const ASSERTION_REUSE_MS = 500;
 
 export interface VerifyResult {
   ok: boolean;
