@@ -3,12 +3,27 @@ import type { InvocationContext } from "@azure/functions";
 import { handleKeyVaultEvent } from "../shared/events/handle.js";
 import { type Runtime, withRun } from "./runtime.js";
 import { contextLogger } from "../shared/log.js";
+import { Reason } from "../shared/core/reasons.js";
+
+export interface KeyVaultEventResult {
+  status: "handled" | "rejected" | "ignored";
+  reason: string;
+}
+
+/**
+ * Whether keyVaultEvents refused the event outright: its `data.Id` names another vault than its
+ * topic (a forged event); `rollover serve` answers it with 400. An event for a vault not on the
+ * allow list is not a refusal: it is acknowledged (2xx) and audited.
+ */
+export function isEventRefusal(v: unknown): v is KeyVaultEventResult & { status: "rejected" } {
+  const r = v as { status?: unknown; reason?: unknown } | null;
+  return (
+    typeof r === "object" && r !== null && r.status === "rejected" && r.reason === Reason.EventVaultMismatch
+  );
+}
 
 export function keyVaultEventsHandler(rt: Runtime) {
-  return async (
-    event: unknown,
-    context: InvocationContext,
-  ): Promise<{ status: "handled" | "rejected" | "ignored"; reason: string }> => {
+  return async (event: unknown, context: InvocationContext): Promise<KeyVaultEventResult> => {
     const out = await withRun(rt, { trigger: "eventGrid", runId: context.invocationId }, (run) =>
       handleKeyVaultEvent(event, {
         vaults: run.rollover.vaults,

@@ -4,16 +4,14 @@
  * the Action Group's secure-webhook bearer token is checked first.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { oneLine } from "../shared/events/handle.js";
+import { oneLine } from "../shared/text.js";
 import { AlertParseError, parseCommonAlert } from "../shared/remediation/alert.js";
 import { checkSecureWebhook, WebhookAuthError } from "../shared/remediation/auth.js";
 import { remediate } from "../shared/remediation/remediate.js";
 import { errorSummary } from "../shared/rotation/engine.js";
 import { rolloverFor, type Runtime, runClock, withRun } from "./runtime.js";
 import { contextLogger } from "../shared/log.js";
-
-/** Largest body read (Azure Monitor sends at most 256 KB). */
-export const MAX_ALERT_BODY = 1024 * 1024;
+import { bodyTooLarge, declaresTooLarge, HttpError, MAX_BODY_BYTES, parseJsonBody } from "./http-body.js";
 
 function reply(status: number, error: string): HttpResponseInit {
   return { status, jsonBody: { error: oneLine(error) } };
@@ -36,17 +34,15 @@ export function remediateAlertHandler(rt: Runtime) {
         throw e;
       }
     }
-    const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > MAX_ALERT_BODY) return reply(413, `body larger than ${MAX_ALERT_BODY} bytes`);
-    const text = await req.text();
-    if (Buffer.byteLength(text) > MAX_ALERT_BODY)
-      return reply(413, `body larger than ${MAX_ALERT_BODY} bytes`);
-    if (!text.trim()) return reply(400, "empty body: expected an alert in the common alert schema");
     let body: unknown;
     try {
-      body = JSON.parse(text);
-    } catch {
-      return reply(400, "the body is not valid JSON");
+      if (declaresTooLarge(req.headers.get("content-length"))) throw bodyTooLarge();
+      const text = await req.text();
+      if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw bodyTooLarge();
+      body = parseJsonBody(text, "an alert in the common alert schema");
+    } catch (e) {
+      if (e instanceof HttpError) return reply(e.status, e.message);
+      throw e;
     }
     let alert: ReturnType<typeof parseCommonAlert>;
     try {

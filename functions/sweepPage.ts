@@ -1,7 +1,7 @@
 /** sweepPage (Storage queue trigger): one page of the tenant's objects in a fanned-out sweep. */
 import type { InvocationContext } from "@azure/functions";
 import { Reason } from "../shared/core/reasons.js";
-import { oneLine } from "../shared/events/handle.js";
+import { oneLine } from "../shared/text.js";
 import { fanoutStorage, type PageResult, runSweepPage, sweepPageMessage } from "../shared/sweep/fanout.js";
 import { type Runtime, withRun } from "./runtime.js";
 import { contextLogger } from "../shared/log.js";

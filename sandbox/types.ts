@@ -170,6 +170,8 @@ export interface VaultStore {
   certificateNames(): string[];
   /** Called with every new version, whoever made it (API, auto-renew, seed). */
   onNewVersion(listener: (info: CertificateVersionInfo) => void): void;
+  /** Resolves when every `Self` issuance under way has finished: tests wait on it, not on a sleep. */
+  settle(): Promise<void>;
   reset(): void;
 }
 

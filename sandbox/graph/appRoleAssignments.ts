@@ -19,24 +19,20 @@
  * the tenant's Microsoft Graph service principal.
  */
 import { createHash } from "node:crypto";
-import type { SandboxResponse } from "../http.js";
-import type { SandboxContext } from "../types.js";
+import { canRead, charge, denied } from "./auth.js";
 import type { DirObject } from "./directory.js";
 import { GraphError } from "./graph-error.js";
-import { encodeToken } from "./model.js";
 import {
-  type Caller,
-  canRead,
-  charge,
   contextUrl,
-  denied,
   type GraphRequest,
-  link,
   methodNotAllowed,
   ok,
-  pageSize,
-  skipTokenStart,
-} from "./routes.js";
+  pick,
+  selectedNames,
+  withSelect,
+} from "./odata.js";
+import { offsetPage, pageSize, refuseQueries, skipTokenStart } from "./paging.js";
+import type { ObjectRoute } from "./routes.js";
 
 /** Microsoft Graph's application (app role) ids, from the permissions reference. */
 export const GRAPH_APP_ROLE_IDS: Readonly<Record<string, string>> = {
@@ -77,7 +73,8 @@ const PROPERTIES = [
   "resourceId",
 ] as const;
 
-function assignmentJson(o: DirObject, role: string): Record<string, unknown> {
+/** The appRoleAssignment granting `role` to the service principal `o`. */
+export function assignmentJson(o: DirObject, role: string): Record<string, unknown> {
   const roleId = graphAppRoleId(role);
   // Graph's assignment ids are base64url text (43 characters: 32 bytes); the first 16 bytes are the
   // principal's id, which is what Graph's own ids show.
@@ -96,13 +93,9 @@ function assignmentJson(o: DirObject, role: string): Record<string, unknown> {
   };
 }
 
-function selectOf(g: GraphRequest): string[] | undefined {
-  const raw = g.query.get("$select");
-  if (raw === undefined) return undefined;
-  const names = raw
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+function assignmentSelect(g: GraphRequest): string[] | undefined {
+  const names = selectedNames(g);
+  if (names === undefined) return undefined;
   for (const n of names) {
     if (!(PROPERTIES as readonly string[]).includes(n))
       throw new GraphError(
@@ -114,43 +107,24 @@ function selectOf(g: GraphRequest): string[] | undefined {
   return names;
 }
 
-export function appRoleAssignments(
-  ctx: SandboxContext,
-  g: GraphRequest,
-  c: Caller,
-  o: DirObject,
-  tail: string[],
-): SandboxResponse {
+export const appRoleAssignments: ObjectRoute = (ctx, g, c, o, tail) => {
   if (tail.length > 0)
     throw new GraphError(400, "BadRequest", `Resource not found for the segment '${tail[0]}'.`);
   if (g.method.toUpperCase() !== "GET") throw methodNotAllowed();
   if (!canRead(c, o)) throw denied();
-  for (const q of ["$filter", "$orderby", "$search", "$expand"])
-    if (g.query.has(q))
-      throw new GraphError(
-        400,
-        "Request_UnsupportedQuery",
-        `The sandbox does not evaluate ${q} on appRoleAssignments.`,
-      );
-  const select = selectOf(g);
+  refuseQueries(g, "appRoleAssignments");
+  const select = assignmentSelect(g);
   const size = pageSize(g, 100);
   const headers = charge(ctx, g, c, { list: true });
-  const start = skipTokenStart(g);
-  const roles = o.appRoles.slice(start, start + size);
-  const value = roles.map((r) => {
-    const full = assignmentJson(o, r);
-    return select ? Object.fromEntries(select.map((k) => [k, full[k]])) : full;
-  });
+  const page = offsetPage(ctx, g, o.appRoles, skipTokenStart(g), size);
   const body: Record<string, unknown> = {
     "@odata.context": contextUrl(
       ctx,
       g,
-      `servicePrincipals('${o.id}')/appRoleAssignments${select ? `(${select.join(",")})` : ""}`,
+      withSelect(`servicePrincipals('${o.id}')/appRoleAssignments`, select),
     ),
   };
-  const next = start + roles.length;
-  if (next < o.appRoles.length)
-    body["@odata.nextLink"] = link(ctx, g, { $skiptoken: encodeToken({ i: next }) });
-  body.value = value;
+  if (page.nextLink) body["@odata.nextLink"] = page.nextLink;
+  body.value = page.items.map((r) => pick(assignmentJson(o, r), select));
   return ok(body, headers);
-}
+};

@@ -9,7 +9,8 @@ import { serviceError } from "../errors.js";
 import { parseQuery, safeDecode, type SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import { GraphError } from "./graph-error.js";
-import { errorResponse, type GraphRequest, handleGraph } from "./routes.js";
+import { errorResponse, type GraphRequest, methodNotAllowed } from "./odata.js";
+import { handleGraph } from "./routes.js";
 
 interface InnerRequest {
   id: string;
@@ -88,11 +89,7 @@ function parseBatch(g: GraphRequest): InnerRequest[] {
 }
 
 export async function runBatch(ctx: SandboxContext, g: GraphRequest): Promise<SandboxResponse> {
-  if (g.method.toUpperCase() !== "POST")
-    return errorResponse(
-      new GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri."),
-      g.requestId,
-    );
+  if (g.method.toUpperCase() !== "POST") return errorResponse(methodNotAllowed(), g.requestId);
   let requests: InnerRequest[];
   try {
     requests = parseBatch(g);

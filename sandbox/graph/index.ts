@@ -5,11 +5,12 @@ import type { DirectoryStore, SandboxContext } from "../types.js";
 import { runBatch } from "./batch.js";
 import { Directory } from "./directory.js";
 import type { GraphThrottleLimits } from "./throttle.js";
-import { GraphError } from "./graph-error.js";
 import { graphAppRoleAssignedTo } from "./appRoleAssignedTo.js";
 import { appManagementPolicyRoutes } from "./policies.js";
 import { credentialActivityReport } from "./reports.js";
-import { errorResponse, graphState, handleGraph, toGraphRequest } from "./routes.js";
+import { answered, type GraphRequest, toGraphRequest } from "./odata.js";
+import { handleGraph } from "./routes.js";
+import { graphState } from "./state.js";
 
 export { Directory } from "./directory.js";
 export {
@@ -42,15 +43,10 @@ export function graphThrottlingLimits(ctx: SandboxContext): GraphThrottleLimits 
 
 export function graphRoutes(ctx: SandboxContext): Route[] {
   const wrap =
-    (handler: (ctx: SandboxContext, g: ReturnType<typeof toGraphRequest>) => Promise<SandboxResponse>) =>
-    async (req: SandboxRequest) => {
+    (handler: (ctx: SandboxContext, g: GraphRequest) => Promise<SandboxResponse>) =>
+    (req: SandboxRequest) => {
       const g = toGraphRequest(req);
-      try {
-        return await handler(ctx, g);
-      } catch (e) {
-        if (e instanceof GraphError) return errorResponse(e, g.requestId);
-        throw e;
-      }
+      return answered(g.requestId, () => handler(ctx, g));
     };
   return [
     {

@@ -23,9 +23,12 @@ import { randomUUID } from "node:crypto";
 import type { SandboxContext } from "../types.js";
 import { APPLICATION_KINDS, type DirObject, type Tenant } from "./directory.js";
 import { GraphError } from "./graph-error.js";
-import { decodeToken, encodeToken } from "./model.js";
-import { authorizeRead, type GraphRequest, graphState } from "./routes.js";
 import type { SandboxResponse } from "../http.js";
+import { authorizeRead, denied, hasAny } from "./auth.js";
+import { encodeToken, ODATA_TYPES } from "./model.js";
+import { contextUrl, type GraphRequest, notFound, ok } from "./odata.js";
+import { badSkipToken, link, skipTokenStart, topOf } from "./paging.js";
+import { graphState } from "./state.js";
 
 export interface CredentialRestriction {
   restrictionType: string;
@@ -71,23 +74,23 @@ interface PolicyState {
 }
 
 export const DEFAULT_POLICY_ID = "00000000-0000-0000-0000-000000000000";
-const READ_ROLES = ["Policy.Read.All", "Policy.ReadWrite.ApplicationConfiguration"];
+const POLICY_READ_ROLES = ["Policy.Read.All", "Policy.ReadWrite.ApplicationConfiguration"];
 const DIRECTORY_READ_ROLES = [
   "Application.Read.All",
   "Application.ReadWrite.All",
   "Directory.Read.All",
   "Directory.ReadWrite.All",
 ];
-const states = new WeakMap<Tenant, PolicyState>();
+const policyStates = new WeakMap<Tenant, PolicyState>();
 
 function state(tenant: Tenant): PolicyState {
-  let s = states.get(tenant);
+  let s = policyStates.get(tenant);
   if (!s) {
     s = {
       default: { isEnabled: true, applicationRestrictions: {}, servicePrincipalRestrictions: {} },
       policies: [],
     };
-    states.set(tenant, s);
+    policyStates.set(tenant, s);
   }
   return s;
 }
@@ -152,7 +155,7 @@ export function durationMs(d: string | null | undefined): number | undefined {
 function effective(ctx: SandboxContext, o: DirObject): { id: string; set: RestrictionSet } | undefined {
   const t = graphState(ctx).dir.tenant(o.tenantId);
   if (!t) return undefined;
-  const s = states.get(t);
+  const s = policyStates.get(t);
   if (!s) return undefined;
   const own = s.policies.find((p) => p.isEnabled && p.appliesTo.includes(o.id));
   if (own) return { id: own.id, set: own.restrictions };
@@ -242,31 +245,18 @@ function policyJson(p: AppPolicy): Record<string, unknown> {
   };
 }
 
-const ODATA_TYPE: Record<string, string> = {
-  application: "#microsoft.graph.application",
-  agentIdentityBlueprint: "#microsoft.graph.agentIdentityBlueprint",
-  servicePrincipal: "#microsoft.graph.servicePrincipal",
-  agentIdentityBlueprintPrincipal: "#microsoft.graph.agentIdentityBlueprintPrincipal",
-  agentIdentity: "#microsoft.graph.agentIdentity",
-  managedIdentity: "#microsoft.graph.servicePrincipal",
-};
-
 /** The `/policies/…` routes Rollover reads. */
 export async function appManagementPolicyRoutes(
   ctx: SandboxContext,
   g: GraphRequest,
 ): Promise<SandboxResponse> {
-  const caller = await authorizeRead(ctx, g, READ_ROLES);
+  const caller = await authorizeRead(ctx, g, POLICY_READ_ROLES);
   const s = state(caller.tenant);
-  const base = `${ctx.urls.graphBaseUrl.replace(/\/$/, "")}/${g.version}`;
-  const headers = { "OData-Version": "4.0" };
   const [, what, id, rel, ...more] = g.segments; // ["policies", what, id?, "appliesTo"?]
   if (what === "defaultAppManagementPolicy" && id === undefined) {
-    return {
-      status: 200,
-      headers,
-      body: {
-        "@odata.context": `${base}/$metadata#policies/defaultAppManagementPolicy/$entity`,
+    return ok(
+      {
+        "@odata.context": contextUrl(ctx, g, "policies/defaultAppManagementPolicy/$entity"),
         id: DEFAULT_POLICY_ID,
         displayName: "Default app management tenant policy",
         description:
@@ -275,7 +265,8 @@ export async function appManagementPolicyRoutes(
         applicationRestrictions: restrictionsJson(s.default.applicationRestrictions),
         servicePrincipalRestrictions: restrictionsJson(s.default.servicePrincipalRestrictions),
       },
-    };
+      {},
+    );
   }
   if (what !== "appManagementPolicies" || more.length > 0)
     throw new GraphError(
@@ -283,67 +274,47 @@ export async function appManagementPolicyRoutes(
       "BadRequest",
       `Resource not found for the segment '${g.segments.slice(1).join("/")}'.`,
     );
-  if (id === undefined)
-    return page(g, `${base}/policies/appManagementPolicies`, s.policies.map(policyJson), headers);
+  if (id === undefined) return page(ctx, g, "policies/appManagementPolicies", s.policies.map(policyJson));
   const p = s.policies.find((x) => x.id === id.toLowerCase());
-  if (!p)
-    throw new GraphError(
-      404,
-      "Request_ResourceNotFound",
-      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
-    );
+  if (!p) throw notFound(id);
   if (rel === undefined)
-    return {
-      status: 200,
-      headers,
-      body: {
-        "@odata.context": `${base}/$metadata#policies/appManagementPolicies/$entity`,
-        ...policyJson(p),
-      },
-    };
+    return ok(
+      { "@odata.context": contextUrl(ctx, g, "policies/appManagementPolicies/$entity"), ...policyJson(p) },
+      {},
+    );
   if (rel !== "appliesTo")
     throw new GraphError(400, "BadRequest", `Resource not found for the segment '${rel}'.`);
-  if (!DIRECTORY_READ_ROLES.some((r) => caller.roles.has(r)))
-    throw new GraphError(
-      403,
-      "Authorization_RequestDenied",
-      "Insufficient privileges to complete the operation.",
-    );
+  if (!hasAny(caller, DIRECTORY_READ_ROLES)) throw denied();
   const items = p.appliesTo
     .map((oid) => caller.tenant.objects.get(oid))
     .filter((o): o is DirObject => o !== undefined && !o.deleted)
     .map((o) => ({
-      "@odata.type": ODATA_TYPE[o.kind],
+      "@odata.type": ODATA_TYPES[o.kind],
       id: o.id,
       appId: o.appId,
       displayName: o.displayName,
     }));
-  return page(g, `${base}/policies/appManagementPolicies/${p.id}/appliesTo`, items, headers);
+  return page(ctx, g, `policies/appManagementPolicies/${p.id}/appliesTo`, items);
 }
 
+/** A page of `items`; the nextLink carries only `$top` and `$skiptoken`. */
 function page(
+  ctx: SandboxContext,
   g: GraphRequest,
-  url: string,
+  path: string,
   items: Record<string, unknown>[],
-  headers: Record<string, string>,
 ): SandboxResponse {
-  const topRaw = g.query.get("$top");
-  const size = topRaw === undefined ? 100 : Number(topRaw);
-  if (!Number.isInteger(size) || size < 1 || size > 999)
-    throw new GraphError(
-      400,
-      "BadRequest",
-      `Invalid page size specified: '${topRaw}'. Must be between 1 and 999 inclusive.`,
-    );
-  const skip = g.query.get("$skiptoken");
-  const start = skip === undefined ? 0 : (decodeToken<{ i?: number }>(skip)?.i ?? -1);
-  if (!Number.isInteger(start) || start < 0)
-    throw new GraphError(400, "BadRequest", "The $skiptoken is not valid.");
-  const body: Record<string, unknown> = {
-    "@odata.context": `${url.replace(/\/(v1\.0|beta)\//, "/$1/$metadata#")}`,
-  };
+  const size = topOf(g, 100, 999, "BadRequest");
+  const start = skipTokenStart(g, badSkipToken);
+  const body: Record<string, unknown> = { "@odata.context": contextUrl(ctx, g, path) };
   if (start + size < items.length)
-    body["@odata.nextLink"] = `${url}?$top=${size}&$skiptoken=${encodeToken({ i: start + size })}`;
+    body["@odata.nextLink"] = link(
+      ctx,
+      g,
+      { $top: String(size), $skiptoken: encodeToken({ i: start + size }) },
+      false,
+      `/${path}`,
+    );
   body.value = items.slice(start, start + size);
-  return { status: 200, headers, body };
+  return ok(body, {});
 }

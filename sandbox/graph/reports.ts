@@ -20,12 +20,14 @@ import type { SandboxContext, SignInEntry } from "../types.js";
 import { GRAPH_APP_ID, GRAPH_RESOURCE } from "../entra/resources.js";
 import { APPLICATION_KINDS, type DirObject } from "./directory.js";
 import { GraphError } from "./graph-error.js";
-import { decodeToken, encodeToken } from "./model.js";
-import { authorizeRead, type GraphRequest } from "./routes.js";
+import { authorizeRead } from "./auth.js";
+import { contextUrl, type GraphRequest, ok } from "./odata.js";
+import { badSkipToken, offsetPage, skipTokenStart, topOf } from "./paging.js";
 
 const REPORT_ROLES = ["AuditLog.Read.All", "Directory.Read.All"];
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000;
+const REPORT = "reports/appCredentialSignInActivities";
 
 /** Well-known resource URIs to the appId Graph reports as `resourceId`. */
 const RESOURCE_APP_IDS: Record<string, string> = {
@@ -47,8 +49,6 @@ export async function credentialActivityReport(
     throw new GraphError(400, "BadRequest", `Resource not found for the segment '${g.segments[1] ?? ""}'.`);
   const caller = await authorizeRead(ctx, g, REPORT_ROLES);
   const all = activities(ctx, caller.tenantId, caller.tenant.objects.values());
-  const base = `${ctx.urls.graphBaseUrl.replace(/\/$/, "")}/beta`;
-  const headers = { "OData-Version": "4.0" };
 
   const one = g.segments[2];
   if (one !== undefined) {
@@ -57,14 +57,13 @@ export async function credentialActivityReport(
     const found = all.find((a) => a.id === one);
     if (!found)
       throw new GraphError(404, "ResourceNotFound", `appCredentialSignInActivity '${one}' was not found.`);
-    return {
-      status: 200,
-      headers,
-      body: {
-        "@odata.context": `${base}/$metadata#reports/appCredentialSignInActivities/$entity`,
+    return ok(
+      {
+        "@odata.context": contextUrl(ctx, g, `${REPORT}/$entity`),
         ...found.record,
       },
-    };
+      {},
+    );
   }
 
   if (g.query.has("$orderby"))
@@ -73,45 +72,18 @@ export async function credentialActivityReport(
       "BadRequest",
       "$orderby is not supported by this sandbox (see docs/sandbox.md).",
     );
-  const predicate = parseFilter(g.query.get("$filter"));
-  const size = pageSize(g.query.get("$top"));
-  let start = 0;
-  const skip = g.query.get("$skiptoken");
-  if (skip !== undefined) {
-    const t = decodeToken<{ i?: unknown }>(skip);
-    if (!t || typeof t.i !== "number" || !Number.isInteger(t.i) || t.i < 0)
-      throw new GraphError(400, "BadRequest", "The $skiptoken is not valid.");
-    start = t.i;
-  }
-  const matching = all.filter(predicate);
-  const page = matching.slice(start, start + size);
-  const body: Record<string, unknown> = {
-    "@odata.context": `${base}/$metadata#reports/appCredentialSignInActivities`,
-  };
-  if (start + size < matching.length) {
-    const params: string[] = [];
-    for (const [k, v] of g.query) if (k !== "$skiptoken") params.push(`${k}=${encodeURIComponent(v)}`);
-    params.push(`$skiptoken=${encodeToken({ i: start + size })}`);
-    body["@odata.nextLink"] = `${base}/reports/appCredentialSignInActivities?${params.join("&")}`;
-  }
-  body.value = page.map((a) => a.record);
-  return { status: 200, headers, body };
-}
-
-function pageSize(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_PAGE;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE)
-    throw new GraphError(
-      400,
-      "BadRequest",
-      `Invalid page size specified: '${raw}'. Must be between 1 and ${MAX_PAGE} inclusive.`,
-    );
-  return n;
+  const predicate = parseReportFilter(g.query.get("$filter"));
+  const size = topOf(g, DEFAULT_PAGE, MAX_PAGE, "BadRequest");
+  const start = skipTokenStart(g, badSkipToken);
+  const page = offsetPage(ctx, g, all.filter(predicate), start, size, `/${REPORT}`);
+  const body: Record<string, unknown> = { "@odata.context": contextUrl(ctx, g, REPORT) };
+  if (page.nextLink) body["@odata.nextLink"] = page.nextLink;
+  body.value = page.items.map((a) => a.record);
+  return ok(body, {});
 }
 
 /** `keyId eq '…'` and `appId eq '…'`, joined by `and` (the filters the documentation shows). */
-function parseFilter(raw: string | undefined): (a: Activity) => boolean {
+function parseReportFilter(raw: string | undefined): (a: Activity) => boolean {
   if (raw === undefined || raw.trim() === "") return () => true;
   const clauses = raw.trim().split(/\s+and\s+/i);
   const tests: Array<(a: Activity) => boolean> = [];

@@ -129,7 +129,7 @@ class Chain {
             };
           } catch (e) {
             log?.(
-              `audit: chain ${this.name}: checkpoint ${sequence} not signed (${oneLine(e)}); the next batch signs again`,
+              `audit: chain ${this.name}: checkpoint ${sequence} not signed (${redactedFirstLine(e)}); the next batch signs again`,
             );
           }
         }
@@ -288,7 +288,7 @@ export class AuditWriter implements AuditSink {
       this.unsent = sent.failed.flatMap((f) => f.records).filter((r) => !stored.has(r.RecordId));
       throw e instanceof AuditDeliveryError
         ? e
-        : new AuditDeliveryError(`audit records could not be sent nor stored: ${oneLine(e)}`);
+        : new AuditDeliveryError(`audit records could not be sent nor stored: ${redactedFirstLine(e)}`);
     }
     this.totals.sent += result.sent;
     this.totals.spooled += result.spooled;
@@ -301,7 +301,8 @@ function describe(f: FailedBatch): string {
   return [f.status ? `HTTP ${f.status}` : "no answer", f.code, f.message].filter(Boolean).join(" ");
 }
 
-function oneLine(e: unknown): string {
+/** The first line of an error's message (or of the value thrown), redacted. */
+function redactedFirstLine(e: unknown): string {
   return redact(String((e as Error)?.message ?? e).split("\n")[0] ?? "", { counter: new RedactionCounter() });
 }
 

@@ -18,7 +18,7 @@ import type {
   StoredChainHead,
 } from "../audit/ports.js";
 import { type AuditRecord, GENESIS_HASH } from "../audit/record.js";
-import { type StorageSettings, tableClient } from "./storage.js";
+import { ensureTable, type StorageSettings, tableClient, tableKey } from "./storage.js";
 
 export const CHAINS_TABLE = "RolloverAuditChains";
 export const SPOOL_TABLE = "RolloverAuditSpool";
@@ -28,28 +28,8 @@ const MAX_TRANSACTION_CHARS = 1_500_000;
 /** The host's storage account (a connection string, or an account name with a credential). */
 export type AuditStorageTarget = StorageSettings;
 
-/** Table keys may not hold / \ # ? or control characters. */
-export function keySafe(s: string): string {
-  return s.replace(
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
-    /[/\\#?%\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
-}
-
 function statusOf(e: unknown): number | undefined {
   return (e as { statusCode?: number })?.statusCode;
-}
-
-const created = new WeakSet<TableClient>();
-async function ensureTable(client: TableClient): Promise<void> {
-  if (created.has(client)) return;
-  try {
-    await client.createTable();
-  } catch (e) {
-    if (statusOf(e) !== 409) throw e;
-  }
-  created.add(client);
 }
 
 export class TableChainStore implements ChainStore {
@@ -61,7 +41,7 @@ export class TableChainStore implements ChainStore {
   async load(writer: string): Promise<ChainHead> {
     await ensureTable(this.client);
     try {
-      const e = await this.client.getEntity<HeadEntity>("chain", keySafe(writer));
+      const e = await this.client.getEntity<HeadEntity>("chain", tableKey(writer));
       return { ...fromHeadEntity(e), ...(e.etag ? { etag: e.etag } : {}) };
     } catch (e) {
       if (statusOf(e) === 404) return { sequence: 0, hash: GENESIS_HASH };
@@ -77,7 +57,7 @@ export class TableChainStore implements ChainStore {
     await ensureTable(this.client);
     const entity = {
       partitionKey: "chain",
-      rowKey: keySafe(writer),
+      rowKey: tableKey(writer),
       Writer: writer,
       // As text: exact for any length of chain, and free of the Int64 wire format.
       Sequence: String(head.sequence),
@@ -163,7 +143,7 @@ export class TableSpool implements AuditSpool {
   private static toEntity(r: AuditRecord, status: SpoolStatus, reason: string): SpoolEntity {
     const json = JSON.stringify(r);
     const entity: SpoolEntity = {
-      partitionKey: keySafe(r.Writer),
+      partitionKey: tableKey(r.Writer),
       rowKey: TableSpool.rowKey(r),
       RecordId: r.RecordId,
       Status: status,
@@ -245,8 +225,8 @@ export class TableSpool implements AuditSpool {
     try {
       await this.transact(
         records.map((r) => ({
-          pk: keySafe(r.Writer),
-          action: ["delete", { partitionKey: keySafe(r.Writer), rowKey: TableSpool.rowKey(r) }],
+          pk: tableKey(r.Writer),
+          action: ["delete", { partitionKey: tableKey(r.Writer), rowKey: TableSpool.rowKey(r) }],
           size: 100,
         })),
       );
@@ -255,7 +235,7 @@ export class TableSpool implements AuditSpool {
       // delete one by one, and a missing one is fine.
       for (const r of records) {
         try {
-          await this.client.deleteEntity(keySafe(r.Writer), TableSpool.rowKey(r));
+          await this.client.deleteEntity(tableKey(r.Writer), TableSpool.rowKey(r));
         } catch (e) {
           if (statusOf(e) !== 404) throw e;
         }

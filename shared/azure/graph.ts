@@ -11,7 +11,13 @@
 import type { TokenCredential } from "@azure/identity";
 import { Client, type GraphError } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
-import type { KeyCredential, PasswordCredential, Target, TargetType } from "../core/model.js";
+import {
+  type KeyCredential,
+  type PasswordCredential,
+  type Target,
+  type TargetType,
+  targetTypeOfOdata,
+} from "../core/model.js";
 import { thumbprintOfKey } from "../core/snapshot.js";
 import { parseInstant } from "../core/time.js";
 
@@ -86,16 +92,9 @@ export function isGraphNotFound(e: unknown): boolean {
   return (e as GraphError).statusCode === 404;
 }
 
-const TYPE_BY_ODATA: Record<string, TargetType> = {
-  "#microsoft.graph.application": "application",
-  "#microsoft.graph.agentidentityblueprint": "agentIdentityBlueprint",
-  "#microsoft.graph.serviceprincipal": "servicePrincipal",
-  "#microsoft.graph.agentidentityblueprintprincipal": "servicePrincipal",
-};
-
 /** Maps a Graph object to the core's Target; credentials with unreadable dates are dropped (the sweep reports them). */
 export function toTarget(o: WireObject, tenantId: string, fallbackType: TargetType): Target {
-  const type = TYPE_BY_ODATA[(o["@odata.type"] ?? "").toLowerCase()] ?? fallbackType;
+  const type = targetTypeOfOdata(o["@odata.type"]) ?? fallbackType;
   const keyCredentials: KeyCredential[] = [];
   for (const k of o.keyCredentials ?? []) {
     const start = parseInstant(k.startDateTime);
@@ -320,7 +319,7 @@ export async function readTargetPage(
     if (!Array.isArray(o.keyCredentials) || !Array.isArray(o.passwordCredentials)) {
       partial.push({
         id: o.id.toLowerCase(),
-        type: TYPE_BY_ODATA[(o["@odata.type"] ?? "").toLowerCase()] ?? fallbackType,
+        type: targetTypeOfOdata(o["@odata.type"]) ?? fallbackType,
       });
       continue;
     }

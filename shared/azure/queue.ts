@@ -4,7 +4,7 @@
  * default (host.json `extensions.queues.messageEncoding`).
  */
 import { type QueueClient, QueueServiceClient } from "@azure/storage-queue";
-import { type StorageSettings, storageEndpoint } from "./storage.js";
+import { NO_STORAGE, type StorageSettings, storageEndpoint } from "./storage.js";
 
 export const SWEEP_QUEUE = "rollover-sweep";
 
@@ -13,7 +13,7 @@ export function queueClient(s: StorageSettings, queue: string): QueueClient {
     return QueueServiceClient.fromConnectionString(s.connectionString).getQueueClient(queue);
   if (s.accountName && s.credential)
     return new QueueServiceClient(storageEndpoint(s, "queue"), s.credential).getQueueClient(queue);
-  throw new Error("no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)");
+  throw new Error(NO_STORAGE);
 }
 
 export function encodeMessage(value: unknown): string {

@@ -22,7 +22,8 @@ export interface StorageSettings {
   credential?: TokenCredential | undefined;
 }
 
-const NO_STORAGE = "no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)";
+export const NO_STORAGE =
+  "no storage configured: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName)";
 
 /** `https://{account}.{service}.{suffix}` for an account reached by name. */
 export function storageEndpoint(s: StorageSettings, service: "blob" | "queue" | "table"): string {
@@ -51,21 +52,32 @@ export function blobService(s: StorageSettings): BlobServiceClient {
   throw new Error(NO_STORAGE);
 }
 
-/** A function that creates `table` once (an existing table is fine); a failed try is retried next call. */
-export function tableOnce(table: TableClient): () => Promise<unknown> {
-  let ready: Promise<unknown> | undefined;
-  return () => {
-    ready ??= table.createTable().catch((e: unknown) => {
+const tablesReady = new WeakMap<TableClient, Promise<void>>();
+
+/**
+ * Creates the client's table, once per client (an existing table is fine: 409); a failed try is
+ * tried again on the next call. Every Table adapter calls it before its first read or write.
+ */
+export function ensureTable(table: TableClient): Promise<void> {
+  let ready = tablesReady.get(table);
+  if (!ready) {
+    ready = table.createTable().catch((e: unknown) => {
       if ((e as RestError).statusCode === 409) return;
-      ready = undefined;
+      tablesReady.delete(table);
       throw e;
     });
-    return ready;
-  };
+    tablesReady.set(table, ready);
+  }
+  return ready;
 }
 
-/** Table keys may not contain / \ # ? or control characters. */
-function keyPart(s: string): string {
+/**
+ * A PartitionKey or RowKey part: Table keys may not contain / \ # ? or control characters
+ * (learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model), so
+ * each is replaced by `_`. Key Vault names and the audit writer's names (defaultWriterId) hold
+ * none of them, so their keys are the names themselves.
+ */
+export function tableKey(s: string): string {
   let out = "";
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -101,7 +113,7 @@ interface StateEntity {
 
 /** Key Vault names are case-insensitive: one binding, one key, however it is spelled. */
 function foldedKey(s: string): string {
-  return keyPart(s.toLowerCase());
+  return tableKey(s.toLowerCase());
 }
 
 function parseProvenance(raw: string | undefined): StateRecord["provenance"] {
@@ -149,13 +161,10 @@ function parseThumbprints(raw: string): string[] {
 }
 
 export class StateStore {
-  private readonly ensure: () => Promise<unknown>;
-  constructor(private readonly table: TableClient) {
-    this.ensure = tableOnce(table);
-  }
+  constructor(private readonly table: TableClient) {}
 
   async get(vaultName: string, certificateName: string): Promise<StateRecord | undefined> {
-    await this.ensure();
+    await ensureTable(this.table);
     return this.peek(vaultName, certificateName);
   }
 
@@ -165,7 +174,7 @@ export class StateStore {
       (await this.read(foldedKey(vaultName), foldedKey(certificateName))) ??
       // A record written before keys were folded (the next put moves it to the folded key).
       (vaultName.toLowerCase() !== vaultName || certificateName.toLowerCase() !== certificateName
-        ? await this.read(keyPart(vaultName), keyPart(certificateName))
+        ? await this.read(tableKey(vaultName), tableKey(certificateName))
         : undefined);
     if (!e) return undefined;
     const provenance = parseProvenance(e.provenance);
@@ -205,7 +214,7 @@ export class StateStore {
   }
 
   async put(vaultName: string, certificateName: string, state: StateRecord, phase: string): Promise<void> {
-    await this.ensure();
+    await ensureTable(this.table);
     const entity: StateEntity = {
       partitionKey: foldedKey(vaultName),
       rowKey: foldedKey(certificateName),
@@ -235,7 +244,7 @@ export class StateStore {
   }
 
   async delete(vaultName: string, certificateName: string): Promise<void> {
-    await this.ensure();
+    await ensureTable(this.table);
     try {
       await this.table.deleteEntity(foldedKey(vaultName), foldedKey(certificateName));
     } catch (e) {

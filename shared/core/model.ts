@@ -7,6 +7,24 @@ import type { EpochMs } from "./time.js";
 export const TARGET_TYPES = ["application", "agentIdentityBlueprint", "servicePrincipal"] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 
+/**
+ * Graph's `@odata.type` of each object Rollover handles (lower-cased; Graph's casing varies).
+ * An agent identity blueprint is an application subtype, its principal a service principal
+ * subtype (learn.microsoft.com/entra/agent-id/identity-platform/agent-blueprint).
+ */
+const TYPE_BY_ODATA: Readonly<Record<string, TargetType>> = {
+  "#microsoft.graph.application": "application",
+  "#microsoft.graph.agentidentityblueprint": "agentIdentityBlueprint",
+  "#microsoft.graph.serviceprincipal": "servicePrincipal",
+  "#microsoft.graph.agentidentityblueprintprincipal": "servicePrincipal",
+};
+
+/** The target type of a Graph object's `@odata.type`, or undefined for a type Rollover does not handle. */
+export function targetTypeOfOdata(odataType: string | undefined): TargetType | undefined {
+  const key = odataType?.toLowerCase();
+  return key !== undefined && Object.hasOwn(TYPE_BY_ODATA, key) ? TYPE_BY_ODATA[key] : undefined;
+}
+
 /** A certificate credential on an Entra object (Graph `keyCredential`). */
 export interface KeyCredential {
   keyId: string;

@@ -10,14 +10,14 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { type BindingParse, bindingFromTags } from "./binding.js";
-import type {
-  CertificatePolicySummary,
-  CertificateVersion,
-  KeyCredential,
-  PasswordCredential,
-  StateRecord,
-  Target,
-  TargetType,
+import {
+  type CertificatePolicySummary,
+  type CertificateVersion,
+  type KeyCredential,
+  type PasswordCredential,
+  type StateRecord,
+  type Target,
+  targetTypeOfOdata,
 } from "./model.js";
 import { Reason, type ReasonCode } from "./reasons.js";
 import { firstSeenKey } from "./sweep.js";
@@ -143,12 +143,6 @@ const snapshotShape = z.object({
   firstSeen: z.record(z.string(), z.string()).default({}),
 });
 
-const TYPE_BY_ODATA: Record<string, TargetType> = {
-  "#microsoft.graph.application": "application",
-  "#microsoft.graph.agentidentityblueprint": "agentIdentityBlueprint",
-  "#microsoft.graph.serviceprincipal": "servicePrincipal",
-};
-
 /** Issuers Key Vault completes on its own; others (`Unknown`) need a manual CSR merge. */
 export function isRenewableIssuer(issuerName: string): boolean {
   return issuerName.toLowerCase() !== "unknown";
@@ -191,8 +185,7 @@ export function parseSnapshot(json: unknown): TenantSnapshot {
       return;
     }
     const obj = o.data;
-    const odata = (obj["@odata.type"] ?? "#microsoft.graph.application").toLowerCase();
-    const type = TYPE_BY_ODATA[odata];
+    const type = targetTypeOfOdata(obj["@odata.type"] ?? "#microsoft.graph.application");
     if (!type) {
       issues.push({
         reason: Reason.UnknownTargetType,

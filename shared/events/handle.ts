@@ -16,6 +16,7 @@
 import type { AuditEvent, AuditSink } from "../audit/events.js";
 import type { VaultEdge } from "../azure/keyvault.js";
 import { Reason, type ReasonCode } from "../core/reasons.js";
+import { oneLine } from "../text.js";
 import type { BindingOutcome, BindingRef } from "../rotation/engine.js";
 import { EventParseError, parseEvent } from "./parse.js";
 import { type KeyVaultEvent, isHandledType } from "./types.js";
@@ -60,13 +61,6 @@ function eventFields(e: KeyVaultEvent): Partial<AuditEvent> {
 function isoSeconds(s: number): string | undefined {
   const d = new Date(s * 1000);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
-
-/** One line, bounded, with no control characters: safe for logs and audit messages. */
-export function oneLine(s: string, max = 200): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
-  const flat = s.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 export async function handleKeyVaultEvent(raw: unknown, deps: EventDeps): Promise<EventDisposition> {

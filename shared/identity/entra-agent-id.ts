@@ -81,12 +81,14 @@ export class EntraAgentId {
       now: this.now,
       refreshBeforeExpiryMs,
       onBackgroundError,
+      ...(o.scheduler ? { scheduler: o.scheduler } : {}),
     });
     if (o.agentIdentity)
       this.exchangeCache = new TokenCache({
         acquire: () => this.acquireExchange(),
         now: this.now,
         refreshBeforeExpiryMs,
+        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
       });
   }
 

@@ -14,5 +14,6 @@ export type {
   AgentIdentityOptions,
   EntraAgentIdOptions,
   KeyVaultCertificateOptions,
+  Scheduler,
   TokenCredentialLike,
 } from "./options.js";

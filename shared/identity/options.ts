@@ -17,6 +17,17 @@ export interface TokenCredentialLike {
   getToken(scopes: string | string[], options?: object): Promise<AccessTokenLike | null>;
 }
 
+/**
+ * Where EntraAgentId sets its timers (auto refresh). Node's `setTimeout`/`clearTimeout` shape; a
+ * test passes a virtual clock's timers so that refreshes happen when the test moves time. The
+ * callback returns a promise that settles (never rejects) once the refreshes it started are done;
+ * a virtual clock may wait for it.
+ */
+export interface Scheduler {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
 export interface KeyVaultCertificateOptions {
   /** The vault, e.g. `https://my-vault.vault.azure.net/`. */
   vaultUrl: string;
@@ -64,6 +75,11 @@ export interface EntraAgentIdOptions {
   scopes?: string | string[];
   /** The clock (epoch ms) caching decisions use. Default `Date.now`. */
   now?: () => number;
+  /**
+   * The timers auto refresh sleeps on, with delays in `now()`'s milliseconds. Default: Node's
+   * timers, unref'd (they do not keep the process alive).
+   */
+  scheduler?: Scheduler;
   /** How often the certificate file is stat'ed and the Key Vault version checked, in ms (0: never). Default 60 000. */
   certificatePollIntervalMs?: number;
   /** Watch `certificatePath` for changes (in addition to polling). Default true. */
@@ -137,6 +153,16 @@ const base = z.strictObject({
     .optional(),
   now: z
     .custom<() => number>((v) => typeof v === "function", { error: "must be a function returning epoch ms" })
+    .optional(),
+  scheduler: z
+    .custom<Scheduler>(
+      (v) =>
+        typeof v === "object" &&
+        v !== null &&
+        typeof (v as Scheduler).setTimeout === "function" &&
+        typeof (v as Scheduler).clearTimeout === "function",
+      { error: "must be an object with setTimeout(callback, ms) and clearTimeout(handle) methods" },
+    )
     .optional(),
   certificatePollIntervalMs: z.number().int().min(0).optional(),
   watchCertificateFile: z.boolean().optional(),

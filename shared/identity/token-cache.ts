@@ -4,11 +4,25 @@
  * the process clock (`Date.now`), so an acquired token's remaining lifetime is carried over into
  * the `now()` frame when it is stored.
  *
- * Auto refresh runs on one unref'd timer. A background failure is never thrown into the void: it
- * is kept on the scope set's entry, passed to `onBackgroundError`, and surfaced by the next
- * `get` for those scopes, which retries in the foreground and throws if the retry fails too.
+ * Auto refresh runs on one timer, set on the injected `scheduler` (default: Node's, unref'd). A
+ * background failure is never thrown into the void: it is kept on the scope set's entry, passed
+ * to `onBackgroundError`, and surfaced by the next `get` for those scopes, which retries in the
+ * foreground and throws if the retry fails too.
  */
 import { describe, EntraAgentIdError } from "./errors.js";
+import type { Scheduler } from "./options.js";
+
+/** Node's timers, unref'd: a pending refresh never keeps the process alive. */
+export const nodeTimers: Scheduler = {
+  setTimeout(callback, ms) {
+    const t = setTimeout(callback, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
 
 /** A token as an SDK returns it; timestamps on the process clock (`Date.now`). */
 export interface AcquiredToken {
@@ -32,6 +46,8 @@ export interface TokenCacheOptions {
   now: () => number;
   refreshBeforeExpiryMs: number;
   onBackgroundError?: (error: Error) => void;
+  /** Default `nodeTimers`. Delays are in `now()`'s milliseconds. */
+  scheduler?: Scheduler;
 }
 
 interface Entry {
@@ -59,12 +75,16 @@ export class TokenCache {
   private readonly entries = new Map<string, Entry>();
   private interval: number | undefined;
   private auto = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private closed = false;
   /** Number of acquisitions started (for diagnostics). */
   acquisitions = 0;
 
-  constructor(private readonly opts: TokenCacheOptions) {}
+  private readonly timers: Scheduler;
+
+  constructor(private readonly opts: TokenCacheOptions) {
+    this.timers = opts.scheduler ?? nodeTimers;
+  }
 
   /** A valid token for `scopes`: cached when fresh, else acquired (once for all concurrent callers). */
   async get(scopes: string[]): Promise<CachedToken> {
@@ -162,8 +182,7 @@ export class TokenCache {
   close(): void {
     this.closed = true;
     this.auto = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer();
   }
 
   private entry(scopes: string[]): Entry {
@@ -180,9 +199,13 @@ export class TokenCache {
     return this.interval === undefined ? t.refreshAt : Math.min(t.refreshAt, t.acquiredAt + this.interval);
   }
 
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
+  private cancelTimer(): void {
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private schedule(): void {
+    this.cancelTimer();
     if (!this.auto || this.closed) return;
     const now = this.opts.now();
     let next = now + MAX_SLEEP_MS;
@@ -191,19 +214,18 @@ export class TokenCache {
       next = Math.min(next, Math.max(this.dueAt(e.token), e.retryAt));
     }
     const delay = Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, next - now));
-    this.timer = setTimeout(() => this.tick(), delay);
-    this.timer.unref();
+    this.timer = this.timers.setTimeout(() => this.tick(), delay);
   }
 
-  private tick(): void {
+  /** Starts the refreshes that are due; settles (never rejects) once they and their bookkeeping are done. */
+  private async tick(): Promise<void> {
     this.timer = undefined;
     if (!this.auto || this.closed) return;
     const now = this.opts.now();
-    let started = false;
+    const started: Promise<unknown>[] = [];
     for (const e of this.entries.values()) {
       if (!e.token || e.inflight || now < this.dueAt(e.token) || now < e.retryAt) continue;
-      started = true;
-      this.refresh(e).catch((err: unknown) => {
+      const p = this.refresh(e).catch((err: unknown) => {
         const error = err instanceof Error ? err : new Error(String(err));
         e.failure = error;
         e.failures++;
@@ -215,8 +237,10 @@ export class TokenCache {
         }
         this.schedule();
       });
+      started.push(p);
     }
-    if (!started) this.schedule();
+    if (started.length === 0) this.schedule();
+    await Promise.all(started);
   }
 }
 

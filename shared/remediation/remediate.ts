@@ -13,11 +13,11 @@
  * (a binding was locked by another run or a step failed).
  */
 import type { AuditSink } from "../audit/events.js";
+import { listBindings } from "../azure/bindings.js";
 import type { VaultEdge } from "../azure/keyvault.js";
-import { bindingFromTags } from "../core/binding.js";
 import type { Binding, Target, TargetType } from "../core/model.js";
 import { Reason } from "../core/reasons.js";
-import { oneLine } from "../events/handle.js";
+import { oneLine } from "../text.js";
 import type { BindingOutcome, BindingRef } from "../rotation/engine.js";
 import { emptySummary, gatherBindings, type SweepDeps, type SweepSummary, sweepPage } from "../sweep/run.js";
 import type { ParsedAlert } from "./alert.js";
@@ -52,13 +52,11 @@ export interface RemediationResult {
   };
 }
 
-async function listBindings(vaults: ReadonlyMap<string, VaultEdge>): Promise<Binding[]> {
+/** The valid bindings (malformed tags name no target an alert could mean). */
+async function validBindings(vaults: ReadonlyMap<string, VaultEdge>): Promise<Binding[]> {
   const out: Binding[] = [];
-  for (const vault of vaults.values()) {
-    for await (const c of vault.listCertificates()) {
-      const p = bindingFromTags(vault.name, c.name, c.tags);
-      if (p?.ok) out.push(p.binding);
-    }
+  for await (const { parsed } of listBindings(vaults.values())) {
+    if (parsed.ok) out.push(parsed.binding);
   }
   return out;
 }
@@ -83,7 +81,7 @@ export async function remediate(alert: ParsedAlert, deps: RemediationDeps): Prom
     deps.audit.emit({ action: "alert", outcome: "skipped", reason: AlertReason.AlertNoAction, message });
     return { status: 400, body: { result: "noChange", reason: AlertReason.AlertNoAction, message } };
   }
-  const bindings = await listBindings(deps.vaults);
+  const bindings = await validBindings(deps.vaults);
   if (alert.action === "rotate") {
     const chosen = bindings.filter((b) => alert.targets.some((t) => matches(b, t)));
     if (chosen.length === 0) {

@@ -3,20 +3,17 @@
  * are found from Key Vault tags alone, then worked on with bounded concurrency, each under its
  * own lease, so a slow or failing binding never holds up the others.
  */
+import { listBindings } from "../azure/bindings.js";
 import type { VaultEdge } from "../azure/keyvault.js";
-import { bindingFromTags } from "../core/binding.js";
 import { Reason } from "../core/reasons.js";
 import { mapWithConcurrency } from "./concurrency.js";
 import type { BindingOutcome, BindingRef, RotationEngine } from "./engine.js";
 
 export async function listBindingRefs(vaults: Iterable<VaultEdge>): Promise<BindingRef[]> {
+  // Malformed tags too: the engine refuses such a binding with its reason.
   const refs: BindingRef[] = [];
-  for (const vault of vaults) {
-    for await (const c of vault.listCertificates()) {
-      if (bindingFromTags(vault.name, c.name, c.tags) !== undefined) {
-        refs.push({ vaultName: vault.name, certificateName: c.name });
-      }
-    }
+  for await (const { vault, certificateName } of listBindings(vaults)) {
+    refs.push({ vaultName: vault.name, certificateName });
   }
   return refs;
 }

@@ -8,8 +8,8 @@
  * a marker per page), then plans the page against the budget left and acts. The budget is taken
  * from the run record with ETag-conditional updates before anything is removed, so the cap holds
  * however many instances work on the run at once; a page that is delivered again never spends
- * more than what is left. Removals also draw from the budget every run shares (budget.ts), and
- * each page owns the removals it journals (journal.ts): it recovers only entries whose owner is
+ * more than what is left. Removals also draw from the budget every run shares (sweep-budget.ts), and
+ * each page owns the removals it journals (sweep-journal.ts): it recovers only entries whose owner is
  * gone.
  */
 import { randomUUID } from "node:crypto";
@@ -18,11 +18,12 @@ import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
 import { firstPageUrl, isExpiredDeltaToken, readTargetPage } from "../azure/graph.js";
-import { type StorageSettings, tableClient } from "../azure/storage.js";
+import { ensureTable, type StorageSettings, tableClient } from "../azure/storage.js";
 import type { TargetType } from "../core/model.js";
-import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection, sweepStart } from "./delta.js";
+import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection } from "../azure/sweep-delta.js";
+import { sweepStart } from "./delta.js";
 import { completeTargets } from "./complete.js";
-import { recoverRemovals } from "./journal.js";
+import { recoverRemovals } from "./recover.js";
 import {
   emptySummary,
   gatherBindings,
@@ -118,14 +119,7 @@ function once(key: object, f: () => Promise<unknown>): Promise<unknown> {
 }
 
 async function ensure(st: FanoutStorage): Promise<void> {
-  await Promise.all([
-    once(st.runs, () =>
-      st.runs.createTable().catch((e: unknown) => {
-        if ((e as RestError).statusCode !== 409) throw e;
-      }),
-    ),
-    once(st.queue, () => st.queue.createIfNotExists()),
-  ]);
+  await Promise.all([ensureTable(st.runs), once(st.queue, () => st.queue.createIfNotExists())]);
 }
 
 function toRun(e: RunEntity): SweepRun {

@@ -25,10 +25,10 @@ import {
   removePassword,
   type TargetPage,
 } from "../azure/graph.js";
+import { listBindings } from "../azure/bindings.js";
 import type { VaultEdge } from "../azure/keyvault.js";
 import type { StateStore } from "../azure/storage.js";
 import type { BindingLike } from "../core/bound.js";
-import { bindingFromTags } from "../core/binding.js";
 import type { ReasonCode } from "../core/reasons.js";
 import { Reason } from "../core/reasons.js";
 import {
@@ -43,11 +43,13 @@ import {
 } from "../core/sweep.js";
 import type { Target } from "../core/model.js";
 import { asTarget, errorSummary } from "../rotation/engine.js";
-import type { RemovalBudget } from "./budget.js";
-import { type JournalEntry, type RemovalJournal, recoverRemovals } from "./journal.js";
+import type { RemovalBudget } from "../azure/sweep-budget.js";
+import type { JournalEntry, RemovalJournal } from "../azure/sweep-journal.js";
+import { recoverRemovals } from "./recover.js";
 import { completeTargets } from "./complete.js";
-import { type DeltaStore, type SweepCollection, type SweepKind, sweepStart } from "./delta.js";
-import type { FirstSeenStore } from "./seen.js";
+import type { DeltaStore, SweepCollection } from "../azure/sweep-delta.js";
+import { type SweepKind, sweepStart } from "./delta.js";
+import type { FirstSeenStore } from "../azure/sweep-seen.js";
 import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
 import type { InsightFacts } from "../core/insight.js";
 
@@ -119,19 +121,15 @@ export async function gatherBindings(
 ): Promise<SweepBindings> {
   const bindings: BindingLike[] = [];
   const protectedThumbprints = new Set<string>();
-  for (const vault of vaults) {
-    for await (const c of vault.listCertificates()) {
-      const parsed = bindingFromTags(vault.name, c.name, c.tags);
-      if (!parsed) continue;
-      const obs = await vault.observe(c.name);
-      if (!obs) continue;
-      if (!parsed.ok) {
-        for (const v of obs.versions) protectedThumbprints.add(v.thumbprint);
-        continue;
-      }
-      const attached = (await state?.get(vault.name, c.name))?.attached;
-      bindings.push({ binding: parsed.binding, versions: obs.versions, ...(attached ? { attached } : {}) });
+  for await (const { vault, certificateName, parsed } of listBindings(vaults)) {
+    const obs = await vault.observe(certificateName);
+    if (!obs) continue;
+    if (!parsed.ok) {
+      for (const v of obs.versions) protectedThumbprints.add(v.thumbprint);
+      continue;
     }
+    const attached = (await state?.get(vault.name, certificateName))?.attached;
+    bindings.push({ binding: parsed.binding, versions: obs.versions, ...(attached ? { attached } : {}) });
   }
   return { bindings, protectedThumbprints };
 }

@@ -88,9 +88,21 @@ export function certificateEvent(
   };
 }
 
-/** Delivers one event as Event Grid does: again after any failure, until it is accepted. */
-export async function deliver(s: ServeHandle, event: unknown, attempts = 200): Promise<number> {
-  for (let i = 1; i <= attempts; i++) {
+/**
+ * Delivers one event as Event Grid does: again after any failure, until it is accepted. A 500
+ * (say another delivery's run holds the binding's lease) is retried for as long as that run may
+ * take on a slow machine: the cap is real time (60 s), not a count of attempts that a busy
+ * machine would use up sooner. `attempts` limits the tries (1: exactly one).
+ */
+export async function deliver(
+  s: ServeHandle,
+  event: unknown,
+  attempts = Number.POSITIVE_INFINITY,
+  timeoutMs = 60_000,
+): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  let i = 1;
+  for (; i <= attempts && (i === 1 || Date.now() <= end); i++) {
     const res = await fetch(webhookUrl(s), {
       method: "POST",
       headers: { "Content-Type": "application/json", "aeg-event-type": "Notification" },
@@ -101,7 +113,7 @@ export async function deliver(s: ServeHandle, event: unknown, attempts = 200): P
     if (res.status !== 500) throw new Error(`delivery answered ${res.status}`);
     await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
   }
-  throw new Error(`event not accepted after ${attempts} attempts`);
+  throw new Error(`event not accepted after ${i - 1} attempt(s)`);
 }
 
 /** Audit records the sandbox's Logs Ingestion received. */

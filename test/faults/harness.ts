@@ -13,6 +13,7 @@ import {
   openAuditTrail,
   readAuditRecords,
 } from "../../shared/audit/index.js";
+import { blobService, LEASE_CONTAINER } from "../../shared/azure/storage.js";
 import { useSandboxIdentity } from "../helpers/engine.js";
 
 /** The faults, as sandbox fault specs (sandbox/faults.ts). */
@@ -101,6 +102,35 @@ export function hasValidBackedKey(sb: SandboxHandle, targetId: string, certifica
     const thumb = createHash("sha1").update(k.key).digest("hex").toUpperCase();
     return thumbs.has(thumb) && Date.parse(k.startDateTime) <= now && now < Date.parse(k.endDateTime);
   });
+}
+
+/**
+ * Waits until no binding lease in storage is held: a killed run's lease lapses by itself after
+ * its duration (15 s in the child), on the storage service's own (real) clock, which the virtual
+ * clock does not move. Polls the lease blobs' `leaseState` (a lease that has run out reads
+ * `expired`) and fails with the blobs still leased once `capMs` has passed — a lease that never
+ * lapses is a defect, not a slow machine.
+ */
+export async function leasesLapsed(sb: SandboxHandle, capMs = 90_000): Promise<void> {
+  const container = blobService({ connectionString: sb.env.AzureWebJobsStorage }).getContainerClient(
+    LEASE_CONTAINER,
+  );
+  const started = Date.now();
+  for (;;) {
+    const held: string[] = [];
+    if (await container.exists())
+      for await (const b of container.listBlobsFlat()) {
+        // Read each blob's properties: they carry the lease state as of now.
+        const p = await container.getBlobClient(b.name).getProperties();
+        if (p.leaseState === "leased") held.push(b.name);
+      }
+    if (held.length === 0) return;
+    if (Date.now() - started > capMs)
+      throw new Error(
+        `binding lease(s) still held ${Math.round(capMs / 1000)} s after the run holding them stopped: ${held.join(", ")} — a lease taken for a duration must lapse by itself`,
+      );
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export function printTable(title: string, rows: CaseRow[]): void {

@@ -28,6 +28,7 @@ import {
   FAULTS,
   type FaultName,
   hasValidBackedKey,
+  leasesLapsed,
   printTable,
   storedRecords,
 } from "./harness.js";
@@ -129,10 +130,10 @@ async function runCase(index: number, boundary: Boundary, fault: FaultName): Pro
     }
     const keys = h.ctx.directory.get(h.urls.tenantId, app.id)!.keyCredentials;
     if (result === "converged" && keys.length === 1 && h.ctx.vault.versions(name).length === 2) break;
-    // A killed run leaves its lease until it lapses (15 s, real time); a wait is the grace window
-    // (or a back-off after a failure): let it pass.
-    if (result === "locked" || result === "killed")
-      await new Promise((r) => setTimeout(r, result === "locked" ? 3000 : 0));
+    // A killed run leaves its lease until it lapses (15 s, on the storage service's clock): wait for
+    // that, rather than break it as an operator would, so the case shows the binding recovers on
+    // its own. A wait is the grace window (or a back-off after a failure): let it pass.
+    if (result === "locked" || result === "killed") await leasesLapsed(h);
     else await h.ctx.clock.advance(result === "waiting" ? 73 * HOUR : 25 * HOUR);
   }
   if (!injected) note = "boundary not reached";

@@ -24,7 +24,7 @@ import { parseFaultSpec } from "../../sandbox/faults.js";
 import type { SandboxHandle } from "../../sandbox/index.js";
 import { buildRollover, sweepDepsFor } from "../../shared/app.js";
 import { fanoutStorage } from "../../shared/sweep/fanout.js";
-import { JOURNAL_LEASE_MS } from "../../shared/sweep/journal.js";
+import { JOURNAL_LEASE_MS } from "../../shared/azure/sweep-journal.js";
 import { runSweep } from "../../shared/sweep/run.js";
 import { useSandboxIdentity } from "../helpers/engine.js";
 import { useSandbox } from "../helpers/sandbox.js";

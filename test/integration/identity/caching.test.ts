@@ -1,12 +1,13 @@
 /**
  * Token caching against the sandbox's virtual clock: tokens are reused until they are due,
  * refreshed ahead of expiry, re-acquired after the refresh interval; concurrent calls share one
- * sign-in; auto refresh runs without callers and keeps its failures for the next call.
+ * sign-in; auto refresh runs without callers and keeps its failures for the next call. Auto
+ * refresh sleeps on the virtual clock's timers (`scheduler`), so it fires when a test moves time.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { EntraAgentId } from "../../../shared/identity/index.js";
 import { useSandbox } from "../../helpers/sandbox.js";
-import { addCert, makeCert, registerApp, signInsFor, until } from "./helpers.js";
+import { addCert, makeCert, registerApp, signInsFor } from "./helpers.js";
 
 const sb = useSandbox();
 const MIN = 60_000;
@@ -24,6 +25,7 @@ async function setup(name: string) {
     certificate: app.cert.pem,
     authorityHost: h.urls.authorityHost,
     now: () => h.ctx.clock.now(),
+    scheduler: h.ctx.clock,
   });
   open.push(agent);
   return { h, app, agent, log: () => signInsFor(h, app.appId) };
@@ -83,17 +85,24 @@ describe("EntraAgentId token cache", () => {
     expect(log()).toHaveLength(2);
   });
 
-  it("auto refresh re-acquires in the background, on an unref'd timer", async () => {
-    const { agent, log } = await setup("cache-auto");
-    agent.setRefreshInterval(150);
+  it("auto refresh re-acquires in the background when the clock reaches the refresh time", async () => {
+    const { h, agent, log } = await setup("cache-auto");
+    agent.setRefreshInterval(10 * MIN);
     agent.enableAutoRefresh(true);
     const first = await agent.getToken();
-    await until(() => log().length >= 3, "two background refreshes");
-    expect(await agent.getToken()).not.toBe(first);
+    await h.ctx.clock.advance(9 * MIN);
+    expect(log()).toHaveLength(1);
+    // `advance` settles once the timers it reached have run, background sign-ins included.
+    await h.ctx.clock.advance(1 * MIN);
+    expect(log()).toHaveLength(2);
+    await h.ctx.clock.advance(10 * MIN);
+    expect(log()).toHaveLength(3);
+    const latest = await agent.getToken();
+    expect(latest).not.toBe(first);
+    expect(log(), "getToken answered from the background refresh").toHaveLength(3);
     agent.enableAutoRefresh(false);
-    const n = log().length;
-    await new Promise((r) => setTimeout(r, 400));
-    expect(log().length).toBeLessThanOrEqual(n + 1);
+    await h.ctx.clock.advance(30 * MIN);
+    expect(log(), "no background sign-in once turned off").toHaveLength(3);
   });
 
   it("keeps a background failure and surfaces it on the next call, never as an unhandled rejection", async () => {
@@ -112,6 +121,7 @@ describe("EntraAgentId token cache", () => {
       certificate: cert.pem,
       authorityHost: h.urls.authorityHost,
       now: () => h.ctx.clock.now(),
+      scheduler: h.ctx.clock,
       onBackgroundError: (e) => seen.push(e),
     });
     open.push(agent);
@@ -119,8 +129,8 @@ describe("EntraAgentId token cache", () => {
       await agent.getToken();
       agent.setRefreshInterval(100);
       agent.enableAutoRefresh(true);
-      await h.ctx.clock.advance(121 * MIN); // the registered key has expired
-      await until(() => seen.length > 0, "a background failure");
+      await h.ctx.clock.advance(121 * MIN); // the registered key has expired; the timer fires
+      expect(seen).toHaveLength(1);
       expect(agent.lastError).toBe(seen[0]);
       expect(seen[0]?.message).toMatch(/AADSTS700027/);
       const err = (await agent.getToken().then(

@@ -89,7 +89,11 @@ export function claims(token: string): Record<string, unknown> {
   return decodeJwt(token) as Record<string, unknown>;
 }
 
-export async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+/**
+ * Waits for an event (a reload, a background failure) by polling `check`; `timeoutMs` is only a
+ * cap for an event that never comes, generous so that a loaded machine does not reach it.
+ */
+export async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -75,8 +75,7 @@ describe("crash safety: SIGKILL at every step boundary, then run again", () => {
       if (out.reason === "RenewalInProgress") {
         // Killed right after Key Vault took the create: the rerun found the operation still
         // running and recorded it as Rollover's; once Key Vault issued the version, go on.
-        for (let i = 0; i < 400 && ctx.vault.versions(name).length < 2; i++)
-          await new Promise((r) => setTimeout(r, 25));
+        await ctx.vault.settle();
         out = await engine.reconcile(ref);
       }
       if (out.reason === "GraceWindowOpen") {

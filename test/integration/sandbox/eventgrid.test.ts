@@ -198,8 +198,17 @@ describe("Event Grid", () => {
       }
       defaultResponder(r, res);
     };
-    const sub = await sb().eventGrid.subscribe({ name: "manual-validation", endpointUrl: hook.url });
-    expect(sub.name).toBe("manual-validation");
+    // The handshake window is 5 minutes scaled by timeScale (300 ms at the default): scaled to
+    // 30 s the GET cannot miss it on a slow machine (a broken handshake still fails inside the
+    // test's time), and the subscription completes as soon as the GET comes.
+    const { timeScale } = sb().eventGrid.configure({});
+    sb().eventGrid.configure({ timeScale: 0.1 });
+    try {
+      const sub = await sb().eventGrid.subscribe({ name: "manual-validation", endpointUrl: hook.url });
+      expect(sub.name).toBe("manual-validation");
+    } finally {
+      sb().eventGrid.configure({ timeScale });
+    }
   });
 
   it("refuses a subscription whose endpoint fails the handshake, and keeps nothing", async () => {

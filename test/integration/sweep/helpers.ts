@@ -13,10 +13,10 @@ import type { SandboxHandle } from "../../../sandbox/index.js";
 import { MemoryAuditSink } from "../../../shared/audit/events.js";
 import { tableClient } from "../../../shared/azure/storage.js";
 import { buildRollover, sweepDepsFor } from "../../../shared/app.js";
-import { SWEEP_BUDGET_TABLE } from "../../../shared/sweep/budget.js";
-import { SWEEP_JOURNAL_TABLE } from "../../../shared/sweep/journal.js";
+import { SWEEP_BUDGET_TABLE } from "../../../shared/azure/sweep-budget.js";
+import { SWEEP_JOURNAL_TABLE } from "../../../shared/azure/sweep-journal.js";
 import { runSweep, type SweepDeps } from "../../../shared/sweep/run.js";
-import { SWEEP_SEEN_TABLE } from "../../../shared/sweep/seen.js";
+import { SWEEP_SEEN_TABLE } from "../../../shared/azure/sweep-seen.js";
 import { makeCert } from "../../helpers/certs.js";
 import { useSandboxIdentity } from "../../helpers/engine.js";
 

@@ -11,7 +11,7 @@ import { VaultEdge } from "../../../shared/azure/keyvault.js";
 import { tableClient } from "../../../shared/azure/storage.js";
 import { loadConfig } from "../../../shared/config.js";
 import { policiesFrom } from "../../../shared/core/plan.js";
-import { DeltaStore, SWEEP_DELTA_TABLE } from "../../../shared/sweep/delta.js";
+import { DeltaStore, SWEEP_DELTA_TABLE } from "../../../shared/azure/sweep-delta.js";
 import { fanoutStorage, readSweepRun, runSweepPage, startSweepRun } from "../../../shared/sweep/fanout.js";
 import { runSweep, type SweepDeps } from "../../../shared/sweep/run.js";
 import { useSandboxIdentity } from "../../helpers/engine.js";

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { tableClient } from "../../../shared/azure/storage.js";
-import { JOURNAL_LEASE_MS, type JournalEntry, RemovalJournal } from "../../../shared/sweep/journal.js";
+import { JOURNAL_LEASE_MS, type JournalEntry, RemovalJournal } from "../../../shared/azure/sweep-journal.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 
 const sb = useSandbox({ seed: "empty", azurite: true });

@@ -87,6 +87,11 @@ const cases: Case[] = [
     /unknown option 'keyVaultCertificate\.version'.*known options: vaultUrl, name, credential/,
   ],
   [
+    "a scheduler without clearTimeout",
+    () => ({ tenantId, clientId, certificate: cert.pem, scheduler: { setTimeout: () => 1 } }),
+    /option 'scheduler' must be an object with setTimeout\(callback, ms\) and clearTimeout\(handle\) methods/,
+  ],
+  [
     "no credential",
     () => ({ tenantId, clientId }),
     /no credential given: set exactly one of certificatePath, certificate, keyVaultCertificate, clientSecret or managedIdentity/,

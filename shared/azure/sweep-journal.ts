@@ -1,7 +1,8 @@
 /**
- * The sweep's removal journal: a removal is written here before it is made and cleared after it
- * is recorded. If a process dies in between, a later sweep finds the entry, checks Graph, and
- * records the removal that took effect (`RecoveredStep`), so no removal goes unrecorded.
+ * The sweep's removal journal (Table storage): a removal is written here before it is made and
+ * cleared after it is recorded. If a process dies in between, a later sweep finds the entry, checks
+ * Graph, and records the removal that took effect (shared/sweep/recover.ts), so no removal goes
+ * unrecorded.
  *
  * Every entry has an owner (the run, and the page in a fanned-out run) and a lease: recovery
  * touches only entries whose lease has run out (their owner is gone), and claims each under its
@@ -9,12 +10,8 @@
  * both recover the same entry.
  */
 import { RestError, type TableClient } from "@azure/data-tables";
-import { tableOnce } from "../azure/storage.js";
-import type { Client } from "@microsoft/microsoft-graph-client";
-import type { AuditSink } from "../audit/events.js";
-import type { GraphEdge } from "../azure/graph.js";
 import type { TargetType } from "../core/model.js";
-import { Reason } from "../core/reasons.js";
+import { ensureTable } from "./storage.js";
 
 export const SWEEP_JOURNAL_TABLE = "RolloverSweepJournal";
 
@@ -39,10 +36,7 @@ interface Entity extends JournalEntry {
 }
 
 export class RemovalJournal {
-  private readonly ensure: () => Promise<unknown>;
-  constructor(private readonly table: TableClient) {
-    this.ensure = tableOnce(table);
-  }
+  constructor(private readonly table: TableClient) {}
 
   private row(e: JournalEntry): string {
     return `${e.targetId}_${e.keyId}`;
@@ -50,7 +44,7 @@ export class RemovalJournal {
 
   /** Records a removal `owner` is about to make, held until `now + JOURNAL_LEASE_MS`. */
   async begin(e: JournalEntry, owner: string, now: number): Promise<void> {
-    await this.ensure();
+    await ensureTable(this.table);
     await this.table.upsertEntity(
       { partitionKey: "removal", rowKey: this.row(e), ...e, owner, leaseUntil: now + JOURNAL_LEASE_MS },
       "Replace",
@@ -58,7 +52,7 @@ export class RemovalJournal {
   }
 
   async end(e: JournalEntry): Promise<void> {
-    await this.ensure();
+    await ensureTable(this.table);
     try {
       await this.table.deleteEntity("removal", this.row(e));
     } catch (err) {
@@ -71,7 +65,7 @@ export class RemovalJournal {
    * an entry another recoverer claimed first is left to it.
    */
   async claimStale(owner: string, now: number): Promise<JournalEntry[]> {
-    await this.ensure();
+    await ensureTable(this.table);
     const out: JournalEntry[] = [];
     for await (const e of this.table.listEntities<Entity>({
       queryOptions: { filter: "PartitionKey eq 'removal'" },
@@ -100,39 +94,4 @@ export class RemovalJournal {
     }
     return out;
   }
-}
-
-/** Settles what a sweep that is gone left in the journal: records removals that took effect. */
-export async function recoverRemovals(deps: {
-  journal: RemovalJournal;
-  graph: GraphEdge;
-  client: Client;
-  audit: AuditSink;
-  owner: string;
-  now: () => number;
-}): Promise<number> {
-  let recovered = 0;
-  for (const e of await deps.journal.claimStale(deps.owner, deps.now())) {
-    const target = await deps.graph.getTarget(deps.client, e.tenantId, e.targetType, e.targetId);
-    const creds = e.credential === "key" ? target?.keyCredentials : target?.passwordCredentials;
-    const gone = !creds?.some((c) => c.keyId === e.keyId);
-    if (gone) {
-      recovered += 1;
-      deps.audit.emit({
-        action: "sweepRemoval",
-        outcome: "succeeded",
-        reason: Reason.RecoveredStep,
-        message: `removed ${e.credential} ${e.keyId} in an earlier sweep that stopped before recording it`,
-        tenantId: e.tenantId,
-        targetType: e.targetType,
-        targetObjectId: e.targetId,
-        targetAppId: e.appId,
-        targetDisplayName: e.displayName,
-        keyId: e.keyId,
-      });
-      await deps.audit.flush?.();
-    }
-    await deps.journal.end(e);
-  }
-  return recovered;
 }

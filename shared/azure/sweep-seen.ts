@@ -8,8 +8,8 @@
  * no more than one page's worth; an entry is deleted when its credential is removed.
  */
 import { odata, RestError, type TableClient } from "@azure/data-tables";
-import { tableOnce } from "../azure/storage.js";
 import { firstSeenKey } from "../core/sweep.js";
+import { ensureTable } from "./storage.js";
 
 export const SWEEP_SEEN_TABLE = "RolloverSweepSeen";
 const PARALLEL = 16;
@@ -23,10 +23,7 @@ interface SeenEntity {
 }
 
 export class FirstSeenStore {
-  private readonly ensure: () => Promise<unknown>;
-  constructor(private readonly table: TableClient) {
-    this.ensure = tableOnce(table);
-  }
+  constructor(private readonly table: TableClient) {}
 
   /**
    * First sight of each credential (`firstSeenKey` → ms); a credential not seen before is
@@ -37,7 +34,7 @@ export class FirstSeenStore {
     now: number,
     record = true,
   ): Promise<Map<string, number>> {
-    await this.ensure();
+    await ensureTable(this.table);
     const out = new Map<string, number>();
     const todo = [...new Map(credentials.map((c) => [firstSeenKey(c.targetId, c.keyId), c])).values()];
     // Known ones in batches: one query for up to PER_QUERY credentials (Table storage takes at
@@ -85,7 +82,7 @@ export class FirstSeenStore {
 
   /** Forgets a credential that was removed. */
   async forget(targetId: string, keyId: string): Promise<void> {
-    await this.ensure();
+    await ensureTable(this.table);
     try {
       await this.table.deleteEntity(targetId.toLowerCase(), keyId.toLowerCase());
     } catch (e) {

@@ -5,8 +5,8 @@
  * (a removal that failed or was aborted) is not given back: the safe direction.
  */
 import { RestError, type TableClient } from "@azure/data-tables";
-import { tableOnce } from "../azure/storage.js";
 import { type BudgetLimits, type BudgetState, takeBudget } from "../core/budget.js";
+import { ensureTable } from "./storage.js";
 
 export const SWEEP_BUDGET_TABLE = "RolloverRemovalBudget";
 const PK = "budget";
@@ -18,18 +18,15 @@ interface BudgetEntity extends BudgetState {
 }
 
 export class RemovalBudget {
-  private readonly ensure: () => Promise<unknown>;
   constructor(
     private readonly table: TableClient,
     readonly limits: BudgetLimits,
-  ) {
-    this.ensure = tableOnce(table);
-  }
+  ) {}
 
   /** Takes up to `want` removals at `now`; returns how many were granted. */
   async take(want: number, now: number): Promise<number> {
     if (want <= 0) return 0;
-    await this.ensure();
+    await ensureTable(this.table);
     for (let attempt = 0; attempt < 50; attempt++) {
       let current: (BudgetEntity & { etag: string }) | undefined;
       try {
@@ -55,7 +52,7 @@ export class RemovalBudget {
 
   /** The stored state (for tests and the CLI's summary). */
   async read(): Promise<BudgetState | undefined> {
-    await this.ensure();
+    await ensureTable(this.table);
     try {
       const e = await this.table.getEntity<BudgetEntity>(PK, RK);
       return { hour: e.hour, hourUsed: e.hourUsed, day: e.day, dayUsed: e.dayUsed };
