@@ -7,7 +7,7 @@
 import { buildRollover } from "../shared/app.js";
 import { loadConfig, type Purpose, PURPOSES, requiredFor } from "../shared/config.js";
 import { grantInstructions, missingGraphRoles, requiredGraphRoles } from "../shared/core/grants.js";
-import { errorSummary } from "../shared/rotation/engine.js";
+import { errorSummary } from "../shared/errors.js";
 import { EXIT } from "./run.js";
 import { UsageError } from "./errors.js";
 

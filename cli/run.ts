@@ -4,7 +4,7 @@
  * sure its audit records are sent or stored before it exits.
  */
 import { randomUUID } from "node:crypto";
-import { type AuditEvent, type AuditSink, MemoryAuditSink, type Trigger } from "../shared/audit/events.js";
+import type { AuditSink, Trigger } from "../shared/audit/events.js";
 import type { TokenCredential } from "@azure/identity";
 import { type VerifyAuditOptions, verifyAudit } from "../shared/audit/verify.js";
 import { KeyVaultCheckpointKey } from "../shared/azure/audit-signing.js";
@@ -52,26 +52,21 @@ function endProgress(stream: NodeJS.WriteStream = process.stderr): void {
 
 export interface RunAudit {
   sink: AuditSink;
-  events: AuditEvent[];
   close(): Promise<string>;
 }
 
-/** The run's audit writer: Logs Ingestion when configured, else kept in memory (and said so). */
+/**
+ * The run's audit writer: Logs Ingestion when configured, else counted and said so. Nothing is
+ * kept for the whole run: the writer holds what was emitted since its last flush (the sweep
+ * flushes after every page), so a run over a large tenant holds a page's records, not the run's.
+ */
 export function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, person?: string): RunAudit {
-  const events: AuditEvent[] = [];
   const runId = randomUUID();
   const actor = person ?? r.config.identityObjectId ?? r.config.clientId ?? "rollover-cli";
   if (r.audit) {
     const writer = r.audit.writer({ runId, trigger, actor, dryRun });
     return {
-      events,
-      sink: {
-        emit: (e) => {
-          events.push(e);
-          writer.emit(e);
-        },
-        flush: () => writer.flush(),
-      },
+      sink: writer,
       async close() {
         await writer.close();
         // Totals over the run: checkpoints send records before the close.
@@ -80,12 +75,15 @@ export function openRunAudit(r: Rollover, trigger: Trigger, dryRun: boolean, per
       },
     };
   }
-  const mem = new MemoryAuditSink();
+  let unsent = 0;
   return {
-    events: mem.events,
-    sink: mem,
+    sink: {
+      emit: () => {
+        unsent += 1;
+      },
+    },
     close: async () =>
-      "audit: Logs Ingestion is not configured (ROLLOVER_LOGS_INGESTION_ENDPOINT); records were not sent",
+      `audit: Logs Ingestion is not configured (ROLLOVER_LOGS_INGESTION_ENDPOINT); ${unsent} records were not sent`,
   };
 }
 
@@ -128,7 +126,6 @@ export interface ApplyResult {
   outcomes: BindingOutcome[];
   sweep?: SweepSummary;
   exitCode: number;
-  audit: AuditEvent[];
 }
 
 /**
@@ -187,7 +184,7 @@ export async function apply(opts: ApplyOptions): Promise<ApplyResult> {
       ].join("\n"),
     );
   }
-  return { outcomes, ...(sweep ? { sweep } : {}), exitCode, audit: audit.events };
+  return { outcomes, ...(sweep ? { sweep } : {}), exitCode };
 }
 
 /** Rotates (reconciles) one binding now, by certificate name, in whichever configured vault holds it. */

@@ -8,7 +8,7 @@ import { oneLine } from "../shared/text.js";
 import { AlertParseError, parseCommonAlert } from "../shared/remediation/alert.js";
 import { checkSecureWebhook, WebhookAuthError } from "../shared/remediation/auth.js";
 import { remediate } from "../shared/remediation/remediate.js";
-import { errorSummary } from "../shared/rotation/engine.js";
+import { errorSummary } from "../shared/errors.js";
 import { rolloverFor, type Runtime, runClock, withRun } from "./runtime.js";
 import { contextLogger } from "../shared/log.js";
 import { bodyTooLarge, declaresTooLarge, HttpError, MAX_BODY_BYTES, parseJsonBody } from "./http-body.js";

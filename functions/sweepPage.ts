@@ -12,7 +12,8 @@ export function sweepPageHandler(rt: Runtime) {
     if (!parsed.success) {
       // A retry cannot fix a malformed message: acknowledge it and leave a record.
       return withRun(rt, { trigger: "timer", runId: context.invocationId }, async (run) => {
-        const why = oneLine(parsed.error.issues[0]?.message ?? "invalid");
+        const issue = parsed.error.issues[0];
+        const why = oneLine(issue ? `${issue.path.join(".") || "message"}: ${issue.message}` : "invalid");
         run.audit.emit({
           action: "error",
           outcome: "skipped",

@@ -11,6 +11,7 @@
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import { graphDate } from "./graph/directory.js";
 import { addAppManagementPolicy, setDefaultAppManagementPolicy } from "./graph/policies.js";
 import type { CertificatePolicyInit, CertificateVersionInfo, SandboxContext } from "./types.js";
 
@@ -547,7 +548,8 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
   const home = ctx.directory.defaultTenantId;
   const dir = ctx.directory;
   const now = ctx.clock.now();
-  const iso = (days: number) => new Date(now + days * DAY).toISOString();
+  // Graph's date form, so every credential shares one string per date (graphDate keeps it).
+  const iso = (days: number) => graphDate(now + days * DAY);
   const [valid, expired, older, longLived] = await Promise.all([
     makeCertificate("CN=scale-valid", now - 60 * DAY, now + 300 * DAY),
     makeCertificate("CN=scale-expired", now - 400 * DAY, now - 35 * DAY),
@@ -563,6 +565,14 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
   };
   const validSecret = { startDateTime: iso(-30), endDateTime: iso(150) };
   const expiredSecret = { startDateTime: iso(-200), endDateTime: iso(-20) };
+  const previousDates = { startDateTime: iso(-330), endDateTime: iso(35) };
+  const expiredKey = { certificateDer: expired, startDateTime: iso(-400), endDateTime: iso(-35) };
+  const longKey = {
+    certificateDer: longLived,
+    displayName: "CN=scale-long",
+    startDateTime: iso(-10),
+    endDateTime: iso(3 * 365),
+  };
   for (let i = 0; i < n; i++) {
     const app = dir.createApplication(home, {
       displayName: `scale-app-${String(i + 1).padStart(6, "0")}`,
@@ -581,26 +591,16 @@ async function seedScale(ctx: SandboxContext, n: number): Promise<void> {
     } else if (bucket < 73) {
       dir.addKeyCredential(home, app.id, {
         certificateDer: older,
-        startDateTime: iso(-330),
-        endDateTime: iso(35),
+        ...previousDates,
         customKeyIdentifier: customIdentifier(`previous-${i}`),
       });
       dir.addKeyCredential(home, app.id, validKey);
     } else if (bucket < 81) {
       dir.addPasswordCredential(home, app.id, { displayName: "old secret", ...expiredSecret });
     } else if (bucket < 88) {
-      dir.addKeyCredential(home, app.id, {
-        certificateDer: expired,
-        startDateTime: iso(-400),
-        endDateTime: iso(-35),
-      });
+      dir.addKeyCredential(home, app.id, expiredKey);
     } else if (bucket < 93) {
-      dir.addKeyCredential(home, app.id, {
-        certificateDer: longLived,
-        displayName: "CN=scale-long",
-        startDateTime: iso(-10),
-        endDateTime: iso(3 * 365),
-      });
+      dir.addKeyCredential(home, app.id, longKey);
     }
   }
   await Promise.all(

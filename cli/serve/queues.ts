@@ -5,7 +5,7 @@
  */
 import type { QueueClient } from "@azure/storage-queue";
 import { decodeMessage, queueClient } from "../../shared/azure/queue.js";
-import { errorSummary } from "../../shared/rotation/engine.js";
+import { errorSummary } from "../../shared/errors.js";
 import type { QueueDefinition, ServeContext } from "./context.js";
 
 const MAX_DEQUEUE_COUNT = 5;

@@ -19,7 +19,7 @@ import { decodeMessage } from "../../shared/azure/queue.js";
 import { oneLine } from "../../shared/text.js";
 import { EventParseError, eventsOf, parseEvent, validationCodeOf } from "../../shared/events/parse.js";
 import { mapWithConcurrency } from "../../shared/rotation/concurrency.js";
-import { errorSummary } from "../../shared/rotation/engine.js";
+import { errorSummary } from "../../shared/errors.js";
 import type { HttpDefinition, ServeContext } from "./context.js";
 import { headerRecord, keyMatches, readBody, sendJson } from "./http.js";
 import type { Timers } from "./timers.js";

@@ -4,7 +4,7 @@
  */
 import type { Timer } from "@azure/functions";
 import { CronExpressionParser } from "cron-parser";
-import { errorSummary } from "../../shared/rotation/engine.js";
+import { errorSummary } from "../../shared/errors.js";
 import type { ServeContext, TimerDefinition } from "./context.js";
 
 export interface Timers {

@@ -45,6 +45,9 @@ export function tokenEndpoint(authorityHost: string, tenantId: string): string {
   return `${authorityHost.replace(/\/+$/, "")}/${tenantId}/oauth2/v2.0/token`;
 }
 
+/** How long a signed client assertion (valid ten minutes, signed-jwt.ts) is handed out again. */
+const ASSERTION_REUSE_MS = 60_000;
+
 /** A credential that signs in *as the target*, with a certificate whose key is in Key Vault. */
 export function certificateCredential(opts: {
   authorityHost: string;
@@ -55,17 +58,32 @@ export function certificateCredential(opts: {
   now: () => number;
 }): TokenCredential {
   const endpoint = tokenEndpoint(opts.authorityHost, opts.tenantId);
+  // MSAL asks for the assertion twice per token request (once building its client, once for the
+  // request itself); each ask would cost a Key Vault `sign`. A signed assertion is reused for a
+  // minute of its ten-minute life, as MSAL reuses the assertions it signs itself until they
+  // expire (msal-node ClientAssertion.getJwt).
+  let made: { at: number; assertion: Promise<string> } | undefined;
   return new ClientAssertionCredential(
     opts.tenantId,
     opts.clientId,
-    () =>
-      clientAssertion({
-        clientId: opts.clientId,
-        tokenEndpoint: endpoint,
-        certificate: opts.certificate,
-        sign: opts.sign,
-        now: opts.now(),
-      }),
+    () => {
+      const now = opts.now();
+      if (!made || now - made.at >= ASSERTION_REUSE_MS || now < made.at) {
+        const assertion = clientAssertion({
+          clientId: opts.clientId,
+          tokenEndpoint: endpoint,
+          certificate: opts.certificate,
+          sign: opts.sign,
+          now,
+        });
+        made = { at: now, assertion };
+        // A failed signature is not kept: the next ask signs again.
+        assertion.catch(() => {
+          if (made?.assertion === assertion) made = undefined;
+        });
+      }
+      return made.assertion;
+    },
     authorityOptions(opts.authorityHost),
   );
 }

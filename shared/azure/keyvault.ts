@@ -17,8 +17,9 @@ import {
   type CertificatePolicy,
   type CertificateProperties,
   type CertificateClientOptions,
+  type KeyVaultCertificate,
 } from "@azure/keyvault-certificates";
-import { CryptographyClient } from "@azure/keyvault-keys";
+import { KeyClient, parseKeyVaultKeyIdentifier } from "@azure/keyvault-keys";
 import type { CertificatePolicySummary, CertificateVersion, LifetimeTrigger } from "../core/model.js";
 import { isRenewableIssuer } from "../core/snapshot.js";
 import type { CertificateRef, DigestSigner } from "./signed-jwt.js";
@@ -132,16 +133,29 @@ function isNotFound(e: unknown): boolean {
   return (e as { statusCode?: number }).statusCode === 404;
 }
 
+/** Whether Key Vault holds a certificate operation, and the one it holds. */
+export interface OperationObservation {
+  renewalPending: boolean;
+  operation?: OperationInfo;
+}
+
 export class VaultEdge {
   readonly name: string;
   readonly client: CertificateClient;
+  /** One key client (one pipeline, one bearer challenge) behind every signer of this vault. */
+  private readonly keys: KeyClient;
+  // The policy as Key Vault returned it, behind the summary `observe` returned: `beginRenew`
+  // sends it back with the create instead of reading it again (keyed by the summary object, so
+  // it lives exactly as long as the observation that holds it).
+  private readonly readPolicies = new WeakMap<CertificatePolicySummary, CertificatePolicy>();
 
   constructor(
     readonly vaultUrl: string,
-    private readonly credential: TokenCredential,
+    credential: TokenCredential,
   ) {
     this.name = vaultNameFromUrl(vaultUrl);
     this.client = new CertificateClient(vaultUrl, credential, vaultClientOptions(vaultUrl));
+    this.keys = new KeyClient(vaultUrl, credential, vaultClientOptions(vaultUrl));
   }
 
   /** Every certificate with its newest version's tags (bindings are the ones with rollover-* tags). */
@@ -151,8 +165,38 @@ export class VaultEdge {
     }
   }
 
-  /** Versions, policy and pending operation of one certificate; `undefined` if it does not exist. */
-  async observe(name: string): Promise<CertificateObservation | undefined> {
+  /**
+   * Versions, policy and pending operation of one certificate; `undefined` if it does not exist.
+   * With `operation: false` the pending operation is not read (`renewalPending` false, no
+   * `operation`): for a caller that reads it with `operation()` only when its decision needs it.
+   */
+  async observe(
+    name: string,
+    opts: { operation?: boolean } = {},
+  ): Promise<CertificateObservation | undefined> {
+    const listed = await this.listVersions(name);
+    if (!listed) return undefined;
+    const { versions, newest } = listed;
+    const policy = await this.client.getCertificatePolicy(name);
+    const { renewalPending, operation } =
+      opts.operation === false ? { renewalPending: false, operation: undefined } : await this.operation(name);
+    return {
+      versions,
+      policy: this.summarize(policy),
+      renewalPending,
+      ...(operation ? { operation } : {}),
+      tags: { ...(newest?.tags ?? {}) },
+    };
+  }
+
+  /** The certificate's versions (`GET …/versions`); `undefined` if it does not exist. */
+  async versions(name: string): Promise<CertificateVersion[] | undefined> {
+    return (await this.listVersions(name))?.versions;
+  }
+
+  private async listVersions(
+    name: string,
+  ): Promise<{ versions: CertificateVersion[]; newest?: CertificateProperties } | undefined> {
     const versions: CertificateVersion[] = [];
     let newest: CertificateProperties | undefined;
     try {
@@ -166,31 +210,34 @@ export class VaultEdge {
       throw e;
     }
     if (versions.length === 0 && !newest) return undefined;
-    const policy = await this.client.getCertificatePolicy(name);
+    return newest ? { versions, newest } : { versions };
+  }
+
+  /** The core's view of a policy; the policy itself is kept behind it for `beginRenew`. */
+  private summarize(policy: CertificatePolicy): CertificatePolicySummary {
     const issuerName = policy.issuerName ?? "Unknown";
-    let renewalPending = false;
-    let operation: OperationInfo | undefined;
+    const summary: CertificatePolicySummary = {
+      issuerName,
+      renewable: isRenewableIssuer(issuerName),
+      exportable: policy.exportable === true,
+      lifetimeTriggers: lifetimeTriggers(policy),
+      ...(policy.validityInMonths ? { validityMonths: policy.validityInMonths } : {}),
+    };
+    this.readPolicies.set(summary, policy);
+    return summary;
+  }
+
+  /** The certificate's operation (`GET …/pending`), if Key Vault holds one. */
+  async operation(name: string): Promise<OperationObservation> {
     try {
       const op = await this.client.getCertificateOperation(name);
       const state = op.getOperationState().certificateOperation;
-      renewalPending = state?.status === "inProgress";
-      operation = operationInfo(state);
+      const operation = operationInfo(state);
+      return { renewalPending: state?.status === "inProgress", ...(operation ? { operation } : {}) };
     } catch (e) {
       if (!isNotFound(e)) throw e;
+      return { renewalPending: false };
     }
-    return {
-      versions,
-      policy: {
-        issuerName,
-        renewable: isRenewableIssuer(issuerName),
-        exportable: policy.exportable === true,
-        lifetimeTriggers: lifetimeTriggers(policy),
-        ...(policy.validityInMonths ? { validityMonths: policy.validityInMonths } : {}),
-      },
-      renewalPending,
-      ...(operation ? { operation } : {}),
-      tags: { ...(newest?.tags ?? {}) },
-    };
   }
 
   // A version's certificate and key id never change, and a CryptographyClient pays a challenge
@@ -205,14 +252,21 @@ export class VaultEdge {
     if (!m) {
       m = this.readMaterial(name, version);
       m.catch(() => this.materials.delete(key));
-      this.materials.set(key, m);
-      if (this.materials.size > 4096) this.materials.delete(this.materials.keys().next().value!);
+      this.remember(key, m);
     }
     return m;
   }
 
+  private remember(key: string, m: Promise<VersionMaterial>): void {
+    this.materials.set(key, m);
+    if (this.materials.size > 4096) this.materials.delete(this.materials.keys().next().value!);
+  }
+
   private async readMaterial(name: string, version: string): Promise<VersionMaterial> {
-    const c = await this.client.getCertificateVersion(name, version);
+    return this.materialOf(name, version, await this.client.getCertificateVersion(name, version));
+  }
+
+  private materialOf(name: string, version: string, c: KeyVaultCertificate): VersionMaterial {
     if (!c.cer || !c.keyId || !c.properties.notBefore || !c.properties.expiresOn) {
       throw new Error(`Key Vault returned certificate ${name}/${version} without cer, kid or validity`);
     }
@@ -234,7 +288,8 @@ export class VaultEdge {
    * binding's tags over (tags belong to a version). Returns the operation's request id and the
    * public key of its CSR (Key Vault generated that key: the proof a version came from this
    * operation), and `wait`, which polls until Key Vault finished or `waitMs` passed and returns
-   * the new version (undefined while Key Vault is still issuing it). The key is always requested
+   * the new version (undefined while Key Vault is still issuing it); the version's material is
+   * kept from the answer that completed the operation. The key is always requested
    * non-exportable (`key_props.exportable: false`), and an AutoRenew lifetime action becomes
    * EmailContacts: Rollover renews the binding, Key Vault only notices.
    * Permission: certificates/create (Key Vault Certificates Officer, or Rollover's custom role),
@@ -244,10 +299,19 @@ export class VaultEdge {
     name: string,
     tags: Record<string, string>,
     pollMs = 1000,
-  ): Promise<{ requestId: string; spkiSha256?: string; wait(waitMs: number): Promise<string | undefined> }> {
+    /** The policy summary `observe` just returned: its policy is sent back instead of read again. */
+    observed?: CertificatePolicySummary,
+  ): Promise<{
+    requestId: string;
+    spkiSha256?: string;
+    /** The certificate's policy from now on: the one sent with the create. */
+    policy: CertificatePolicySummary;
+    wait(waitMs: number): Promise<CertificateVersion | undefined>;
+  }> {
     // The new key is made non-exportable whatever the policy said, so it can never leave Key
     // Vault (the policy sent with create becomes the certificate's policy).
-    const current = await this.client.getCertificatePolicy(name);
+    const current =
+      (observed && this.readPolicies.get(observed)) ?? (await this.client.getCertificatePolicy(name));
     const policy: CertificatePolicy = {
       ...current,
       exportable: false,
@@ -262,15 +326,23 @@ export class VaultEdge {
         : {}),
     };
     const poller = await this.client.beginCreateCertificate(name, policy, { tags, intervalInMs: pollMs });
-    // The SDK's create poller does not expose the operation: read it (`GET …/pending`); Key Vault
-    // keeps a completed operation until it is deleted, and refuses a second create while one runs.
+    // The poller's first update sent the create and read the operation it started (`GET …/pending`,
+    // with its CSR) into its internal state (its public state leaves the operation out); should a
+    // version of the SDK not keep it there, it is read again (`getCertificateOperation`). Key
+    // Vault refuses a second create while one runs.
+    const started = (
+      poller as unknown as { operation?: { state?: { certificateOperation?: CertificateOperation } } }
+    ).operation?.state?.certificateOperation;
     const op = operationInfo(
-      (await this.client.getCertificateOperation(name)).getOperationState().certificateOperation,
+      started?.requestId
+        ? started
+        : (await this.client.getCertificateOperation(name)).getOperationState().certificateOperation,
     );
     if (!op) throw new Error(`Key Vault started no certificate operation for ${name} (no request_id)`);
     return {
       requestId: op.requestId,
       ...(op.spkiSha256 ? { spkiSha256: op.spkiSha256 } : {}),
+      policy: this.summarize(policy),
       wait: async (waitMs: number) => {
         const deadline = Date.now() + waitMs;
         while (!poller.isDone() && Date.now() < deadline) {
@@ -278,7 +350,20 @@ export class VaultEdge {
           await poller.poll();
         }
         if (!poller.isDone()) return undefined;
-        return poller.getResult()?.properties.version;
+        const result = poller.getResult();
+        const version = result?.properties.version;
+        const issued = result && version ? toVersion(result.properties) : undefined;
+        if (!result || !version || !issued) return undefined;
+        // The answer that completed the operation carries the new version's certificate and kid.
+        const key = `${name}/${version}`;
+        if (!this.materials.has(key)) {
+          try {
+            this.remember(key, Promise.resolve(this.materialOf(name, version, result)));
+          } catch {
+            // read on first use instead
+          }
+        }
+        return issued;
       },
     };
   }
@@ -290,14 +375,18 @@ export class VaultEdge {
     waitMs: number,
     pollMs = 1000,
   ): Promise<string | undefined> {
-    return (await this.beginRenew(name, tags, pollMs)).wait(waitMs);
+    return (await (await this.beginRenew(name, tags, pollMs)).wait(waitMs))?.version;
   }
 
   /** A signer for JWTs, by Key Vault's `sign` on the key behind a certificate version. */
   signer(kid: string): DigestSigner {
     let s = this.signers.get(kid);
     if (!s) {
-      const crypto = new CryptographyClient(kid, this.credential, vaultClientOptions(this.vaultUrl));
+      // From the vault's one KeyClient: the CryptographyClient shares its pipeline, so the bearer
+      // challenge is paid once per vault, not once per key (KeyClient.getCryptographyClient,
+      // https://learn.microsoft.com/javascript/api/@azure/keyvault-keys/keyclient#@azure-keyvault-keys-keyclient-getcryptographyclient).
+      const { name, version } = parseKeyVaultKeyIdentifier(kid);
+      const crypto = this.keys.getCryptographyClient(name, version ? { keyVersion: version } : {});
       s = async (alg, digest) => (await crypto.sign(alg, digest)).result;
       this.signers.set(kid, s);
       if (this.signers.size > 4096) this.signers.delete(this.signers.keys().next().value!);

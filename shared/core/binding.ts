@@ -230,6 +230,24 @@ export function planBinding(observed: BindingObservation, policy: BindingPolicy,
   return plan;
 }
 
+/**
+ * Whether Key Vault's pending operation can change the plan, so it must be read: only when no
+ * version is usable (wait for the one being issued, or refuse) or a renewal is due (wait for the
+ * one in progress, or renew) — now or within `marginMs`, so a renewal that falls due while the
+ * binding is being read is never started over an operation Key Vault still runs.
+ */
+export function operationMatters(
+  obs: Pick<BindingObservation, "versions" | "policy">,
+  policy: BindingPolicy,
+  now: EpochMs,
+  marginMs = 60_000,
+): boolean {
+  const current = sortVersions(obs.versions).find((v) => v.enabled && v.expires > v.notBefore);
+  if (!current) return true;
+  const due = (t: EpochMs) => renewalDue(current, t, policy.renewal, obs.policy.lifetimeTriggers).due;
+  return due(now) || due(now + marginMs);
+}
+
 /** planSeen, with the step failure limit: the step a binding failed N times in a row is refused. */
 function planLimited(obs: BindingObservation, policy: BindingPolicy, now: EpochMs): BindingPlan {
   const plan = planSeen(obs, policy, now);

@@ -45,7 +45,14 @@ const COLLECTIONS = {
 
 /** One queue message: a page of one collection in one run. */
 export const sweepPageMessage = z.object({
-  runId: z.string().min(1).max(100),
+  // The run's Table partition key: refused, not escaped, if Table storage would refuse it
+  // (learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model).
+  runId: z
+    .string()
+    .min(1)
+    .max(100)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is refused
+    .regex(/^[^/\\#?\u0000-\u001f\u007f-\u009f]+$/, "must not contain / \\ # ? or control characters"),
   collection: z.enum(["applications", "servicePrincipals"]),
   page: z.number().int().min(1),
   url: z.string().min(1).max(4096),

@@ -8,7 +8,7 @@ import type { AuditSink } from "../audit/events.js";
 import type { InsightFacts, PolicyFacts, PrivilegeFacts, SignInFacts } from "../core/insight.js";
 import { runFindings } from "../core/insight.js";
 import type { ReasonCode } from "../core/reasons.js";
-import { errorSummary } from "../rotation/engine.js";
+import { errorSummary } from "../errors.js";
 
 export interface InsightReaders {
   signIns?: () => Promise<SignInFacts>;

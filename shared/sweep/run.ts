@@ -3,8 +3,10 @@
  * service principal from Graph (pages of 999 with `$select` of only what the rules need), plan
  * with the core page by page, and act on the removals the plan allows.
  *
- * Pages are planned one at a time with a shared removal budget, so memory stays flat on large
- * tenants; every guardrail is per target, so planning by page gives the same answer as planning
+ * Pages are planned one at a time with a shared removal budget, and each page's audit records are
+ * flushed before the next page is read, so memory stays flat on large tenants: across pages the
+ * sweep keeps counters (the summary), the bindings and the run's insight facts, nothing per
+ * object. Every guardrail is per target, so planning by page gives the same answer as planning
  * the whole tenant at once, except that the cap is spent in page order.
  *
  * Each removal is made with the permission Rollover holds (docs/permissions.md): `removeKey` as the
@@ -42,7 +44,8 @@ import {
   type SweepPolicy,
 } from "../core/sweep.js";
 import type { Target } from "../core/model.js";
-import { asTarget, errorSummary } from "../rotation/engine.js";
+import { asTarget } from "../azure/target-clients.js";
+import { errorSummary } from "../errors.js";
 import type { RemovalBudget } from "../azure/sweep-budget.js";
 import type { JournalEntry, RemovalJournal } from "../azure/sweep-journal.js";
 import { recoverRemovals } from "./recover.js";
@@ -477,6 +480,8 @@ export async function runSweep(input: SweepDeps): Promise<SweepSummary> {
       const targets = await completeTargets(deps, p, bindings.bindings);
       await deps.onPage?.({ collection, page, targets: targets.length });
       await sweepPage(deps, bindings, targets, summary, undefined, tenantFacts);
+      // The page's records go now: the sweep keeps counters across pages, never records.
+      await deps.audit.flush?.();
       if (p.deltaLink && deps.delta) await deps.delta.setLink(collection, p.deltaLink);
       url = p.nextLink;
     }

@@ -63,6 +63,8 @@ describe("sweep fan-out over the queue", () => {
     expect(run.pagesEnqueued).toBe(expectedPages);
     expect(run.pagesDone).toBe(expectedPages);
     expect(run.targets).toBe(2 * N + 1);
+    // A page is marked done before its handler logs its line: both instances must be idle first.
+    await Promise.all([a.idle(), b.idle()]);
     // every page was one queue message handled by one of the two instances
     const handled = [...pagesBy.a!, ...pagesBy.b!].map((l) => pageLine.exec(l)!.slice(1, 3).join(":"));
     expect(handled).toHaveLength(expectedPages);
@@ -75,8 +77,7 @@ describe("sweep fan-out over the queue", () => {
     // finding each for the whole run, however many pages and instances.
     expect(run.findings.SignInDataUnavailable).toBe(1);
     expect(run.findings.PolicyDataUnavailable).toBe(1);
-    // Both instances must have finished (and flushed their audit records) before counting.
-    await Promise.all([a.idle(), b.idle()]);
+    // Both instances have finished (and flushed their audit records): count them.
     const records = auditRecords(h).filter((r) => r.RunId === sweepRunId);
     expect(records.filter((r) => r.Action === "sweepRemoval" && r.Outcome === "succeeded")).toHaveLength(CAP);
     expect(

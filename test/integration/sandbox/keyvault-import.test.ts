@@ -221,12 +221,17 @@ describe("Key Vault: certificate import", () => {
     const name = "import-refused";
     const made = await issuedCert();
     const other = await issuedCert();
-    const attempts: Array<Promise<unknown>> = [
-      certs().importCertificate(name, encryptedPfx([made.leaf], made.pkcs8, "right"), { password: "wrong" }),
-      certs().importCertificate(name, encryptedPfx([made.leaf], other.pkcs8, "pw"), { password: "pw" }),
+    // One at a time: a second request started before the first is awaited would leave its
+    // rejection unhandled while the first is checked.
+    const attempts: Array<() => Promise<unknown>> = [
+      () =>
+        certs().importCertificate(name, encryptedPfx([made.leaf], made.pkcs8, "right"), {
+          password: "wrong",
+        }),
+      () => certs().importCertificate(name, encryptedPfx([made.leaf], other.pkcs8, "pw"), { password: "pw" }),
     ];
     for (const a of attempts)
-      await expect(a).rejects.toMatchObject({ statusCode: 400, code: "BadParameter" });
+      await expect(a()).rejects.toMatchObject({ statusCode: 400, code: "BadParameter" });
     const pemPolicy = { secret_props: { contentType: "application/x-pem-file" } };
     const pkcs1 = await importRaw(name, {
       value: pemOf(made.pkcs8, "RSA PRIVATE KEY") + pemOf(made.leaf, "CERTIFICATE"),

@@ -7,6 +7,7 @@ import {
   DAY,
   HOUR,
   isValidAt,
+  operationMatters,
   planBinding,
   renewalDue,
   sortVersions,
@@ -319,5 +320,26 @@ describe("binding plan, stated as laws", () => {
       }),
       RUNS,
     );
+  });
+
+  it("reads Key Vault's pending operation whenever it can change the plan", () => {
+    let skipped = 0;
+    let read = 0;
+    fc.assert(
+      fc.property(observation, policy, now, (obs, pol, t) => {
+        if (operationMatters(obs, pol, t)) {
+          read += 1;
+          return;
+        }
+        skipped += 1;
+        const idle = planBinding({ ...obs, renewalPending: false }, pol, t);
+        const busy = planBinding({ ...obs, renewalPending: true }, pol, t);
+        expect(busy).toEqual(idle);
+      }),
+      RUNS,
+    );
+    // Both sides happen: the law is not vacuous.
+    expect(skipped).toBeGreaterThan(0);
+    expect(read).toBeGreaterThan(0);
   });
 });

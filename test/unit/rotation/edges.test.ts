@@ -6,7 +6,7 @@
 import type { TokenCredential } from "@azure/identity";
 import { describe, expect, it } from "vitest";
 import { verifyCredential } from "../../../shared/azure/entra.js";
-import { errorSummary } from "../../../shared/rotation/engine.js";
+import { errorSummary } from "../../../shared/errors.js";
 
 describe("verify and a lost lease", () => {
   it("stops retrying at once when the lease's signal aborts", async () => {
