@@ -274,8 +274,9 @@ export function stepsOf(kinds: string[]): string[] {
   let signs = 0;
   return kinds.map((k, i) => {
     if (
-      k === "Key Vault GET /certificates/{name}/policy" &&
-      kinds[i + 1] === "Key Vault POST /certificates/{name}/create"
+      k === "Key Vault POST /certificates/{name}/create" ||
+      (k === "Key Vault GET /certificates/{name}/policy" &&
+        kinds[i + 1] === "Key Vault POST /certificates/{name}/create")
     )
       inCreate = true;
     if (!k.startsWith("Key Vault")) inCreate = false;
