@@ -8,12 +8,15 @@
  *
  *   BENCH_SIZES=1000,100000,1000000  BENCH_REPS=3  BENCH_COLD_REPS=9  BENCH_BINDINGS=1000  npm run bench
  *
- * BENCH_ONLY=sweep,cold,rotation picks the parts (default all three); BENCH_ROTATION_REPS (default
- * BENCH_REPS) repeats the rotation. A reduced rotation run while working on the engine:
+ * BENCH_ONLY=sweep,cold,rotation,events picks the parts (default all); their sections of
+ * BENCHMARKS.md are replaced, the others kept. BENCH_ROTATION_REPS (default BENCH_REPS) repeats the
+ * rotation. Event to attached (bench/events.ts): BENCH_EVENTS=100 events, BENCH_EVENT_GAP_MS=100
+ * between them. A reduced run while working, e.g.:
  *
  *   BENCH_ONLY=rotation BENCH_BINDINGS=100 BENCH_ROTATION_REPS=1 npx tsx bench/run.ts
+ *   BENCH_ONLY=events BENCH_EVENTS=20 npx tsx bench/run.ts
  *
- * (it rewrites BENCHMARKS.md too: restore it before committing figures of a reduced run).
+ * (restore BENCHMARKS.md before committing figures of a reduced run).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,6 +27,8 @@ import { parseFaultSpec } from "../sandbox/faults.js";
 import { type SandboxHandle, startSandbox } from "../sandbox/index.js";
 import type { SandboxVault } from "../sandbox/keyvault/store.js";
 import { parseSeedName, scaleObjectId, seedTenant } from "../sandbox/seeds.js";
+import { eventLatency } from "./events.js";
+import { mergeSections, PARTS as SECTIONS } from "./sections.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SIZES = (process.env.BENCH_SIZES ?? "1000,100000,1000000").split(",").map(Number);
@@ -31,6 +36,8 @@ const REPS = Number(process.env.BENCH_REPS ?? "3");
 const ROTATION_REPS = Number(process.env.BENCH_ROTATION_REPS ?? process.env.BENCH_REPS ?? "3");
 const COLD_REPS = Number(process.env.BENCH_COLD_REPS ?? "9");
 const BINDINGS = Number(process.env.BENCH_BINDINGS ?? "1000");
+const EVENTS = Number(process.env.BENCH_EVENTS ?? "100");
+const EVENT_GAP_MS = Number(process.env.BENCH_EVENT_GAP_MS ?? "100");
 const LATENCY = "graph=latency/20;keyvault=latency/20";
 const DAY = 86_400_000;
 
@@ -50,7 +57,11 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
  */
 async function bundleChildren(): Promise<void> {
   await build({
-    entryPoints: [join(ROOT, "bench/sweep-child.ts"), join(ROOT, "bench/rotation-child.ts")],
+    entryPoints: [
+      join(ROOT, "bench/sweep-child.ts"),
+      join(ROOT, "bench/rotation-child.ts"),
+      join(ROOT, "bench/events-child.ts"),
+    ],
     outdir: join(ROOT, "dist/bench"),
     outExtension: { ".js": ".mjs" },
     bundle: true,
@@ -359,25 +370,55 @@ async function rotation(sb: SandboxHandle): Promise<string> {
 const START = "<!-- bench:run.ts:start -->";
 const END = "<!-- bench:run.ts:end -->";
 
+/** The parts BENCH_ONLY can name, in the order they run. */
+const PARTS: string[] = SECTIONS.map((p) => p.name);
+
 async function main(): Promise<void> {
+  const unknown = (process.env.BENCH_ONLY ?? "")
+    .split(",")
+    .filter((p) => p.trim() && !PARTS.includes(p.trim()));
+  if (unknown.length) {
+    process.stderr.write(
+      `BENCH_ONLY: unknown part(s) ${unknown.join(", ")}; the parts are ${PARTS.join(", ")}\n`,
+    );
+    process.exit(2);
+  }
   await bundleChildren();
   const sb = await startSandbox({ seed: "empty", azurite: true, log: () => {} });
   const started = new Date();
   try {
     const parts: string[] = [];
-    const only = (process.env.BENCH_ONLY ?? "sweep,cold,rotation").split(",");
+    const only = (process.env.BENCH_ONLY ?? PARTS.join(",")).split(",").map((p) => p.trim());
     if (only.includes("sweep")) parts.push("## Sweep", "", await sweeps(sb), "");
     if (only.includes("cold")) parts.push("## Cold start of the Functions entry", "", coldStart(), "");
     if (only.includes("rotation"))
       parts.push(`## Rotation of ${fmt(BINDINGS)} bindings`, "", await rotation(sb), "");
+    if (only.includes("events"))
+      parts.push(
+        "## Event to attached",
+        "",
+        await eventLatency(sb, { root: ROOT, events: EVENTS, gapMs: EVENT_GAP_MS, latency: LATENCY, log }),
+        "",
+      );
     const header = [
       START,
       `Reproduce: \`npm run bench\` (Node ${process.version}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${started.toISOString().slice(0, 10)}). The sandbox runs in the benchmark process with ${"`"}${LATENCY}${"`"} (20 ms added to every Graph and Key Vault request); what is measured runs in its own child process. Requests are counted at the sandbox.`,
       "",
     ];
-    const body = [...header, ...parts, END].join("\n");
     const file = join(ROOT, "BENCHMARKS.md");
     const text = readFileSync(file, "utf8");
+    // A run of some parts replaces their sections and keeps the others as they were.
+    const partial = PARTS.some((p) => !only.includes(p));
+    const kept =
+      partial && text.includes(START) && text.includes(END)
+        ? mergeSections(text.slice(text.indexOf(START), text.indexOf(END)), parts.join("\n"), only)
+        : parts.join("\n");
+    if (partial)
+      header.push(
+        `This run: ${only.join(", ")} (BENCH_ONLY); the other sections are kept from an earlier run.`,
+        "",
+      );
+    const body = [...header, kept, END].join("\n");
     const next =
       text.includes(START) && text.includes(END)
         ? text.slice(0, text.indexOf(START)) + body + text.slice(text.indexOf(END) + END.length)

@@ -113,23 +113,55 @@ export function engineFor(
     random: opts.random ?? Math.random,
     ...(opts.dryRun ? { dryRun: true } : {}),
     ...(opts.onBoundary ? { onBoundary: opts.onBoundary } : {}),
-    keyLifetimeLimit: keyLifetimeLimitReader(r.graph.client(r.credential)),
+    keyLifetimeLimit: processKeyLifetimeLimit(r),
   });
 }
 
 /**
+ * How long the app management policies, once read, serve the runs that follow in the same
+ * process: an event's run does not wait on a Graph read each time. A changed policy is seen
+ * within this time (Graph refuses a key the new policy forbids at addKey in any case).
+ */
+export const POLICY_FACTS_TTL_MS = 5 * 60_000;
+
+const lifetimeLimits = new WeakMap<Rollover, (t: Target) => Promise<number | undefined>>();
+
+/** The key lifetime limit reader of this Rollover, shared by its engines (see POLICY_FACTS_TTL_MS). */
+function processKeyLifetimeLimit(r: Rollover): (t: Target) => Promise<number | undefined> {
+  let reader = lifetimeLimits.get(r);
+  if (!reader) {
+    reader = keyLifetimeLimitReader(r.graph.client(r.credential), {
+      ttlMs: POLICY_FACTS_TTL_MS,
+      now: r.clock.now,
+    });
+    lifetimeLimits.set(r, reader);
+  }
+  return reader;
+}
+
+/**
  * The target's certificate lifetime limit from the app management policies (Policy.Read.All,
- * optional), read once per engine; unknown when the policies cannot be read.
+ * optional), read once per reader (or again once `ttlMs` passed); unknown when the policies
+ * cannot be read.
  */
 export function keyLifetimeLimitReader(
   client: ReturnType<GraphEdge["client"]>,
+  refresh?: { ttlMs: number; now: () => number },
 ): (t: Target) => Promise<number | undefined> {
   let facts: Promise<PolicyFacts> | undefined;
+  let readAt = 0;
   return async (t) => {
-    facts ??= readAppManagementPolicies(client).catch((e) => ({
-      available: false as const,
-      detail: String(e),
-    }));
+    if (facts && refresh) {
+      const age = refresh.now() - readAt;
+      if (age < 0 || age >= refresh.ttlMs) facts = undefined;
+    }
+    if (!facts) {
+      readAt = refresh?.now() ?? 0;
+      facts = readAppManagementPolicies(client).catch((e) => ({
+        available: false as const,
+        detail: String(e),
+      }));
+    }
     return restrictionsFor(t, await facts)?.keyLifetimeMs;
   };
 }
