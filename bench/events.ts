@@ -141,22 +141,35 @@ async function seedBindings(
   count: number,
 ): Promise<Array<{ name: string; appId: string }>> {
   const vault = sb.ctx.vault as unknown as SandboxVault;
-  const t = sb.urls.tenantId;
   const now = sb.ctx.clock.now();
   const out: Array<{ name: string; appId: string }> = [];
   for (let i = 0; i < count; i++) {
     const name = `event-${i}`;
-    const app = sb.ctx.directory.createApplication(t, { displayName: name });
-    const expires = now + 25 * DAY;
-    const v = await vault.createCertificate(name, {
-      tags: { "rollover-target": app.id },
-      notBefore: Math.floor((expires - 365 * DAY) / 1000),
-      expires: Math.floor(expires / 1000),
-    });
-    sb.ctx.directory.addKeyCredential(t, app.id, { certificateDer: v.cerDer });
-    out.push({ name, appId: app.id });
+    out.push({ name, appId: await seedDueBinding(sb, vault, name, now) });
   }
   return out;
+}
+
+/**
+ * One binding due for renewal: an application with the certificate's key, the certificate 25
+ * days from the end of its 365 (self mode). Returns the application's object id.
+ */
+export async function seedDueBinding(
+  sb: SandboxHandle,
+  vault: SandboxVault,
+  name: string,
+  now: number,
+): Promise<string> {
+  const t = sb.urls.tenantId;
+  const app = sb.ctx.directory.createApplication(t, { displayName: name });
+  const expires = now + 25 * DAY;
+  const v = await vault.createCertificate(name, {
+    tags: { "rollover-target": app.id },
+    notBefore: Math.floor((expires - 365 * DAY) / 1000),
+    expires: Math.floor(expires / 1000),
+  });
+  sb.ctx.directory.addKeyCredential(t, app.id, { certificateDer: v.cerDer });
+  return app.id;
 }
 
 const pct = (xs: number[], p: number) => {

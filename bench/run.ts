@@ -28,7 +28,7 @@ import { parseFaultSpec } from "../sandbox/faults.js";
 import { type SandboxHandle, startSandbox } from "../sandbox/index.js";
 import type { SandboxVault } from "../sandbox/keyvault/store.js";
 import { parseSeedName, scaleObjectId, seedTenant } from "../sandbox/seeds.js";
-import { eventLatency } from "./events.js";
+import { eventLatency, seedDueBinding } from "./events.js";
 import { mergeSections, PARTS as SECTIONS } from "./sections.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -304,19 +304,8 @@ async function rotation(sb: SandboxHandle): Promise<string> {
   for (let rep = 0; rep < ROTATION_REPS; rep++) {
     await reseed(sb, "empty");
     const t0 = performance.now();
-    const t = sb.urls.tenantId;
     const now = sb.ctx.clock.now();
-    for (let i = 0; i < BINDINGS; i++) {
-      const name = `bench-${rep}-${i}`;
-      const app = sb.ctx.directory.createApplication(t, { displayName: name });
-      const expires = now + 25 * DAY;
-      const v = await vault.createCertificate(name, {
-        tags: { "rollover-target": app.id },
-        notBefore: Math.floor((expires - 365 * DAY) / 1000),
-        expires: Math.floor(expires / 1000),
-      });
-      sb.ctx.directory.addKeyCredential(t, app.id, { certificateDer: v.cerDer });
-    }
+    for (let i = 0; i < BINDINGS; i++) await seedDueBinding(sb, vault, `bench-${rep}-${i}`, now);
     const seedMs = performance.now() - t0;
     sb.ctx.faults.set(parseFaultSpec(LATENCY));
     sb.requestCounts.reset();

@@ -229,6 +229,35 @@ export class GraphEdge {
   }
 
   /**
+   * Managed mode: adds a certificate to the target's keyCredentials unless a key with the same
+   * certificate is already there (matched by the certificate itself, never by
+   * customKeyIdentifier), through `updateKeyCredentials`.
+   */
+  async appendCertificate(
+    client: Client,
+    type: TargetType,
+    id: string,
+    cert: { cer: Uint8Array; thumbprintHex: string; displayName: string; keyId: string },
+  ): Promise<void> {
+    const thumbprint = cert.thumbprintHex.toUpperCase();
+    const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === thumbprint;
+    await this.updateKeyCredentials(client, type, id, (cur) =>
+      cur.some(isNew)
+        ? cur
+        : [
+            ...cur,
+            {
+              keyId: cert.keyId,
+              type: "AsymmetricX509Cert",
+              usage: "Verify",
+              key: Buffer.from(cert.cer).toString("base64"),
+              displayName: cert.displayName,
+            },
+          ],
+    );
+  }
+
+  /**
    * Managed mode: read-modify-write of the whole keyCredentials collection. `change` gets the
    * current collection (with `key`, read with $select on the single object) and returns the new
    * one; nothing is sent when it returns the collection unchanged.

@@ -345,13 +345,8 @@ export class VaultEdge {
       policy: this.summarize(policy),
       wait: async (waitMs: number) => {
         const deadline = Date.now() + waitMs;
-        // A self-signed version is often issued within a few hundred ms: the first poll comes
-        // after 100 ms and the wait doubles up to `pollMs`, so a quick issuance does not wait a
-        // whole interval and a slow one is not polled more often than every `pollMs`.
-        let delay = Math.min(100, pollMs);
         while (!poller.isDone() && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
-          delay = Math.min(delay * 2, pollMs);
+          await new Promise((r) => setTimeout(r, pollMs));
           await poller.poll();
         }
         if (!poller.isDone()) return undefined;

@@ -9,7 +9,6 @@ import { DefaultAzureCredential } from "@azure/identity";
 import type { CertificatePolicy } from "@azure/keyvault-certificates";
 import type { Client, GraphError } from "@microsoft/microsoft-graph-client";
 import { bindingFromTags } from "../core/binding.js";
-import { thumbprintOfKey } from "../core/snapshot.js";
 import type { Target, TargetType } from "../core/model.js";
 import type { KeySize, KeyType, VaultCertificate } from "../onboard/plan.js";
 import { authorityOptions } from "./entra.js";
@@ -205,22 +204,12 @@ export async function addKeyAsOperator(
   displayName: string,
   newKeyId: string,
 ): Promise<void> {
-  // Matched by the certificate itself (the read carries each key), as the engine does.
-  const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === thumbprintHex.toUpperCase();
-  await graph.updateKeyCredentials(client, target.type, target.id, (cur) =>
-    cur.some(isNew)
-      ? cur
-      : [
-          ...cur,
-          {
-            keyId: newKeyId,
-            type: "AsymmetricX509Cert",
-            usage: "Verify",
-            key: Buffer.from(cer).toString("base64"),
-            displayName,
-          },
-        ],
-  );
+  await graph.appendCertificate(client, target.type, target.id, {
+    cer,
+    thumbprintHex,
+    displayName,
+    keyId: newKeyId,
+  });
 }
 
 /** As the person: removes keys by keyId (same call and permission as addKeyAsOperator). */

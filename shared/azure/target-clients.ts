@@ -73,11 +73,9 @@ export class TargetClients {
     target: Pick<Target, "id" | "appId">,
     signWith: string,
   ): Promise<{ client: Client; proof: string }> {
-    const signer = await vault.material(certificateName, signWith);
-    return {
-      client: this.asTargetWith(tenantId, target.appId, signer, vault),
-      proof: await proofFor(this.deps, vault, target, signer),
-    };
+    return asTarget(this.deps, vault, certificateName, tenantId, target, signWith, (signer) =>
+      this.asTargetWith(tenantId, target.appId, signer, vault),
+    );
   }
 }
 
@@ -93,10 +91,12 @@ export async function asTarget(
   tenantId: string,
   target: Pick<Target, "id" | "appId">,
   signWith: string,
+  /** The Graph client for the signer: a new one unless the caller keeps them. */
+  clientFor: (signer: VersionMaterial) => Client = (signer) =>
+    targetGraph(deps, tenantId, target.appId, signer, vault),
 ): Promise<{ client: Client; proof: string }> {
   const signer = await vault.material(certificateName, signWith);
-  const proof = await proofFor(deps, vault, target, signer);
-  return { client: targetGraph(deps, tenantId, target.appId, signer, vault), proof };
+  return { client: clientFor(signer), proof: await proofFor(deps, vault, target, signer) };
 }
 
 /** Graph's proof-of-possession for `addKey`/`removeKey` on `target`, signed in Key Vault. */

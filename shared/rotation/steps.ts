@@ -8,7 +8,6 @@ import { randomUUID } from "node:crypto";
 import type { BindingStep } from "../core/binding.js";
 import { type Phase, type StateRecord, withAttached } from "../core/model.js";
 import { markIssuedByRollover, markRenewalRequested } from "../core/provenance.js";
-import { thumbprintOfKey } from "../core/snapshot.js";
 import { certificateCredential, verifyCredential } from "../azure/entra.js";
 import { graphScope, isGraphNotFound } from "../azure/graph.js";
 import type { VersionMaterial } from "../azure/keyvault.js";
@@ -110,13 +109,7 @@ export async function attach({ ctx, ref, g, signal }: StepInput, step: Step<"att
   await ctx.boundary("before-attach");
   let keyId: string;
   if (step.mode === "self") {
-    const { client, proof } = await ctx.clients.asTarget(
-      vault,
-      ref.certificateName,
-      tenantId,
-      target,
-      step.signWith!,
-    );
+    const { client, proof } = await selfModeAccess(ctx, g, ref, step.signWith!);
     ctx.checkLease(signal); // right before the Graph write
     keyId = await ctx.deps.graph.addKey(
       client,
@@ -127,30 +120,14 @@ export async function attach({ ctx, ref, g, signal }: StepInput, step: Step<"att
       displayName(ref, m),
     );
   } else {
-    const newKeyId = randomUUID();
-    keyId = newKeyId;
-    const b64 = Buffer.from(m.cer).toString("base64");
-    // Matched by the certificate itself (the read carries each key), never by customKeyIdentifier.
-    const isNew = (k: { key?: string | null }) => thumbprintOfKey(k.key) === m.thumbprintHex;
+    keyId = randomUUID();
     ctx.checkLease(signal); // right before the Graph write
-    await ctx.deps.graph.updateKeyCredentials(
-      ctx.clients.rollover(tenantId),
-      g.binding.targetType,
-      target.id,
-      (cur) =>
-        cur.some(isNew)
-          ? cur
-          : [
-              ...cur,
-              {
-                keyId: newKeyId,
-                type: "AsymmetricX509Cert",
-                usage: "Verify",
-                key: b64,
-                displayName: displayName(ref, m),
-              },
-            ],
-    );
+    await ctx.deps.graph.appendCertificate(ctx.clients.rollover(tenantId), g.binding.targetType, target.id, {
+      cer: m.cer,
+      thumbprintHex: m.thumbprintHex,
+      displayName: displayName(ref, m),
+      keyId,
+    });
   }
   await ctx.boundary("after-attach");
   ctx.emit(ref, g.binding, target, {
@@ -215,19 +192,12 @@ export async function verify({ ctx, ref, g, signal }: StepInput, step: Step<"ver
 }
 
 export async function retire({ ctx, ref, g, signal }: StepInput, step: Step<"retire">): Promise<StateRecord> {
-  const vault = ctx.vault(ref.vaultName);
   const target = g.obs.target!;
   const tenantId = ctx.tenantOf(g.binding);
   ctx.checkLease(signal);
   await ctx.boundary("before-retire");
   if (step.mode === "self") {
-    const { client, proof } = await ctx.clients.asTarget(
-      vault,
-      ref.certificateName,
-      tenantId,
-      target,
-      step.signWith!,
-    );
+    const { client, proof } = await selfModeAccess(ctx, g, ref, step.signWith!);
     // 404: the key is already gone (an earlier run removed it and a read did not show that
     // yet): the retirement is done, not failed.
     ctx.checkLease(signal); // right before the Graph write
@@ -255,4 +225,10 @@ export async function retire({ ctx, ref, g, signal }: StepInput, step: Step<"ret
     thumbprint: step.thumbprint,
   });
   return ok(remember(ctx, g, { kind: "retire", keyId: step.keyId, at: ctx.deps.now() }));
+}
+
+/** Self mode: the target's Graph client and a proof-of-possession, both with `signWith`'s key. */
+function selfModeAccess(ctx: RotationContext, g: Gathered, ref: BindingRef, signWith: string) {
+  const vault = ctx.vault(ref.vaultName);
+  return ctx.clients.asTarget(vault, ref.certificateName, ctx.tenantOf(g.binding), g.obs.target!, signWith);
 }
