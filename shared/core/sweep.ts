@@ -193,6 +193,17 @@ export const GUARDS: readonly Guard[] = [
   },
 ];
 
+/** What every finding says of its target. */
+function findingBase(target: Target) {
+  return {
+    tenantId: target.tenantId,
+    targetId: target.id,
+    appId: target.appId,
+    targetType: target.type,
+    displayName: target.displayName,
+  };
+}
+
 function inList(list: readonly string[], target: Target): boolean {
   const ids = [target.id.toLowerCase(), target.appId.toLowerCase()];
   return list.some((x) => ids.includes(x.toLowerCase()));
@@ -212,13 +223,7 @@ export function findingsFor(
   protectedThumbprints: ReadonlySet<string> = new Set(),
 ): Finding[] {
   const out: Finding[] = [];
-  const base = {
-    tenantId: target.tenantId,
-    targetId: target.id,
-    appId: target.appId,
-    targetType: target.type,
-    displayName: target.displayName,
-  };
+  const base = findingBase(target);
   const seen = new Map<string, number>();
   for (const c of [...target.keyCredentials, ...target.passwordCredentials]) {
     seen.set(c.keyId, (seen.get(c.keyId) ?? 0) + 1);
@@ -332,13 +337,7 @@ export function planSweep(input: SweepInput, policy: SweepPolicy, now: EpochMs):
       input.protectedThumbprints,
     );
     if (policy.insight && input.insight) {
-      const base = {
-        tenantId: target.tenantId,
-        targetId: target.id,
-        appId: target.appId,
-        targetType: target.type,
-        displayName: target.displayName,
-      };
+      const base = findingBase(target);
       for (const f of insightFindings(target, input.insight, policy.insight, now)) fs.push({ ...base, ...f });
     }
     findings.push(...fs);
