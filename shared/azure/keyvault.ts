@@ -19,7 +19,12 @@ import {
   type CertificateClientOptions,
   type KeyVaultCertificate,
 } from "@azure/keyvault-certificates";
-import { KeyClient, parseKeyVaultKeyIdentifier } from "@azure/keyvault-keys";
+import {
+  CryptographyClient,
+  KeyClient,
+  type KeyVaultKey,
+  parseKeyVaultKeyIdentifier,
+} from "@azure/keyvault-keys";
 import type { CertificatePolicySummary, CertificateVersion, LifetimeTrigger } from "../core/model.js";
 import { isRenewableIssuer } from "../core/snapshot.js";
 import type { CertificateRef, DigestSigner } from "./signed-jwt.js";
@@ -151,7 +156,7 @@ export class VaultEdge {
 
   constructor(
     readonly vaultUrl: string,
-    credential: TokenCredential,
+    private readonly credential: TokenCredential,
   ) {
     this.name = vaultNameFromUrl(vaultUrl);
     this.client = new CertificateClient(vaultUrl, credential, vaultClientOptions(vaultUrl));
@@ -169,6 +174,10 @@ export class VaultEdge {
    * Versions, policy and pending operation of one certificate; `undefined` if it does not exist.
    * With `operation: false` the pending operation is not read (`renewalPending` false, no
    * `operation`): for a caller that reads it with `operation()` only when its decision needs it.
+   *
+   * The policy comes with the certificate (`getCertificate`: the newest version with its policy,
+   * one request like `getCertificatePolicy`), so that version's certificate and key id are kept
+   * too: it is usually the one that signs next (the proof and the token as the target).
    */
   async observe(
     name: string,
@@ -177,9 +186,9 @@ export class VaultEdge {
     const listed = await this.listVersions(name);
     if (!listed) return undefined;
     const { versions, newest } = listed;
-    const policy = await this.client.getCertificatePolicy(name);
-    const { renewalPending, operation } =
-      opts.operation === false ? { renewalPending: false, operation: undefined } : await this.operation(name);
+    const { renewalPending, operation, policy: fromOperation } =
+      opts.operation === false ? { renewalPending: false } : await this.operationAndPolicy(name);
+    const policy = fromOperation ?? (await this.policyWithNewest(name));
     return {
       versions,
       policy: this.summarize(policy),
@@ -187,6 +196,17 @@ export class VaultEdge {
       ...(operation ? { operation } : {}),
       tags: { ...(newest?.tags ?? {}) },
     };
+  }
+
+  /**
+   * The policy, read with the newest version (`GET /certificates/{name}`, which answers the
+   * certificate with its policy); the version's material is kept. Falls back to
+   * `getCertificatePolicy` should Key Vault answer without a policy.
+   */
+  private async policyWithNewest(name: string): Promise<CertificatePolicy> {
+    const c = await this.client.getCertificate(name);
+    this.keepMaterial(name, c);
+    return c.policy ?? (await this.client.getCertificatePolicy(name));
   }
 
   /** The certificate's versions (`GET …/versions`); `undefined` if it does not exist. */
@@ -229,14 +249,52 @@ export class VaultEdge {
 
   /** The certificate's operation (`GET …/pending`), if Key Vault holds one. */
   async operation(name: string): Promise<OperationObservation> {
+    const { policy: _p, ...op } = await this.operationAndPolicy(name);
+    return op;
+  }
+
+  /**
+   * The operation, and, once it is no longer running, the certificate with its policy: the SDK's
+   * operation poller reads the certificate when it sees the operation finished, and that answer
+   * is kept (material of the newest version) rather than read again.
+   *
+   * The poller is resumed as already started (`resumeFrom`, in the form the SDK's own poller
+   * serializes to): a new one would first read the certificate before the operation, a read
+   * whose answer it then replaces.
+   */
+  private async operationAndPolicy(
+    name: string,
+  ): Promise<OperationObservation & { policy?: CertificatePolicy }> {
     try {
-      const op = await this.client.getCertificateOperation(name);
-      const state = op.getOperationState().certificateOperation;
-      const operation = operationInfo(state);
-      return { renewalPending: state?.status === "inProgress", ...(operation ? { operation } : {}) };
+      const poller = await this.client.getCertificateOperation(name, {
+        resumeFrom: JSON.stringify({ state: { certificateName: name, isStarted: true } }),
+      });
+      const state = poller.getOperationState();
+      const operation = operationInfo(state.certificateOperation);
+      const finished = state.certificateOperation?.status !== "inProgress";
+      const result = finished ? state.result : undefined;
+      if (result) this.keepMaterial(name, result);
+      return {
+        renewalPending: state.certificateOperation?.status === "inProgress",
+        ...(operation ? { operation } : {}),
+        ...(result?.policy ? { policy: result.policy } : {}),
+      };
     } catch (e) {
       if (!isNotFound(e)) throw e;
       return { renewalPending: false };
+    }
+  }
+
+  /** Keeps a version's material from an answer that carries it (a pending first version has none). */
+  private keepMaterial(name: string, c: KeyVaultCertificate): void {
+    const version = c.properties.version;
+    if (!version) return;
+    const key = `${name}/${version}`;
+    if (this.materials.has(key)) return;
+    try {
+      this.remember(key, Promise.resolve(this.materialOf(name, version, c)));
+    } catch {
+      // no cer yet: read on first use instead
     }
   }
 
@@ -355,14 +413,7 @@ export class VaultEdge {
         const issued = result && version ? toVersion(result.properties) : undefined;
         if (!result || !version || !issued) return undefined;
         // The answer that completed the operation carries the new version's certificate and kid.
-        const key = `${name}/${version}`;
-        if (!this.materials.has(key)) {
-          try {
-            this.remember(key, Promise.resolve(this.materialOf(name, version, result)));
-          } catch {
-            // read on first use instead
-          }
-        }
+        this.keepMaterial(name, result);
         return issued;
       },
     };
@@ -382,15 +433,37 @@ export class VaultEdge {
   signer(kid: string): DigestSigner {
     let s = this.signers.get(kid);
     if (!s) {
-      // From the vault's one KeyClient: the CryptographyClient shares its pipeline, so the bearer
-      // challenge is paid once per vault, not once per key (KeyClient.getCryptographyClient,
-      // https://learn.microsoft.com/javascript/api/@azure/keyvault-keys/keyclient#@azure-keyvault-keys-keyclient-getcryptographyclient).
-      const { name, version } = parseKeyVaultKeyIdentifier(kid);
-      const crypto = this.keys.getCryptographyClient(name, version ? { keyVersion: version } : {});
+      const crypto = this.cryptographyClient(kid);
       s = async (alg, digest) => (await crypto.sign(alg, digest)).result;
       this.signers.set(kid, s);
       if (this.signers.size > 4096) this.signers.delete(this.signers.keys().next().value!);
     }
     return s;
+  }
+
+  /**
+   * A CryptographyClient that signs with the key `kid` and reads nothing first. Given only a key
+   * id, the client reads the key (`GET /keys/{name}/{version}`) before its first `sign`, to learn
+   * whether it could do the operation locally; a signature is always Key Vault's (the private key
+   * never leaves it), so it is given the key as a `KeyVaultKey` without key material instead
+   * (the documented constructor), and goes straight to `sign`.
+   *
+   * It shares the vault's KeyClient pipeline, as `KeyClient.getCryptographyClient` does, so the
+   * bearer challenge is paid once per vault and not once per key; should a version of the SDK
+   * not expose that pipeline, the client makes its own (one challenge per key, nothing else).
+   */
+  private cryptographyClient(kid: string): CryptographyClient {
+    const { name, version, vaultUrl } = parseKeyVaultKeyIdentifier(kid);
+    const key: KeyVaultKey = {
+      id: kid,
+      name,
+      properties: { id: kid, name, vaultUrl, ...(version ? { version } : {}) },
+    };
+    const pipeline = (this.keys as unknown as { client?: unknown }).client;
+    const options = {
+      ...vaultClientOptions(this.vaultUrl),
+      ...(pipeline && typeof pipeline === "object" ? { generatedClient: pipeline } : {}),
+    };
+    return new CryptographyClient(key, this.credential, options);
   }
 }
