@@ -30,6 +30,28 @@ interface InnerResponse {
 
 const MAX_REQUESTS = 20;
 
+/** Whether a path is Graph's batch endpoint (`/v1.0/$batch`, `/beta/$batch`). */
+export function isBatchPath(path: string): boolean {
+  return /^\/(?:v1\.0|beta)\/(?:\$|%24)batch$/i.test(path);
+}
+
+/**
+ * The writes a batch body carries: its inner requests other than GET and HEAD (the request
+ * counter counts a batch of reads as reads). An unreadable body writes nothing (it is refused).
+ */
+export function batchWrites(raw: Buffer): number {
+  try {
+    const requests = (JSON.parse(raw.toString("utf8")) as { requests?: unknown })?.requests;
+    if (!Array.isArray(requests)) return 0;
+    return requests.filter((r) => {
+      const m = String((r as { method?: unknown })?.method ?? "").toUpperCase();
+      return m !== "GET" && m !== "HEAD";
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
 function bad(message: string): GraphError {
   return new GraphError(400, "BadRequest", message);
 }

@@ -9,7 +9,7 @@
  * with Application.ReadWrite.OwnedBy, replaces the whole `keyCredentials` collection.
  */
 import type { TokenCredential } from "@azure/identity";
-import { Client, type GraphError } from "@microsoft/microsoft-graph-client";
+import { Client, GraphError } from "@microsoft/microsoft-graph-client";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import {
   type KeyCredential,
@@ -138,8 +138,78 @@ export function toTarget(o: WireObject, tenantId: string, fallbackType: TargetTy
 
 const SELECT = "id,appId,displayName,keyCredentials,passwordCredentials";
 
+/** One target to read by id. */
+export interface TargetRef {
+  type: TargetType;
+  id: string;
+}
+
+/** The read of one target: the object with its credentials (a single-object read carries `key`). */
+function targetReadUrl(type: TargetType, id: string): string {
+  return `${targetPath(type, id)}?$select=${SELECT}`;
+}
+
+/** A failed read of one target: undefined when the target is gone (404), else the error. */
+function goneOrThrow(e: unknown): undefined {
+  if (isGraphNotFound(e)) return undefined;
+  throw e;
+}
+
+/** Requests in one JSON batch (learn.microsoft.com/graph/json-batching, "Batch size limitations"). */
+const BATCH_LIMIT = 20;
+/** Inner statuses sent again, and how often: those of the SDK's RetryHandler, its default 3. */
+const RETRY_STATUSES = new Set([429, 503, 504]);
+const INNER_RETRIES = 3;
+
+/** One answer in a `$batch` response (json-batching: id, status, headers, body). */
+interface InnerResponse {
+  id: string;
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/**
+ * How long to wait before an inner request is sent again: its own `Retry-After` (seconds), else
+ * the RetryHandler's back-off (3 s plus an exponential part).
+ */
+function retryDelayMs(headers: Record<string, string> | undefined, attempt: number): number {
+  const header = Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === "retry-after")?.[1];
+  const seconds = Number(header);
+  if (header !== undefined && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  return (3 + Math.round((2 ** attempt - 1) / 2)) * 1000;
+}
+
+/**
+ * An inner failure as the SDK's GraphErrorHandler makes a GraphError of a failed request
+ * (statusCode, code, requestId, date, body), its message naming the object.
+ */
+function innerGraphError(r: InnerResponse, ref: TargetRef): GraphError {
+  const error = (r.body as { error?: GraphApiError } | undefined)?.error;
+  const e = new GraphError(
+    r.status,
+    `${ref.type} ${ref.id}: ${error?.message ?? `HTTP ${r.status}`} (a $batch read)`,
+  );
+  e.code = error?.code ?? null;
+  e.requestId = error?.innerError?.["request-id"] ?? null;
+  e.date = error?.innerError?.date ? new Date(error.innerError.date) : new Date();
+  e.body = JSON.stringify(error ?? r.body ?? null);
+  e.headers = new Headers(r.headers ?? {});
+  return e;
+}
+
+interface GraphApiError {
+  code?: string;
+  message?: string;
+  innerError?: { "request-id"?: string; date?: string };
+}
+
 export class GraphEdge {
-  constructor(readonly graphBaseUrl: string) {}
+  constructor(
+    readonly graphBaseUrl: string,
+    /** Waits before inner requests of a batch are sent again (tests move the sandbox's clock). */
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {}
 
   client(credential: TokenCredential): Client {
     return graphClient(this.graphBaseUrl, credential);
@@ -153,12 +223,65 @@ export class GraphEdge {
     id: string,
   ): Promise<Target | undefined> {
     try {
-      const o = (await client.api(targetPath(type, id)).select(SELECT).get()) as WireObject;
-      return toTarget(o, tenantId, type);
+      return toTarget((await client.api(targetReadUrl(type, id)).get()) as WireObject, tenantId, type);
     } catch (e) {
-      if (isGraphNotFound(e)) return undefined;
-      throw e;
+      return goneOrThrow(e);
     }
+  }
+
+  /**
+   * Reads many targets as `getTarget` reads each (the same URL, the same mapping, undefined for
+   * one that is gone), in the order of `refs`, through Graph JSON batching: one `POST /$batch`
+   * per 20 refs (learn.microsoft.com/graph/json-batching: at most 20 requests in a batch; each
+   * inner request is authorized and throttled on its own and answered with its own status, a
+   * throttled one with its own `Retry-After`). Each inner request is a single-object read, so
+   * `$select=keyCredentials` carries each key's `key` as it does outside a batch.
+   *
+   * Inner 429/503/504 are sent again, alone, after their `Retry-After` (at most three times, as
+   * the SDK's RetryHandler retries a request on its own); any other failure throws the GraphError
+   * `getTarget` would have thrown, naming the object.
+   */
+  async getTargets(
+    client: Client,
+    tenantId: string,
+    refs: readonly TargetRef[],
+  ): Promise<Array<Target | undefined>> {
+    const out: Array<Target | undefined> = [];
+    for (let i = 0; i < refs.length; i += BATCH_LIMIT)
+      out.push(...(await this.readBatch(client, tenantId, refs.slice(i, i + BATCH_LIMIT))));
+    return out;
+  }
+
+  private async readBatch(
+    client: Client,
+    tenantId: string,
+    refs: readonly TargetRef[],
+  ): Promise<Array<Target | undefined>> {
+    const out = new Array<Target | undefined>(refs.length).fill(undefined);
+    let pending = refs.map((ref, i) => ({ ref, id: String(i), retries: 0 }));
+    while (pending.length > 0) {
+      const res = (await client.api("/$batch").post({
+        requests: pending.map((p) => ({ id: p.id, method: "GET", url: targetReadUrl(p.ref.type, p.ref.id) })),
+      })) as { responses?: InnerResponse[] };
+      const byId = new Map((res.responses ?? []).map((r) => [r.id, r]));
+      const again: typeof pending = [];
+      let waitMs = 0;
+      for (const p of pending) {
+        const r = byId.get(p.id);
+        if (!r) throw new Error(`Graph's $batch answer has no response for ${p.ref.type} ${p.ref.id}`);
+        if (r.status >= 200 && r.status < 300) {
+          out[Number(p.id)] = toTarget(r.body as WireObject, tenantId, p.ref.type);
+        } else if (RETRY_STATUSES.has(r.status) && p.retries < INNER_RETRIES) {
+          again.push({ ...p, retries: p.retries + 1 });
+          waitMs = Math.max(waitMs, retryDelayMs(r.headers, p.retries + 1));
+        } else {
+          out[Number(p.id)] = goneOrThrow(innerGraphError(r, p.ref));
+        }
+      }
+      if (again.length > 0) await this.sleep(waitMs);
+      pending = again;
+    }
+    return out;
   }
 
   /**

@@ -514,6 +514,54 @@ describe("Microsoft Graph", () => {
     expect(Number(limited.headers["Retry-After"])).toBeGreaterThan(0);
   });
 
+  it("in a $batch: a single-object $select=keyCredentials read carries `key`, a list does not; the counter counts only inner writes", async () => {
+    const { requestCounts } = sb();
+    requestCounts.reset();
+    const reads = await graph(reader.cred)
+      .api("/$batch")
+      .post({
+        requests: [
+          { id: "one", method: "GET", url: `/applications/${target.id}?$select=id,keyCredentials` },
+          { id: "list", method: "GET", url: `/applications?$select=id,keyCredentials&$top=5` },
+        ],
+      });
+    const byId = new Map(reads.responses.map((r: { id: string }) => [r.id, r]));
+    // keycredential.md: `key` is "returned only on $select for a single object"; each inner
+    // request of a batch is a request of its own (json-batching.md).
+    // The same keys as the read outside a batch, each with its certificate.
+    const alone = await graph(reader.cred)
+      .api(`/applications/${target.id}`)
+      .select("id,keyCredentials")
+      .get();
+    const inBatch = (byId.get("one") as { body: { keyCredentials: Array<{ key: unknown }> } }).body;
+    expect(inBatch.keyCredentials.length).toBeGreaterThan(0);
+    expect(inBatch.keyCredentials.every((k) => typeof k.key === "string" && k.key.length > 0)).toBe(true);
+    expect(inBatch.keyCredentials).toEqual(alone.keyCredentials);
+    const listed = (
+      byId.get("list") as { body: { value: Array<{ keyCredentials: Array<{ key: unknown }> }> } }
+    ).body.value;
+    expect(listed.flatMap((o) => o.keyCredentials).every((k) => k.key === null)).toBe(true);
+    expect(requestCounts.get().graph).toBe(2);
+    expect(requestCounts.get()["graph:write"] ?? 0).toBe(0);
+    const write = await graph(operator.cred)
+      .api("/$batch")
+      .post({
+        requests: [
+          { id: "read", method: "GET", url: `/applications/${target.id}?$select=id` },
+          {
+            id: "rename",
+            method: "PATCH",
+            url: `/applications/${target.id}`,
+            headers: { "Content-Type": "application/json" },
+            body: { displayName: "target-a" },
+          },
+        ],
+      });
+    expect(write.responses.map((r: { status: number }) => r.status).sort()).toEqual([200, 204]);
+    expect(requestCounts.get().graph).toBe(3);
+    expect(requestCounts.get()["graph:write"]).toBe(1);
+  });
+
   it("throttles with 429, Retry-After and x-ms-throttle-* headers; the client's RetryHandler retries", async () => {
     configureGraphThrottling(sb().ctx, { resourceUnitsPer10s: 10 });
     const token = (await reader.cred.getToken(GRAPH))?.token;

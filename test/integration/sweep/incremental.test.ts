@@ -63,12 +63,15 @@ describe("incremental sweep through /delta", () => {
         endDateTime: new Date(h.ctx.clock.now() - 10 * DAY).toISOString(),
       });
     }
+    h.requestCounts.reset();
     const second = await runSweep(deps());
     expect(second.kinds).toEqual({ applications: "incremental", servicePrincipals: "incremental" });
     // Each changed object comes from /delta with its id and its changed passwordCredentials only;
     // its credentials are read by id before it is planned (a missing collection is not empty).
     expect(second.targets).toBe(apps.length);
     expect(second.pages).toBe(2);
+    // The reads by id go 20 to a $batch: the two /delta pages and ceil(30 / 20) batches, not 30 reads.
+    expect(h.requestCounts.get().graph).toBe(2 + Math.ceil(apps.length / 20));
     expect(second.findings.CredentialExpired ?? 0).toBeGreaterThanOrEqual(apps.length);
   });
 
