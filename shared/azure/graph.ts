@@ -423,7 +423,7 @@ export interface TargetPage {
    * returns a changed object with its id and only the properties that changed). Their credentials
    * are unknown, not empty: read them by id before planning.
    */
-  partial: Array<{ id: string; type: TargetType }>;
+  partial: TargetRef[];
   nextLink?: string;
   deltaLink?: string;
 }
