@@ -186,8 +186,11 @@ export class VaultEdge {
     const listed = await this.listVersions(name);
     if (!listed) return undefined;
     const { versions, newest } = listed;
-    const { renewalPending, operation, policy: fromOperation } =
-      opts.operation === false ? { renewalPending: false } : await this.operationAndPolicy(name);
+    const {
+      renewalPending,
+      operation,
+      policy: fromOperation,
+    } = opts.operation === false ? { renewalPending: false } : await this.operationAndPolicy(name);
     const policy = fromOperation ?? (await this.policyWithNewest(name));
     return {
       versions,
