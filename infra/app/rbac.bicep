@@ -91,10 +91,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = if (grantVault)
 //                              versions, read the policy and the pending create operation
 //   certificates/create/action begin a new version with the certificate's own policy (renew)
 //   certificates/update/action update a version's attributes and tags
-//   keys/read                  read a key's public part: @azure/keyvault-keys CryptographyClient
-//                              fetches the key before its first operation (fetchKey; without
-//                              this it logs a 403 and falls back), and the audit chain's
-//                              signatures are verified with the public key
+//   keys/read                  read a key's public part: the audit signing key's algorithm,
+//                              and the public key the audit chain's signatures are verified
+//                              with (a certificate's key is never read: its signer is given
+//                              the key id alone, shared/azure/keyvault.ts)
 //   keys/sign/action           sign with the certificate's key (proof of possession, client
 //                              assertion) and with the audit signing key (chain heads)
 // Defining a role needs Microsoft.Authorization/roleDefinitions/write on the resource group
