@@ -13,12 +13,12 @@
  * gone.
  */
 import { randomUUID } from "node:crypto";
-import { RestError, type TableClient } from "@azure/data-tables";
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
 import { firstPageUrl, isExpiredDeltaToken, readTargetPage } from "../azure/graph.js";
-import { ensureTable, type StorageSettings, tableClient } from "../azure/storage.js";
+import { type StorageSettings, tableClient } from "../azure/storage.js";
+import { SWEEP_RUNS_TABLE, type SweepRun, SweepRunStore } from "../azure/sweep-runs.js";
 import type { TargetType } from "../core/model.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection } from "../azure/sweep-delta.js";
 import { sweepStart } from "./delta.js";
@@ -34,9 +34,6 @@ import {
 } from "./run.js";
 import { gatherTenantFacts, type InsightReaders, recordRunFindings } from "./insight.js";
 import type { InsightFacts } from "../core/insight.js";
-
-export const SWEEP_RUNS_TABLE = "RolloverSweepRuns";
-const RUN_ROW = "run";
 
 const COLLECTIONS = {
   applications: "application",
@@ -61,164 +58,37 @@ export const sweepPageMessage = z.object({
 });
 export type SweepPageMessage = z.infer<typeof sweepPageMessage>;
 
-/** The run record, as stored. */
-export interface SweepRun {
-  runId: string;
-  maxRemovals: number;
-  /** Removals (or reported would-be removals) the pages took from the budget. */
-  reserved: number;
-  pagesEnqueued: number;
-  pagesDone: number;
-  targets: number;
-  removed: number;
-  failed: number;
-  deferred: number;
-  reportedOnly: number;
-  findings: Record<string, number>;
-  held: Record<string, number>;
-  startedAt: number;
-  dryRun: boolean;
-}
-
-interface RunEntity {
-  partitionKey: string;
-  rowKey: string;
-  maxRemovals: number;
-  reserved: number;
-  pagesEnqueued: number;
-  pagesDone: number;
-  targets: number;
-  removed: number;
-  failed: number;
-  deferred: number;
-  reportedOnly: number;
-  findings: string;
-  held: string;
-  startedAt: number;
-  dryRun: boolean;
-}
-
 export interface FanoutStorage {
-  runs: TableClient;
+  runs: SweepRunStore;
   queue: QueueClient;
   delta: DeltaStore;
 }
 
 export function fanoutStorage(s: StorageSettings): FanoutStorage {
   return {
-    runs: tableClient(s, SWEEP_RUNS_TABLE),
+    runs: new SweepRunStore(tableClient(s, SWEEP_RUNS_TABLE)),
     queue: queueClient(s, SWEEP_QUEUE),
     delta: new DeltaStore(tableClient(s, SWEEP_DELTA_TABLE)),
   };
 }
 
-const ready = new WeakMap<object, Promise<unknown>>();
-function once(key: object, f: () => Promise<unknown>): Promise<unknown> {
-  let p = ready.get(key);
-  if (!p) {
-    p = f().catch((e: unknown) => {
-      ready.delete(key);
+const queueReady = new WeakMap<QueueClient, Promise<unknown>>();
+/** The run table and the queue, created once per process (a failed creation is tried again). */
+async function ensure(st: FanoutStorage): Promise<void> {
+  let q = queueReady.get(st.queue);
+  if (!q) {
+    q = st.queue.createIfNotExists().catch((e: unknown) => {
+      queueReady.delete(st.queue);
       throw e;
     });
-    ready.set(key, p);
+    queueReady.set(st.queue, q);
   }
-  return p;
-}
-
-async function ensure(st: FanoutStorage): Promise<void> {
-  await Promise.all([ensureTable(st.runs), once(st.queue, () => st.queue.createIfNotExists())]);
-}
-
-function toRun(e: RunEntity): SweepRun {
-  return {
-    runId: e.partitionKey,
-    maxRemovals: e.maxRemovals,
-    reserved: e.reserved,
-    pagesEnqueued: e.pagesEnqueued,
-    pagesDone: e.pagesDone,
-    targets: e.targets,
-    removed: e.removed,
-    failed: e.failed,
-    deferred: e.deferred,
-    reportedOnly: e.reportedOnly,
-    findings: JSON.parse(e.findings || "{}") as Record<string, number>,
-    held: JSON.parse(e.held || "{}") as Record<string, number>,
-    startedAt: e.startedAt,
-    dryRun: e.dryRun,
-  };
+  await Promise.all([st.runs.ready(), q]);
 }
 
 export async function readSweepRun(st: FanoutStorage, runId: string): Promise<SweepRun | undefined> {
   await ensure(st);
-  try {
-    return toRun(await st.runs.getEntity<RunEntity>(runId, RUN_ROW));
-  } catch (e) {
-    if (e instanceof RestError && e.statusCode === 404) return undefined;
-    throw e;
-  }
-}
-
-/** Read-modify-write of the run record under its ETag; `change` may run more than once. */
-async function updateRun(
-  st: FanoutStorage,
-  runId: string,
-  change: (run: SweepRun) => Partial<SweepRun>,
-): Promise<SweepRun> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const e = await st.runs.getEntity<RunEntity>(runId, RUN_ROW);
-    const run = toRun(e);
-    const next = { ...run, ...change(run) };
-    try {
-      await st.runs.updateEntity(
-        {
-          partitionKey: runId,
-          rowKey: RUN_ROW,
-          reserved: next.reserved,
-          pagesEnqueued: next.pagesEnqueued,
-          pagesDone: next.pagesDone,
-          targets: next.targets,
-          removed: next.removed,
-          failed: next.failed,
-          deferred: next.deferred,
-          reportedOnly: next.reportedOnly,
-          findings: JSON.stringify(next.findings),
-          held: JSON.stringify(next.held),
-        },
-        "Merge",
-        { etag: e.etag },
-      );
-      return next;
-    } catch (err) {
-      if (!(err instanceof RestError && err.statusCode === 412)) throw err;
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20 * (attempt + 1))));
-    }
-  }
-  throw new Error(`sweep run ${runId}: too much contention on the run record`);
-}
-
-/** Creates a page's marker; false when it existed (the page was enqueued before). */
-async function markEnqueued(st: FanoutStorage, m: SweepPageMessage): Promise<boolean> {
-  try {
-    await st.runs.createEntity({
-      partitionKey: m.runId,
-      rowKey: `${m.collection}-${m.page}`,
-      state: "enqueued",
-    });
-    return true;
-  } catch (e) {
-    if (e instanceof RestError && e.statusCode === 409) return false;
-    throw e;
-  }
-}
-
-async function pageState(st: FanoutStorage, m: SweepPageMessage): Promise<string | undefined> {
-  try {
-    const e = await st.runs.getEntity<{ state?: string }>(m.runId, `${m.collection}-${m.page}`);
-    return e.state;
-  } catch (e) {
-    if (e instanceof RestError && e.statusCode === 404) return undefined;
-    throw e;
-  }
+  return st.runs.read(runId);
 }
 
 /**
@@ -248,26 +118,15 @@ export async function startSweepRun(
     );
     firsts.push({ runId: opts.runId, collection, page: 1, url: start.url, kind: start.kind });
   }
-  const entity: RunEntity = {
-    partitionKey: opts.runId,
-    rowKey: RUN_ROW,
+  await st.runs.create({
+    runId: opts.runId,
     maxRemovals: opts.maxRemovals,
-    reserved: 0,
     pagesEnqueued: firsts.length,
-    pagesDone: 0,
-    targets: 0,
-    removed: 0,
-    failed: 0,
-    deferred: 0,
-    reportedOnly: 0,
-    findings: "{}",
-    held: "{}",
     startedAt: opts.now,
     dryRun: opts.dryRun,
-  };
-  await st.runs.createEntity(entity);
+  });
   for (const m of firsts) {
-    await markEnqueued(st, m);
+    await st.runs.markEnqueued(m);
     await st.queue.sendMessage(encodeMessage(m));
   }
   return opts.runId;
@@ -318,7 +177,7 @@ export async function runSweepPage(
   await ensure(st);
   const run = await readSweepRun(st, m.runId);
   if (!run) return { status: "skipped", reason: "unknownRun" };
-  if ((await pageState(st, m)) === "done") return { status: "skipped", reason: "alreadyDone" };
+  if (await st.runs.isDone(m)) return { status: "skipped", reason: "alreadyDone" };
   // This page owns the removals it journals; recovery touches only entries whose owner is gone.
   const owner = `${m.runId}/${m.collection}-${m.page}/${randomUUID()}`;
   const deps: SweepDeps = { ...pageDeps, owner, runStartedAt: run.startedAt };
@@ -338,17 +197,14 @@ export async function runSweepPage(
       url: firstPageUrl(m.collection, 999, "delta"),
       kind: "fullDelta",
     };
-    if (await markEnqueued(st, restart)) {
-      await updateRun(st, m.runId, (r) => ({
+    if (await st.runs.markEnqueued(restart)) {
+      await st.runs.update(m.runId, (r) => ({
         pagesEnqueued: r.pagesEnqueued + 1,
         pagesDone: r.pagesDone + 1,
       }));
       await st.queue.sendMessage(encodeMessage(restart));
     }
-    await st.runs.upsertEntity(
-      { partitionKey: m.runId, rowKey: `${m.collection}-${m.page}`, state: "done" },
-      "Merge",
-    );
+    await st.runs.markDone(m);
     return { status: "skipped", reason: "deltaExpired" };
   }
   if (page.deltaLink) await st.delta.setLink(m.collection, page.deltaLink);
@@ -362,8 +218,8 @@ export async function runSweepPage(
       url: page.nextLink,
       kind: m.kind,
     };
-    if (await markEnqueued(st, next)) {
-      await updateRun(st, m.runId, (r) => ({ pagesEnqueued: r.pagesEnqueued + 1 }));
+    if (await st.runs.markEnqueued(next)) {
+      await st.runs.update(m.runId, (r) => ({ pagesEnqueued: r.pagesEnqueued + 1 }));
       await st.queue.sendMessage(encodeMessage(next));
       nextEnqueued = true;
     }
@@ -388,7 +244,7 @@ export async function runSweepPage(
     async (want) => {
       if (want === 0) return 0;
       let share = 0;
-      await updateRun(st, m.runId, (r) => {
+      await st.runs.update(m.runId, (r) => {
         share = Math.min(want, Math.max(0, r.maxRemovals - r.reserved));
         return { reserved: r.reserved + share };
       });
@@ -396,7 +252,7 @@ export async function runSweepPage(
     },
     insight,
   );
-  const after = await updateRun(st, m.runId, (r) => ({
+  const after = await st.runs.update(m.runId, (r) => ({
     pagesDone: r.pagesDone + 1,
     targets: r.targets + summary.targets,
     removed: r.removed + summary.removed,
@@ -406,10 +262,7 @@ export async function runSweepPage(
     findings: add(r.findings, summary.findings),
     held: add(r.held, summary.held),
   }));
-  await st.runs.upsertEntity(
-    { partitionKey: m.runId, rowKey: `${m.collection}-${m.page}`, state: "done" },
-    "Merge",
-  );
+  await st.runs.markDone(m);
   return { status: "done", summary, run: after, nextEnqueued };
 }
 
