@@ -52,23 +52,38 @@ export function blobService(s: StorageSettings): BlobServiceClient {
   throw new Error(NO_STORAGE);
 }
 
-const tablesReady = new WeakMap<TableClient, Promise<void>>();
+const created = new WeakMap<object, Promise<void>>();
+
+/**
+ * Creates a storage resource once per client (a table, a queue, a container): the first call
+ * runs `create`, later calls share its promise; a failed try is forgotten, so the next call
+ * tries again (a transient failure must not stick until the process restarts).
+ */
+export function createOnce(client: object, create: () => Promise<unknown>): Promise<void> {
+  let ready = created.get(client);
+  if (!ready) {
+    ready = create().then(
+      () => undefined,
+      (e: unknown) => {
+        created.delete(client);
+        throw e;
+      },
+    );
+    created.set(client, ready);
+  }
+  return ready;
+}
 
 /**
  * Creates the client's table, once per client (an existing table is fine: 409); a failed try is
  * tried again on the next call. Every Table adapter calls it before its first read or write.
  */
 export function ensureTable(table: TableClient): Promise<void> {
-  let ready = tablesReady.get(table);
-  if (!ready) {
-    ready = table.createTable().catch((e: unknown) => {
-      if ((e as RestError).statusCode === 409) return;
-      tablesReady.delete(table);
-      throw e;
-    });
-    tablesReady.set(table, ready);
-  }
-  return ready;
+  return createOnce(table, () =>
+    table.createTable().catch((e: unknown) => {
+      if ((e as RestError).statusCode !== 409) throw e;
+    }),
+  );
 }
 
 /**
@@ -261,7 +276,6 @@ export interface HeldLease {
 
 /** Blob leases, one blob per binding. A lease lasts 30 s and is renewed every 10 s while held. */
 export class LeaseManager {
-  private ready?: Promise<unknown>;
   constructor(
     private readonly container: ContainerClient,
     private readonly durationSeconds = 30,
@@ -273,8 +287,8 @@ export class LeaseManager {
 
   /** Takes the lease for `key`, or returns undefined when someone else holds it. */
   async acquire(key: string): Promise<HeldLease | undefined> {
-    this.ready ??= this.container.createIfNotExists();
-    await this.ready;
+    // Once per process; a failed creation is tried again on the next acquire.
+    await createOnce(this.container, () => this.container.createIfNotExists());
     const blob = this.container.getBlockBlobClient(`${foldedKey(key)}.lock`);
     try {
       await blob.upload("", 0, { conditions: { ifNoneMatch: "*" } });

@@ -17,7 +17,7 @@ import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
 import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
 import { firstPageUrl, isExpiredDeltaToken, readTargetPage } from "../azure/graph.js";
-import { type StorageSettings, tableClient } from "../azure/storage.js";
+import { createOnce, type StorageSettings, tableClient } from "../azure/storage.js";
 import { SWEEP_RUNS_TABLE, type SweepRun, SweepRunStore } from "../azure/sweep-runs.js";
 import type { TargetType } from "../core/model.js";
 import { DeltaStore, SWEEP_DELTA_TABLE, type SweepCollection } from "../azure/sweep-delta.js";
@@ -72,18 +72,9 @@ export function fanoutStorage(s: StorageSettings): FanoutStorage {
   };
 }
 
-const queueReady = new WeakMap<QueueClient, Promise<unknown>>();
 /** The run table and the queue, created once per process (a failed creation is tried again). */
 async function ensure(st: FanoutStorage): Promise<void> {
-  let q = queueReady.get(st.queue);
-  if (!q) {
-    q = st.queue.createIfNotExists().catch((e: unknown) => {
-      queueReady.delete(st.queue);
-      throw e;
-    });
-    queueReady.set(st.queue, q);
-  }
-  await Promise.all([st.runs.ready(), q]);
+  await Promise.all([st.runs.ready(), createOnce(st.queue, () => st.queue.createIfNotExists())]);
 }
 
 export async function readSweepRun(st: FanoutStorage, runId: string): Promise<SweepRun | undefined> {
