@@ -12,15 +12,16 @@
 import type { SandboxResponse } from "../http.js";
 import type { SandboxContext } from "../types.js";
 import { GRAPH_APP_ID } from "../entra/resources.js";
-import { assignmentJson } from "./appRoleAssignments.js";
+import { assignmentJson, assignmentSelect } from "./appRoleAssignments.js";
 import { authorizeRead, READ_ROLES } from "./auth.js";
 import type { DirObject } from "./directory.js";
-import { contextUrl, type GraphRequest, ok, pick, selectedNames } from "./odata.js";
+import { contextUrl, type GraphRequest, ok, pick } from "./odata.js";
 import { offsetPage, refuseQueries, skipTokenStart, topOf } from "./paging.js";
 
 export async function graphAppRoleAssignedTo(ctx: SandboxContext, g: GraphRequest): Promise<SandboxResponse> {
   const caller = await authorizeRead(ctx, g, READ_ROLES);
   refuseQueries(g, "appRoleAssignedTo");
+  const select = assignmentSelect(g);
   const size = topOf(g, 100);
   const start = skipTokenStart(g);
   const all: Array<[DirObject, string]> = [];
@@ -32,7 +33,6 @@ export async function graphAppRoleAssignedTo(ctx: SandboxContext, g: GraphReques
   const body: Record<string, unknown> = { "@odata.context": contextUrl(ctx, g, self.slice(1)) };
   const page = offsetPage(ctx, g, all, start, size, self);
   if (page.nextLink) body["@odata.nextLink"] = page.nextLink;
-  const select = selectedNames(g);
   body.value = page.items.map(([o, role]) => pick(assignmentJson(o, role), select));
   return ok(body, {});
 }

@@ -93,7 +93,8 @@ export function assignmentJson(o: DirObject, role: string): Record<string, unkno
   };
 }
 
-function assignmentSelect(g: GraphRequest): string[] | undefined {
+/** The `$select` names of an appRoleAssignment read; an unknown one is refused as Graph refuses it. */
+export function assignmentSelect(g: GraphRequest): string[] | undefined {
   const names = selectedNames(g);
   if (names === undefined) return undefined;
   for (const n of names) {

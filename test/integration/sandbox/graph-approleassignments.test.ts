@@ -117,6 +117,23 @@ describe("Microsoft Graph: servicePrincipals/{id}/appRoleAssignments", () => {
     ]);
   });
 
+  it("appRoleAssignedTo (Microsoft Graph's side): $select narrows, an unknown property is refused as Graph refuses it", async () => {
+    const client = graph(reader.cred);
+    const path = "/servicePrincipals(appId='00000003-0000-0000-c000-000000000000')/appRoleAssignedTo";
+    const narrowed = await client.api(path).select("principalId,appRoleId").get();
+    expect(narrowed.value.length).toBeGreaterThan(0);
+    for (const a of narrowed.value) expect(Object.keys(a).sort()).toEqual(["appRoleId", "principalId"]);
+    const err = await client
+      .api(path)
+      .select("principalId,secretText")
+      .get()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GraphError);
+    expect((err as GraphError).statusCode).toBe(400);
+    expect((err as GraphError).code).toBe("Request_BadRequest");
+    expect((err as GraphError).message).toContain("'secretText'");
+  });
+
   it("lists nothing for a principal with no grants", async () => {
     const res = await graph(reader.cred).api(`/servicePrincipals/${nobody.spId}/appRoleAssignments`).get();
     expect(res.value).toEqual([]);
