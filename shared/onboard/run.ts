@@ -128,8 +128,9 @@ async function signInToTenant(ctx: OnboardContext, tenantId: string): Promise<vo
       graphScope(ctx.r.graph.graphBaseUrl),
     );
   } catch (e) {
-    const lines = String((e as Error).message).split("\n");
-    const cause = (lines.find((l) => /AADSTS\d+/.test(l)) ?? lines[0] ?? "").trim();
+    // Entra's own words (AADSTS…), without the SDK's wrapping; else the error's first line.
+    const text = String((e as Error).message);
+    const cause = (/AADSTS\d+[^\r\n]*/.exec(text)?.[0] ?? text.split("\n")[0] ?? "").trim();
     throw new OnboardInputError(
       "--tenant",
       `cannot sign in to tenant ${tenantId} as you (${cause}); check the tenant id, or ask that tenant's administrator to invite you as a guest (with the Application Administrator role to bind its applications)`,
