@@ -11,9 +11,17 @@
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import { DIRECTORY_ROLES } from "./entra/operator.js";
 import { graphDate } from "./graph/directory.js";
 import { addAppManagementPolicy, setDefaultAppManagementPolicy } from "./graph/policies.js";
-import type { CertificatePolicyInit, CertificateVersionInfo, SandboxContext } from "./types.js";
+import type {
+  CertificatePolicyInit,
+  CertificateVersionInfo,
+  DirectoryObjectSnapshot,
+  DirectoryStore,
+  NewApplication,
+  SandboxContext,
+} from "./types.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -45,6 +53,12 @@ const DAY = 86_400_000;
 export const DEMO = {
   /** A second tenant, with one application bound from the home vault (multi-tenant bindings). */
   secondTenantId: "3c6f1c27-0000-4000-8000-00000000fab1",
+  /**
+   * The operator is a guest (B2B) in the second tenant and holds Application Administrator there,
+   * so `rollover bind --tenant` can write its applications. This is the guest user's object id
+   * in that tenant (not the operator's home one).
+   */
+  operatorGuestObjectId: "0a0b0c0d-0000-4000-8000-00000000fab2",
   apps: {
     /** Bound (self mode), non-exportable key, expires in 20 days: already within NearExpiry's 30 days. */
     payments: {
@@ -221,6 +235,26 @@ async function bindCertificate(
   return info;
 }
 
+/**
+ * An application in another tenant, set up to be rotated from the home vault. Rollover has no
+ * identity in the partner tenant: it signs in there as the application itself. The partner's admin
+ * makes the application's service principal an owner of its own application and grants it
+ * Application.ReadWrite.OwnedBy, so it can read (and roll) its own credentials.
+ */
+export function addPartnerApplication(
+  dir: DirectoryStore,
+  tenantId: string,
+  init: NewApplication,
+): DirectoryObjectSnapshot {
+  const app = dir.createApplication(tenantId, init);
+  const sp = dir.findByAppId(tenantId, app.appId, "servicePrincipal");
+  if (sp) {
+    dir.addOwner(tenantId, app.id, sp.id);
+    dir.grantAppRole(tenantId, sp.id, "Application.ReadWrite.OwnedBy");
+  }
+  return app;
+}
+
 async function seedDemo(ctx: SandboxContext): Promise<void> {
   const home = ctx.directory.defaultTenantId;
   const dir = ctx.directory;
@@ -283,19 +317,15 @@ async function seedDemo(ctx: SandboxContext): Promise<void> {
 
   // A second tenant with one application whose certificate lives in the home vault.
   dir.addTenant(DEMO.secondTenantId, "Fabrikam");
-  dir.createApplication(DEMO.secondTenantId, {
+  ctx.operator.guestOf[DEMO.secondTenantId] = {
+    objectId: DEMO.operatorGuestObjectId,
+    roles: [DIRECTORY_ROLES.applicationAdministrator],
+  };
+  addPartnerApplication(dir, DEMO.secondTenantId, {
     displayName: partner.displayName,
     id: partner.id,
     appId: partner.appId,
   });
-  // Rollover has no identity in the partner tenant: it signs in there as the application itself.
-  // The partner's admin made the application's service principal an owner of its own application
-  // and granted it Application.ReadWrite.OwnedBy, so it can read (and roll) its own credentials.
-  const partnerSp = dir.findByAppId(DEMO.secondTenantId, partner.appId, "servicePrincipal");
-  if (partnerSp) {
-    dir.addOwner(DEMO.secondTenantId, partner.id, partnerSp.id);
-    dir.grantAppRole(DEMO.secondTenantId, partnerSp.id, "Application.ReadWrite.OwnedBy");
-  }
 
   await Promise.all([
     bindCertificate(ctx, {

@@ -69,6 +69,8 @@ export interface DirectoryStore {
   readonly defaultTenantId: string;
   tenantIds(): string[];
   addTenant(tenantId: string, displayName?: string): void;
+  /** The tenant's name (what Entra's messages call it), undefined when there is no such tenant. */
+  tenantDisplayName(tenantId: string): string | undefined;
   createApplication(tenantId: string, init: NewApplication): DirectoryObjectSnapshot;
   createServicePrincipal(
     tenantId: string,

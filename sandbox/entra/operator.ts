@@ -15,6 +15,14 @@
  * application takes `Application.ReadWrite.All` plus a role such as Application Administrator
  * (application-update.md, "Permissions"); with the scope alone a user writes only applications
  * they own.
+ *
+ * A person may also be a guest (B2B) in other tenants. Signing in to such a tenant
+ * (`az login --tenant`, `DefaultAzureCredential({ tenantId })`), Entra issues the token there: `tid`
+ * and `iss` of that tenant, `oid` the guest user's object id in it (not the home one), `idp` the
+ * home tenant's issuer, no `upn` (learn.microsoft.com/entra/identity-platform/access-token-claims-reference,
+ * "idp"), and `wids` the roles the guest holds *in that tenant*. `guestOf` models those accounts
+ * per tenant; in a tenant where the person has none, Entra refuses the token with AADSTS50020
+ * (token.ts). Tests may change a guest's `roles` (or remove the account) like the home `roles`.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 
@@ -39,7 +47,17 @@ export interface OperatorIdentity {
   secret: string;
   /** Delegated scopes of the person's Graph tokens. */
   scopes: string[];
-  /** Directory roles the person holds. */
+  /** Directory roles the person holds (in the home tenant). */
+  roles: string[];
+  /** The person's guest accounts in other tenants, by tenant id (lower case). */
+  guestOf: Record<string, GuestAccount>;
+}
+
+/** A person's B2B guest user in a resource tenant. */
+export interface GuestAccount {
+  /** The guest user's object id in that tenant (another object than the home user). */
+  objectId: string;
+  /** Directory roles the guest holds in that tenant. */
   roles: string[];
 }
 
@@ -58,6 +76,7 @@ export function createOperator(): OperatorIdentity {
       "Policy.Read.All",
     ],
     roles: [DIRECTORY_ROLES.applicationAdministrator],
+    guestOf: {},
   };
 }
 

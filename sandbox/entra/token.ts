@@ -112,7 +112,7 @@ export function tokenHandler(ctx: SandboxContext) {
       const assertion = form.get("client_assertion");
       const assertionType = form.get("client_assertion_type");
 
-      if (clientId === ctx.operator.clientId && tenantId === ctx.directory.defaultTenantId)
+      if (clientId === ctx.operator.clientId)
         return await operatorToken(ctx, req, tenantId, resource, secret);
 
       const principal = ctx.directory.findByAppId(tenantId, clientId, "servicePrincipal");
@@ -230,7 +230,9 @@ export function tokenHandler(ctx: SandboxContext) {
 
 /**
  * The person at the keyboard (see operator.ts): a delegated user token with the person's scopes
- * and directory roles; the secret stands in for their interactive sign-in.
+ * and directory roles; the secret stands in for their interactive sign-in. In another tenant the
+ * token is their guest account's there (its object id, its roles), or AADSTS50020 where they have
+ * none.
  */
 async function operatorToken(
   ctx: SandboxContext,
@@ -248,18 +250,37 @@ async function operatorToken(
       "invalid_client",
       `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${op.clientId}'.`,
     );
+  const home = ctx.directory.defaultTenantId;
+  const homeIssuer = `https://sts.windows.net/${home}/`;
+  const account = tenantId === home ? { objectId: op.objectId, roles: op.roles } : op.guestOf[tenantId];
+  if (!account) {
+    // A user signing in to a tenant where they are no guest (learn.microsoft.com/troubleshoot/entra/
+    // entra-id/app-integration/error-code-aadsts50020-user-account-identity-provider-does-not-exist).
+    // A user's failed token request is 400 invalid_grant (as Azure CLI's refresh-token redemptions
+    // show, e.g. github.com/Azure/azure-cli/issues/14696).
+    const tenantName = ctx.directory.tenantDisplayName(tenantId) ?? tenantId;
+    return oauthError(
+      ctx,
+      req,
+      400,
+      "invalid_grant",
+      `AADSTS50020: User account '${op.upn}' from identity provider '${homeIssuer}' does not exist in tenant '${tenantName}' and cannot access the application '${op.clientId}'(Microsoft Azure CLI) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Microsoft Entra user account.`,
+    );
+  }
   const graph = resource === GRAPH_RESOURCE;
   const issued = await ctx.tokens.issue({
     aud: resource,
     iss: `https://sts.windows.net/${tenantId}/`,
     tid: tenantId,
-    oid: op.objectId,
-    sub: op.objectId,
+    oid: account.objectId,
+    sub: account.objectId,
     appid: op.clientId,
     idtyp: "user",
-    upn: op.upn,
     name: op.displayName,
-    ...(graph ? { scp: op.scopes.join(" "), wids: [...op.roles] } : {}),
+    // A guest's token names the home tenant as its identity provider and carries no `upn`
+    // (learn.microsoft.com/entra/identity-platform/access-token-claims-reference, "idp").
+    ...(tenantId === home ? { upn: op.upn } : { idp: homeIssuer, unique_name: op.upn }),
+    ...(graph ? { scp: op.scopes.join(" "), wids: [...account.roles] } : {}),
   });
   return {
     status: 200,

@@ -191,6 +191,10 @@ export class Directory implements DirectoryStore {
     });
   }
 
+  tenantDisplayName(tenantId: string): string | undefined {
+    return this.tenant(tenantId)?.displayName;
+  }
+
   tenant(tenantId: string): Tenant | undefined {
     return this.tenants.get(tenantId.toLowerCase());
   }

@@ -20,10 +20,16 @@ import type { VaultEdge } from "./keyvault.js";
  * client id (environment, workload identity, Azure CLI, Azure Developer CLI, PowerShell …).
  */
 export function operatorCredential(authorityHost: string, tenantId?: string): TokenCredential {
-  return new DefaultAzureCredential({
+  const chain = new DefaultAzureCredential({
     ...authorityOptions(authorityHost),
-    ...(tenantId ? { tenantId } : {}),
+    ...(tenantId ? { tenantId, additionallyAllowedTenants: [tenantId] } : {}),
   });
+  if (!tenantId) return chain;
+  // The `tenantId` option reaches only some credentials of the chain (Azure CLI, PowerShell,
+  // workload identity); EnvironmentCredential signs in to AZURE_TENANT_ID whatever it says. Each
+  // token asks for the tenant (`GetTokenOptions.tenantId`, which `additionallyAllowedTenants`
+  // allows), so every credential of the chain signs in there, or fails.
+  return { getToken: (scopes, options) => chain.getToken(scopes, { ...options, tenantId }) };
 }
 
 const SELECT = "id,appId,displayName,keyCredentials,passwordCredentials";

@@ -117,6 +117,27 @@ function tenantOf(ctx: OnboardContext, tenantId: string | undefined): string {
   return (tenantId ?? ctx.r.config.tenantId!).toLowerCase();
 }
 
+/**
+ * In another tenant the person signs in there (as a guest) before anything is read: where they
+ * have no account, Entra refuses the token (AADSTS50020) and the command stops, naming the tenant.
+ */
+async function signInToTenant(ctx: OnboardContext, tenantId: string): Promise<void> {
+  if (tenantId === ctx.r.config.tenantId!.toLowerCase()) return;
+  try {
+    await operatorCredential(ctx.r.config.authorityHost, tenantId).getToken(
+      graphScope(ctx.r.graph.graphBaseUrl),
+    );
+  } catch (e) {
+    // Entra's own words (AADSTS…), without the SDK's wrapping; else the error's first line.
+    const text = String((e as Error).message);
+    const cause = (/AADSTS\d+[^\r\n]*/.exec(text)?.[0] ?? text.split("\n")[0] ?? "").trim();
+    throw new OnboardInputError(
+      "--tenant",
+      `cannot sign in to tenant ${tenantId} as you (${cause}); check the tenant id, or ask that tenant's administrator to invite you as a guest (with the Application Administrator role to bind its applications)`,
+    );
+  }
+}
+
 /** The person's Graph client in a tenant (their own sign-in; in another tenant, as a guest there). */
 function operatorGraph(ctx: OnboardContext, tenantId: string): Client {
   const home = ctx.r.config.tenantId!.toLowerCase();
@@ -157,6 +178,7 @@ export async function resolveTarget(
   type: BindRequest["targetType"],
   tenantId: string,
 ): Promise<Target> {
+  await signInToTenant(ctx, tenantId);
   const client = operatorGraph(ctx, tenantId);
   const picked = pickTarget(query, await findTargets(client, tenantId, query, type));
   // Lists carry no key material (Graph returns `key` only when one object is read with
@@ -349,7 +371,7 @@ export async function bind(
     if (refusal?.status === 403)
       throw new OnboardInputError(
         "<target>",
-        `Graph refused to add the key to ${target.displayName} as you (${refusal.message}): you need the Application Administrator role or ownership of the target. The certificate ${vault.name}/${plan.certificateName} exists; run bind again once you have the rights`,
+        `Graph refused to add the key to ${target.displayName} as you (${refusal.message}): you need the Application Administrator role or ownership of the target${tenantId === tenantOf(ctx, undefined) ? "" : ` in tenant ${tenantId}`}. The certificate ${vault.name}/${plan.certificateName} exists; run bind again once you have the rights`,
       );
     throw e;
   }

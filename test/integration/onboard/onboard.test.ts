@@ -7,10 +7,12 @@ import { ClientSecretCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
-import { DEMO, DEMO_ONBOARDING } from "../../../sandbox/seeds.js";
+import { DIRECTORY_ROLES } from "../../../sandbox/entra/operator.js";
+import { addPartnerApplication, DEMO, DEMO_ONBOARDING } from "../../../sandbox/seeds.js";
 import { certificateCredential } from "../../../shared/azure/entra.js";
 import { VaultEdge, vaultClientOptions } from "../../../shared/azure/keyvault.js";
 import { STATE_TABLE, StateStore, tableClient } from "../../../shared/azure/storage.js";
+import { makeEngine } from "../../helpers/engine.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 
 const HOUR = 3_600_000;
@@ -398,5 +400,120 @@ describe("joining and leaving Rollover", () => {
       "SwitchedToCertificate",
     ]);
     for (const r of records) expect(r.Actor).toContain(ctx.operator.upn);
+  });
+
+  describe("a target in another tenant (--tenant), where the person is a guest", () => {
+    const fabrikam = DEMO.secondTenantId;
+    const inFabrikam = (id: string) => sb().ctx.directory.get(fabrikam, id)!;
+    const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+    const writes = () => {
+      const c = sb().requestCounts.get();
+      return { graph: c["graph:write"] ?? 0, keyvault: c["keyvault:write"] ?? 0 };
+    };
+
+    it("bind --tenant --yes: tagged certificate in the home vault, key on the target as the guest, token as the target there; then rotated", async () => {
+      const { ctx } = sb();
+      const target = addPartnerApplication(ctx.directory, fabrikam, { displayName: "fabrikam-billing" });
+      const args = ["bind", target.appId, "--tenant", fabrikam, "--validity-months", "1", "--yes"];
+      expect(await rollover(...args), stderr.join("")).toBe(0);
+      const latest = ctx.vault.latest("fabrikam-billing")!;
+      expect(latest.tags).toEqual({
+        "rollover-target": target.id,
+        "rollover-target-type": "application",
+        "rollover-tenant": fabrikam,
+        "rollover-client-id": target.appId,
+      });
+      expect(inFabrikam(target.id).keyCredentials.map((k) => b64(k.key))).toEqual([b64(latest.cerDer)]);
+      // Proven by a token as the target itself, in its own tenant.
+      const proof = ctx.signIns
+        .entries()
+        .filter((e) => e.clientId === target.appId && e.credential === latest.thumbprintHex && e.success);
+      expect(proof.map((e) => e.tenantId)).toEqual([fabrikam]);
+      expect(stdout.join("")).toMatch(/is bound/);
+      const attach = auditRecords().find(
+        (r) => r.CertificateName === "fabrikam-billing" && r.Action === "attach",
+      );
+      expect(attach).toMatchObject({ Outcome: "succeeded", TargetTenantId: fabrikam });
+
+      // Two days on (a one-month certificate is then due), Rollover's run renews it as the target
+      // itself, in Fabrikam, from the home vault.
+      await ctx.clock.advance(48 * HOUR);
+      const { engine } = makeEngine(sb());
+      const ref = { vaultName: new URL(sb().urls.vaultUrl).host, certificateName: "fabrikam-billing" };
+      const out = await engine.reconcile(ref);
+      expect(out.steps.map((s) => s.kind)).toEqual(["renew", "attach", "verify", "wait"]);
+      expect(out.steps[1]).toMatchObject({ kind: "attach", mode: "self" });
+      const renewed = ctx.vault.latest("fabrikam-billing")!;
+      expect(renewed.version).not.toBe(latest.version);
+      expect(inFabrikam(target.id).keyCredentials.map((k) => b64(k.key))).toEqual(
+        expect.arrayContaining([b64(latest.cerDer), b64(renewed.cerDer)]),
+      );
+      const signIn = ctx.signIns
+        .entries()
+        .find((e) => e.clientId === target.appId && e.credential === renewed.thumbprintHex && e.success);
+      expect(signIn?.tenantId).toBe(fabrikam);
+    });
+
+    it("bind --tenant without --yes reads there as the guest and writes nothing", async () => {
+      const { ctx, requestCounts } = sb();
+      const target = addPartnerApplication(ctx.directory, fabrikam, { displayName: "fabrikam-ledger" });
+      requestCounts.reset();
+      expect(await rollover("bind", target.id, "--tenant", fabrikam), stderr.join("")).toBe(0);
+      expect(stdout.join("")).toMatch(/Bind fabrikam-ledger \(application .*\n[\s\S]*Nothing was changed/);
+      expect(requestCounts.get().graph).toBeGreaterThan(0);
+      expect(writes()).toEqual({ graph: 0, keyvault: 0 });
+      expect(ctx.vault.certificateNames()).not.toContain("fabrikam-ledger");
+      expect(inFabrikam(target.id).keyCredentials).toEqual([]);
+    });
+
+    it("a guest without an administrator role there: Graph refuses the key, bind names the right and the tenant; with the role, it finishes", async () => {
+      const { ctx } = sb();
+      const target = addPartnerApplication(ctx.directory, fabrikam, { displayName: "fabrikam-payroll" });
+      const guest = ctx.operator.guestOf[fabrikam]!;
+      // The role at home does not count in Fabrikam: only the guest's own roles there do.
+      expect(ctx.operator.roles).toContain(DIRECTORY_ROLES.applicationAdministrator);
+      const roles = guest.roles;
+      guest.roles = [];
+      try {
+        expect(await rollover("bind", target.id, "--tenant", fabrikam, "--yes")).toBe(2);
+      } finally {
+        guest.roles = roles;
+      }
+      const line = stderr
+        .join("")
+        .split("\n")
+        .filter((l) => l.startsWith("rollover:"));
+      expect(line).toHaveLength(1);
+      expect(line[0]).toMatch(/Application Administrator role or ownership of the target in tenant /);
+      expect(line[0]).toContain(fabrikam);
+      expect(inFabrikam(target.id).keyCredentials).toEqual([]);
+      // As at home: the certificate exists, tagged; the next run with the role attaches and verifies it.
+      expect(ctx.vault.versions("fabrikam-payroll")).toHaveLength(1);
+      expect(await rollover("bind", target.id, "--tenant", fabrikam, "--yes"), stderr.join("")).toBe(0);
+      expect(stdout.join("")).toMatch(/use the existing certificate/);
+      expect(ctx.vault.versions("fabrikam-payroll")).toHaveLength(1);
+      expect(inFabrikam(target.id).keyCredentials).toHaveLength(1);
+    });
+
+    it("--tenant of a tenant where the person has no account: exit 2 naming the tenant, nothing written", async () => {
+      const { ctx, requestCounts } = sb();
+      const northwind = "4e0d1b2a-0000-4000-8000-0000000000e1";
+      ctx.directory.addTenant(northwind, "Northwind");
+      const target = addPartnerApplication(ctx.directory, northwind, { displayName: "northwind-sync" });
+      const names = ctx.vault.certificateNames();
+      requestCounts.reset();
+      expect(await rollover("bind", target.appId, "--tenant", northwind, "--yes")).toBe(2);
+      const line = stderr
+        .join("")
+        .split("\n")
+        .filter((l) => l.startsWith("rollover:"));
+      expect(line).toHaveLength(1);
+      expect(line[0]).toContain("--tenant");
+      expect(line[0]).toContain(northwind);
+      expect(line[0]).toMatch(/AADSTS50020/);
+      expect(writes()).toEqual({ graph: 0, keyvault: 0 });
+      expect(ctx.vault.certificateNames()).toEqual(names);
+      expect(ctx.directory.get(northwind, target.id)!.keyCredentials).toEqual([]);
+    });
   });
 });

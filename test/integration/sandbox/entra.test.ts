@@ -7,6 +7,7 @@ import {
 } from "@azure/identity";
 import { decodeJwt, importPKCS8, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
+import { DIRECTORY_ROLES } from "../../../sandbox/entra/operator.js";
 import { makeCert, type TestCert } from "../../helpers/certs.js";
 import { useSandbox } from "../../helpers/sandbox.js";
 
@@ -347,5 +348,60 @@ describe("managed identity endpoint (App Service)", () => {
       "token_type",
     ]);
     expect(body.expires_on).toMatch(/^\d+$/);
+  });
+
+  it("the operator: a user token at home, its guest account's token in a tenant where it is a guest, AADSTS50020 where it has none", async () => {
+    const { ctx } = sb();
+    const op = ctx.operator;
+    const home = ctx.directory.defaultTenantId;
+    const [guestTenant, strange] = [
+      "5a1e0000-0000-4000-8000-0000000000a1",
+      "5a1e0000-0000-4000-8000-0000000000a2",
+    ];
+    ctx.directory.addTenant(guestTenant, "Guest Tenant");
+    ctx.directory.addTenant(strange, "Strange Tenant");
+    const guestId = "5a1e0000-0000-4000-8000-00000000a0b1";
+    op.guestOf[guestTenant] = { objectId: guestId, roles: [DIRECTORY_ROLES.cloudApplicationAdministrator] };
+    const form = {
+      grant_type: "client_credentials",
+      client_id: op.clientId,
+      client_secret: op.secret,
+      scope: GRAPH,
+    };
+
+    const atHome = await postToken(home, form);
+    expect(atHome.status).toBe(200);
+    expect(decodeJwt(String(atHome.body.access_token))).toMatchObject({
+      tid: home,
+      oid: op.objectId,
+      idtyp: "user",
+      upn: op.upn,
+      wids: op.roles,
+    });
+
+    const asGuest = await postToken(guestTenant, form);
+    expect(asGuest.status).toBe(200);
+    const claims = decodeJwt(String(asGuest.body.access_token));
+    expect(claims).toMatchObject({
+      tid: guestTenant,
+      iss: `https://sts.windows.net/${guestTenant}/`,
+      oid: guestId,
+      idtyp: "user",
+      idp: `https://sts.windows.net/${home}/`,
+      scp: op.scopes.join(" "),
+      wids: [DIRECTORY_ROLES.cloudApplicationAdministrator],
+    });
+    expect(claims.upn).toBeUndefined();
+
+    const refused = await postToken(strange, form);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: "invalid_grant", error_codes: [50020] });
+    expect(String(refused.body.error_description)).toMatch(
+      /^AADSTS50020: User account 'operator@sandbox\.rollover\.test' from identity provider .* does not exist in tenant 'Strange Tenant' .*\r\nTrace ID: /s,
+    );
+    // The guest's secret is still the person's: a wrong one is refused before the tenant is looked at.
+    expect((await postToken(guestTenant, { ...form, client_secret: "wrong" })).body.error_codes).toEqual([
+      7000215,
+    ]);
   });
 });
