@@ -42,23 +42,13 @@ export interface SweepPageRef {
   page: number;
 }
 
-interface RunEntity {
+/** The record as Table storage holds it: the counters as they are, the tallies as JSON. */
+type RunEntity = Omit<SweepRun, "runId" | "findings" | "held"> & {
   partitionKey: string;
   rowKey: string;
-  maxRemovals: number;
-  reserved: number;
-  pagesEnqueued: number;
-  pagesDone: number;
-  targets: number;
-  removed: number;
-  failed: number;
-  deferred: number;
-  reportedOnly: number;
   findings: string;
   held: string;
-  startedAt: number;
-  dryRun: boolean;
-}
+};
 
 function toRun(e: RunEntity): SweepRun {
   return {
