@@ -27,6 +27,7 @@ import {
 } from "@azure/keyvault-keys";
 import type { CertificatePolicySummary, CertificateVersion, LifetimeTrigger } from "../core/model.js";
 import { isRenewableIssuer } from "../core/snapshot.js";
+import { cached } from "../cache.js";
 import type { CertificateRef, DigestSigner } from "./signed-jwt.js";
 
 /** Key Vault DNS suffixes of the public and national clouds. Other hosts (a local sandbox) skip the challenge-resource check. */
@@ -143,6 +144,9 @@ export interface OperationObservation {
   renewalPending: boolean;
   operation?: OperationInfo;
 }
+
+/** Versions' material and signers a vault edge keeps, each. */
+const KEPT = 4096;
 
 export class VaultEdge {
   readonly name: string;
@@ -274,11 +278,11 @@ export class VaultEdge {
       });
       const state = poller.getOperationState();
       const operation = operationInfo(state.certificateOperation);
-      const finished = state.certificateOperation?.status !== "inProgress";
-      const result = finished ? state.result : undefined;
+      const renewalPending = state.certificateOperation?.status === "inProgress";
+      const result = renewalPending ? undefined : state.result;
       if (result) this.keepMaterial(name, result);
       return {
-        renewalPending: state.certificateOperation?.status === "inProgress",
+        renewalPending,
         ...(operation ? { operation } : {}),
         ...(result?.policy ? { policy: result.policy } : {}),
       };
@@ -292,35 +296,26 @@ export class VaultEdge {
   private keepMaterial(name: string, c: KeyVaultCertificate): void {
     const version = c.properties.version;
     if (!version) return;
-    const key = `${name}/${version}`;
-    if (this.materials.has(key)) return;
     try {
-      this.remember(key, Promise.resolve(this.materialOf(name, version, c)));
+      cached(
+        this.materials,
+        `${name}/${version}`,
+        () => Promise.resolve(this.materialOf(name, version, c)),
+        KEPT,
+      );
     } catch {
       // no cer yet: read on first use instead
     }
   }
 
-  // A version's certificate and key id never change, and a CryptographyClient pays a challenge
-  // and a key read on first use: both are kept for the life of this edge (bounded).
+  // A version's certificate and key id never change, and a signer's client is set up once: both
+  // are kept for the life of this edge, at most KEPT of each.
   private readonly materials = new Map<string, Promise<VersionMaterial>>();
   private readonly signers = new Map<string, DigestSigner>();
 
   /** The material Rollover needs of one version to sign with it and to attach it. */
   material(name: string, version: string): Promise<VersionMaterial> {
-    const key = `${name}/${version}`;
-    let m = this.materials.get(key);
-    if (!m) {
-      m = this.readMaterial(name, version);
-      m.catch(() => this.materials.delete(key));
-      this.remember(key, m);
-    }
-    return m;
-  }
-
-  private remember(key: string, m: Promise<VersionMaterial>): void {
-    this.materials.set(key, m);
-    if (this.materials.size > 4096) this.materials.delete(this.materials.keys().next().value!);
+    return cached(this.materials, `${name}/${version}`, () => this.readMaterial(name, version), KEPT);
   }
 
   private async readMaterial(name: string, version: string): Promise<VersionMaterial> {
@@ -434,14 +429,15 @@ export class VaultEdge {
 
   /** A signer for JWTs, by Key Vault's `sign` on the key behind a certificate version. */
   signer(kid: string): DigestSigner {
-    let s = this.signers.get(kid);
-    if (!s) {
-      const crypto = this.cryptographyClient(kid);
-      s = async (alg, digest) => (await crypto.sign(alg, digest)).result;
-      this.signers.set(kid, s);
-      if (this.signers.size > 4096) this.signers.delete(this.signers.keys().next().value!);
-    }
-    return s;
+    return cached(
+      this.signers,
+      kid,
+      (): DigestSigner => {
+        const crypto = this.cryptographyClient(kid);
+        return async (alg, digest) => (await crypto.sign(alg, digest)).result;
+      },
+      KEPT,
+    );
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import type { Client } from "@microsoft/microsoft-graph-client";
+import { cached } from "../cache.js";
 import { sameTenant } from "../core/ids.js";
 import type { Target, TargetType } from "../core/model.js";
 import { certificateCredential } from "./entra.js";
@@ -55,14 +56,12 @@ export class TargetClients {
 
   /** A Graph client signed in as the target (`clientId`) with the key of `signer` (kept). */
   asTargetWith(tenantId: string, clientId: string, signer: VersionMaterial, vault: VaultEdge): Client {
-    const key = `${tenantId}/${clientId}/${signer.kid}`.toLowerCase();
-    let c = this.targetClients.get(key);
-    if (!c) {
-      c = targetGraph(this.deps, tenantId, clientId, signer, vault);
-      this.targetClients.set(key, c);
-      if (this.targetClients.size > 1024) this.targetClients.delete(this.targetClients.keys().next().value!);
-    }
-    return c;
+    return cached(
+      this.targetClients,
+      `${tenantId}/${clientId}/${signer.kid}`.toLowerCase(),
+      () => targetGraph(this.deps, tenantId, clientId, signer, vault),
+      1024,
+    );
   }
 
   /** Self mode: see `asTarget`; the client (and its token) is kept, the proof is made anew. */
@@ -121,16 +120,30 @@ function targetGraph(
   signer: VersionMaterial,
   vault: VaultEdge,
 ): Client {
-  return deps.graph.client(
-    certificateCredential({
-      authorityHost: deps.authorityHost,
-      tenantId,
-      clientId,
-      certificate: signer,
-      sign: vault.signer(signer.kid),
-      now: deps.now,
-    }),
-  );
+  return deps.graph.client(versionCredential(deps, tenantId, clientId, signer, vault));
+}
+
+/**
+ * A credential that signs in as the target (`clientId`) with the certificate of one Key Vault
+ * version: the client assertion carries the version's certificate and is signed by Key Vault's
+ * `sign` on its key. Used to act as the target (self mode), to verify a new version, and by
+ * `rollover bind`.
+ */
+export function versionCredential(
+  deps: Pick<SelfModeDeps, "authorityHost" | "now">,
+  tenantId: string,
+  clientId: string,
+  signer: VersionMaterial,
+  vault: VaultEdge,
+): TokenCredential {
+  return certificateCredential({
+    authorityHost: deps.authorityHost,
+    tenantId,
+    clientId,
+    certificate: signer,
+    sign: vault.signer(signer.kid),
+    now: deps.now,
+  });
 }
 
 /**

@@ -12,7 +12,8 @@ import { randomUUID } from "node:crypto";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import type { AuditSink } from "../audit/events.js";
 import type { Rollover } from "../app.js";
-import { certificateCredential, verifyCredential } from "../azure/entra.js";
+import { verifyCredential } from "../azure/entra.js";
+import { versionCredential } from "../azure/target-clients.js";
 import { graphScope } from "../azure/graph.js";
 import type { VaultEdge, VersionMaterial } from "../azure/keyvault.js";
 import {
@@ -467,14 +468,13 @@ function targetCredential(
   vault: VaultEdge,
   m: VersionMaterial,
 ) {
-  return certificateCredential({
-    authorityHost: ctx.r.config.authorityHost,
+  return versionCredential(
+    { authorityHost: ctx.r.config.authorityHost, now: ctx.now },
     tenantId,
     clientId,
-    certificate: m,
-    sign: vault.signer(m.kid),
-    now: ctx.now,
-  });
+    m,
+    vault,
+  );
 }
 
 function keyDisplayName(vault: VaultEdge, name: string, m: VersionMaterial): string {

@@ -8,9 +8,10 @@ import { randomUUID } from "node:crypto";
 import type { BindingStep } from "../core/binding.js";
 import { type Phase, type StateRecord, withAttached } from "../core/model.js";
 import { markIssuedByRollover, markRenewalRequested } from "../core/provenance.js";
-import { certificateCredential, verifyCredential } from "../azure/entra.js";
+import { verifyCredential } from "../azure/entra.js";
 import { graphScope, isGraphNotFound } from "../azure/graph.js";
 import type { VersionMaterial } from "../azure/keyvault.js";
+import { versionCredential } from "../azure/target-clients.js";
 import type { RotationContext } from "./context.js";
 import type { BindingRef } from "./engine.js";
 import type { Gathered } from "./gather.js";
@@ -161,14 +162,7 @@ export async function verify({ ctx, ref, g, signal }: StepInput, step: Step<"ver
   const target = g.obs.target!;
   const m = await vault.material(ref.certificateName, step.version);
   await ctx.boundary("before-verify");
-  const cred = certificateCredential({
-    authorityHost: ctx.deps.authorityHost,
-    tenantId: ctx.tenantOf(g.binding),
-    clientId: target.appId,
-    certificate: m,
-    sign: vault.signer(m.kid),
-    now: ctx.deps.now,
-  });
+  const cred = versionCredential(ctx.deps, ctx.tenantOf(g.binding), target.appId, m, vault);
   // Verify retries for minutes while Entra replicates: a lost lease stops it at once.
   const r = await verifyCredential(
     cred,

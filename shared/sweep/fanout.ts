@@ -15,6 +15,7 @@
 import { randomUUID } from "node:crypto";
 import type { QueueClient } from "@azure/storage-queue";
 import { z } from "zod";
+import { cached } from "../cache.js";
 import { encodeMessage, queueClient, SWEEP_QUEUE } from "../azure/queue.js";
 import { firstPageUrl, isExpiredDeltaToken, readTargetPage } from "../azure/graph.js";
 import { createOnce, type StorageSettings, tableClient } from "../azure/storage.js";
@@ -126,27 +127,14 @@ export async function startSweepRun(
 const bindingCache = new Map<string, Promise<SweepBindings>>();
 /** Bindings are gathered once per run in each process (Key Vault is read, not Graph). */
 function bindingsFor(runId: string, deps: SweepDeps): Promise<SweepBindings> {
-  let p = bindingCache.get(runId);
-  if (!p) {
-    p = gatherBindings(deps.vaults, deps.state);
-    p.catch(() => bindingCache.delete(runId));
-    bindingCache.set(runId, p);
-    while (bindingCache.size > 8) bindingCache.delete(bindingCache.keys().next().value!);
-  }
-  return p;
+  return cached(bindingCache, runId, () => gatherBindings(deps.vaults, deps.state), 8);
 }
 
 const factsCache = new Map<string, Promise<InsightFacts>>();
 
 /** Sign-ins and app management policies, read once per run on each instance. */
 function tenantFactsFor(runId: string, readers: InsightReaders): Promise<InsightFacts> {
-  let p = factsCache.get(runId);
-  if (!p) {
-    p = gatherTenantFacts(readers);
-    factsCache.set(runId, p);
-    while (factsCache.size > 8) factsCache.delete(factsCache.keys().next().value!);
-  }
-  return p;
+  return cached(factsCache, runId, () => gatherTenantFacts(readers), 8);
 }
 
 function add(a: Partial<Record<string, number>>, b: Partial<Record<string, number>>): Record<string, number> {
