@@ -9,6 +9,8 @@
 import { readAppManagementPolicies } from "../azure/policies.js";
 import { restrictionsFor } from "../core/insight.js";
 import { randomUUID } from "node:crypto";
+import { cached } from "../cache.js";
+import type { TokenCredential } from "@azure/identity";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import type { AuditSink } from "../audit/events.js";
 import type { Rollover } from "../app.js";
@@ -125,9 +127,7 @@ function tenantOf(ctx: OnboardContext, tenantId: string | undefined): string {
 async function signInToTenant(ctx: OnboardContext, tenantId: string): Promise<void> {
   if (tenantId === ctx.r.config.tenantId!.toLowerCase()) return;
   try {
-    await operatorCredential(ctx.r.config.authorityHost, tenantId).getToken(
-      graphScope(ctx.r.graph.graphBaseUrl),
-    );
+    await operatorIn(ctx, tenantId).getToken(graphScope(ctx.r.graph.graphBaseUrl));
   } catch (e) {
     // Entra's own words (AADSTS…), without the SDK's wrapping; else the error's first line.
     const text = String((e as Error).message);
@@ -139,12 +139,26 @@ async function signInToTenant(ctx: OnboardContext, tenantId: string): Promise<vo
   }
 }
 
+const guestCredentials = new WeakMap<OnboardContext, Map<string, TokenCredential>>();
+
+/**
+ * The person's credential in a tenant: their own sign-in at home; in another tenant, one
+ * credential per tenant for the whole command, so the token it got there (its cache) serves
+ * every read and write instead of a sign-in per Graph client.
+ */
+function operatorIn(ctx: OnboardContext, tenantId: string): TokenCredential {
+  if (tenantId === ctx.r.config.tenantId!.toLowerCase()) return ctx.r.credential;
+  let byTenant = guestCredentials.get(ctx);
+  if (!byTenant) {
+    byTenant = new Map();
+    guestCredentials.set(ctx, byTenant);
+  }
+  return cached(byTenant, tenantId, () => operatorCredential(ctx.r.config.authorityHost, tenantId), Infinity);
+}
+
 /** The person's Graph client in a tenant (their own sign-in; in another tenant, as a guest there). */
 function operatorGraph(ctx: OnboardContext, tenantId: string): Client {
-  const home = ctx.r.config.tenantId!.toLowerCase();
-  return ctx.r.graph.client(
-    tenantId === home ? ctx.r.credential : operatorCredential(ctx.r.config.authorityHost, tenantId),
-  );
+  return ctx.r.graph.client(operatorIn(ctx, tenantId));
 }
 
 function targetFields(target: Target, vault: VaultEdge, certificateName: string) {
