@@ -137,6 +137,16 @@ interface SweepOut {
   events: number;
 }
 
+/** One sweep in its own process, on SWEEP_NODE_ARGS; `incremental` through /delta. */
+function sweepChild(sb: SandboxHandle, incremental: boolean): Promise<SweepOut> {
+  return child<SweepOut>(
+    sb,
+    "bench/sweep-child.ts",
+    incremental ? { BENCH_INCREMENTAL: "1" } : {},
+    SWEEP_NODE_ARGS,
+  );
+}
+
 async function sweeps(sb: SandboxHandle): Promise<string> {
   const full: string[] = [];
   const incr: string[] = [];
@@ -148,7 +158,7 @@ async function sweeps(sb: SandboxHandle): Promise<string> {
     const runs: Array<SweepOut & { graph: number }> = [];
     for (let i = 0; i < REPS; i++) {
       sb.requestCounts.reset();
-      const o = await child<SweepOut>(sb, "bench/sweep-child.ts", {}, SWEEP_NODE_ARGS);
+      const o = await sweepChild(sb, false);
       runs.push({ ...o, graph: sb.requestCounts.get().graph ?? 0 });
       log(`sweep ${n}: ${fmt(o.wallMs)} ms, ${runs.at(-1)!.graph} Graph requests, ${mib(o.maxRssKiB)}`);
     }
@@ -170,12 +180,7 @@ async function sweeps(sb: SandboxHandle): Promise<string> {
       continue;
     }
     sb.requestCounts.reset();
-    const first = await child<SweepOut>(
-      sb,
-      "bench/sweep-child.ts",
-      { BENCH_INCREMENTAL: "1" },
-      SWEEP_NODE_ARGS,
-    );
+    const first = await sweepChild(sb, true);
     const firstGraph = sb.requestCounts.get().graph ?? 0;
     const changed = Math.max(1, Math.floor(n / 100));
     const inc: Array<SweepOut & { graph: number }> = [];
@@ -188,12 +193,7 @@ async function sweeps(sb: SandboxHandle): Promise<string> {
         });
       }
       sb.requestCounts.reset();
-      const o = await child<SweepOut>(
-        sb,
-        "bench/sweep-child.ts",
-        { BENCH_INCREMENTAL: "1" },
-        SWEEP_NODE_ARGS,
-      );
+      const o = await sweepChild(sb, true);
       inc.push({ ...o, graph: sb.requestCounts.get().graph ?? 0 });
       log(
         `incremental ${n}: ${inc.at(-1)!.graph} Graph requests for ${changed} changes (${JSON.stringify(o.kinds)})`,
@@ -319,11 +319,12 @@ async function rotation(sb: SandboxHandle): Promise<string> {
   await vault.recycleKeys(undefined);
   vault.issuanceDelayMs = 250;
   const per = (svc: string) => median(results.map((r) => (r.requests[svc] ?? 0) / r.bindings));
-  // Requests to the services Rollover talks to (the counts under `service:write` are a subset of
-  // their service's; the sandbox's own control API is not one of them).
-  const SERVICES = ["keyvault", "graph", "entra", "msi"];
+  // Requests to the services Rollover talks to, those of the bound (the counts under
+  // `service:write` are a subset of their service's; the sandbox's control API is none of them).
   const total = median(
-    results.map((r) => SERVICES.reduce((a, svc) => a + (r.requests[svc] ?? 0), 0) / r.bindings),
+    results.map(
+      (r) => Object.keys(ROTATION_BOUND).reduce((a, svc) => a + (r.requests[svc] ?? 0), 0) / r.bindings,
+    ),
   );
   const r0 = results[0]!;
   const boundTotal = Object.values(ROTATION_BOUND).reduce((a, b) => a + b, 0);
